@@ -1,0 +1,1 @@
+"""Command groups of the `cityops` CLI; each module has `register(subparsers)`."""

@@ -1,0 +1,64 @@
+"""A twin as a folder: `cells.nc` (netCDF4) + one GeoParquet per registry + `twin.json`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+
+from twin.model import REGISTRIES, Twin
+
+FORMAT_VERSION = 1
+MANIFEST = "twin.json"
+CELLS = "cells.nc"
+
+
+def save(twin: Twin, folder: str | os.PathLike) -> Path:
+    """Write the twin to `folder` (created if needed); files are replaced atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (CELLS + ".tmp")
+    twin.ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+    os.replace(tmp, folder / CELLS)
+    for name in REGISTRIES:
+        table = getattr(twin, name)
+        path = folder / f"{name}.parquet"
+        if isinstance(table, gpd.GeoDataFrame):
+            table.to_parquet(path, index=False)
+        else:
+            pd.DataFrame(table).to_parquet(path, index=False)
+    manifest = {"format_version": FORMAT_VERSION, "name": twin.name,
+                "resolution": twin.resolution, "crs": "EPSG:4326", "cells": len(twin),
+                "registries": list(REGISTRIES), **{k: v for k, v in twin.meta.items()
+                                                     if k not in ("name",)}}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False,
+                                              default=str) + "\n", encoding="utf-8")
+    return folder
+
+
+def load(folder: str | os.PathLike) -> Twin:
+    """Read a twin folder written by `save`."""
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{folder}: not a twin folder (no {MANIFEST}); "
+                                f"build one with `cityops twin build`")
+    meta = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for key in ("format_version", "crs", "cells", "registries", "resolution"):
+        meta.pop(key, None)
+    with xr.open_dataset(folder / CELLS, engine="netcdf4") as ds:
+        ds = ds.load()
+    registries = {}
+    for name in REGISTRIES:
+        path = folder / f"{name}.parquet"
+        if not path.exists():
+            continue
+        try:
+            registries[name] = gpd.read_parquet(path)
+        except ValueError:  # a plain table without geometry (departments)
+            registries[name] = pd.read_parquet(path)
+    return Twin(ds, meta=meta, **registries)

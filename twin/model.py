@@ -1,0 +1,176 @@
+"""The Twin: H3 cells with static attributes plus the registries of the city.
+
+The core data model knows nothing of files or Redis: `twin.io` saves and loads it, `twin.build`
+makes one from boundary/population/elevation data, `twin.demo` makes the Binhai demo.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xarray as xr
+
+from twin import cells as h3cells
+from twin import crs as crs_mod
+
+REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
+STATIC_VARIABLES = ("is_land", "population", "elevation_m", "land_use", "unit", "grid",
+                    "road_capacity")
+
+
+def empty_registry(name: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    """An empty registry table of the right kind."""
+    if name == "departments":
+        return pd.DataFrame({"id": pd.Series(dtype=str), "name": pd.Series(dtype=str)})
+    return gpd.GeoDataFrame({"id": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=4326),
+                            crs=4326)
+
+
+class Twin:
+    """A city on H3 cells: `ds` (dim `cell`, coord `cell_ids` uint64 sorted) + registries."""
+
+    def __init__(self, ds: xr.Dataset, meta: dict | None = None, **registries) -> None:
+        unknown = set(registries) - set(REGISTRIES)
+        if unknown:
+            raise TypeError(f"unknown registries {sorted(unknown)}: use {', '.join(REGISTRIES)}")
+        ids = ds["cell_ids"].values
+        if ids.dtype != np.uint64:
+            raise TypeError(f"cell_ids must be uint64, got {ids.dtype}")
+        if len(ids) > 1 and not (np.diff(ids.view(np.int64)) > 0).all():
+            raise ValueError("cell_ids must be sorted and unique")
+        self.ds = ds
+        self.meta = dict(meta or {})
+        for name in REGISTRIES:
+            value = registries.get(name)
+            setattr(self, name, empty_registry(name) if value is None else value)
+
+    # -- basic facts ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.ds.sizes["cell"]
+
+    def __repr__(self) -> str:
+        return (f"<Twin {self.name!r} res={self.resolution} cells={len(self)} "
+                f"population={self.population_total:,.0f}>")
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", self.ds.attrs.get("name", "twin")))
+
+    @property
+    def resolution(self) -> int:
+        return int(self.ds["cell_ids"].attrs["level"])
+
+    @property
+    def cell_ids(self) -> np.ndarray:
+        return self.ds["cell_ids"].values
+
+    @property
+    def population_total(self) -> float:
+        return float(self.ds["population"].sum()) if "population" in self.ds else 0.0
+
+    crs = crs_mod  # `twin.crs.gcj02_to_wgs84(...)` etc.
+
+    # -- geometry -------------------------------------------------------------------------
+    @cached_property
+    def neighbors(self) -> np.ndarray:
+        """(N, 6) int32 positions of each cell's neighbours, -1 where none."""
+        return h3cells.neighbor_table(self.cell_ids)
+
+    @cached_property
+    def centers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lat, lng) of each cell centre in degrees."""
+        return h3cells.cell_centers(self.cell_ids)
+
+    @cached_property
+    def area_m2(self) -> np.ndarray:
+        """Area of each cell in square metres."""
+        return h3cells.cell_areas_m2(self.cell_ids)
+
+    def positions(self, cells: np.ndarray) -> np.ndarray:
+        """Positions of uint64 cells in `cell_ids`; -1 for cells not in the twin."""
+        cells = np.asarray(cells, dtype=np.uint64)
+        ids = self.cell_ids
+        if len(ids) == 0:
+            return np.full(cells.shape, -1, dtype=np.int64)
+        pos = np.searchsorted(ids, cells)
+        np.minimum(pos, len(ids) - 1, out=pos)
+        return np.where(ids[pos] == cells, pos, -1).astype(np.int64, copy=False)
+
+    def locate(self, lat, lng, crs: str = "wgs84") -> np.ndarray:
+        """Positions (int64) of the cells holding the points; -1 outside the twin or invalid."""
+        lat = np.asarray(lat, dtype=np.float64)
+        lng = np.asarray(lng, dtype=np.float64)
+        if crs != "wgs84":
+            lat, lng = crs_mod.to_wgs84(lat, lng, crs)
+        return self.positions(h3cells.points_to_cells(lat, lng, self.resolution))
+
+    def cells_in(self, where) -> np.ndarray:
+        """Positions of the cells inside a shapely geometry, a unit (id or name) or a grid id."""
+        if isinstance(where, shapely.Geometry):
+            lat, lng = self.centers
+            inside = shapely.contains_xy(where, lng, lat)
+            return np.flatnonzero(inside)
+        if isinstance(where, str):
+            match = self.units[(self.units["name"] == where) | (self.units["id"] == where)
+                               | (self.units.get("name_en", self.units["name"]) == where)]
+            if match.empty:
+                raise KeyError(f"no unit named {where!r}: see twin.units['name']")
+            return np.flatnonzero(self.ds["unit"].values == int(match["unit"].iloc[0]))
+        if isinstance(where, (int, np.integer)):
+            if int(where) in set(self.grids.get("grid", pd.Series(dtype=int)).astype(int)):
+                return np.flatnonzero(self.ds["grid"].values == int(where))
+            raise KeyError(f"no grid with id {where}: see twin.grids['grid']")
+        raise TypeError(f"cells_in takes a shapely geometry, a unit name/id or a grid id, "
+                        f"not {type(where).__name__}")
+
+    def rollup(self, values, level: int, how: str = "sum") -> pd.Series:
+        """A per-cell array summed ('sum') or averaged ('mean') up to a coarser H3 level."""
+        values = np.asarray(values)
+        if values.shape != (len(self),):
+            raise ValueError(f"values must have one entry per cell ({len(self)}), got {values.shape}")
+        if not 0 <= level <= self.resolution:
+            raise ValueError(f"level must be between 0 and the twin's resolution {self.resolution}")
+        parent = h3cells.parents(self.cell_ids, level)
+        keys, inverse = np.unique(parent, return_inverse=True)
+        total = np.bincount(inverse, weights=values.astype(float), minlength=len(keys))
+        if how == "mean":
+            total = total / np.bincount(inverse, minlength=len(keys))
+        elif how != "sum":
+            raise ValueError(f"how must be 'sum' or 'mean', not {how!r}")
+        return pd.Series(total, index=pd.Index(keys, name="cell_ids"), name=how)
+
+    def to_geodataframe(self, variables=None) -> gpd.GeoDataFrame:
+        """Cell polygons with the chosen variables (all static ones by default) and hex ids."""
+        names = list(variables) if variables is not None else [
+            v for v in STATIC_VARIABLES if v in self.ds]
+        missing = [v for v in names if v not in self.ds]
+        if missing:
+            raise KeyError(f"unknown variables {missing}: choose from {sorted(self.ds.data_vars)}")
+        data = {"cell": h3cells.to_hex(self.cell_ids)}
+        data.update({v: self.ds[v].values for v in names})
+        return gpd.GeoDataFrame(data, geometry=h3cells.cell_polygons(self.cell_ids), crs=4326)
+
+    def save(self, folder) -> None:
+        """Write the twin to a folder (`cells.nc` + GeoParquet registries + `twin.json`)."""
+        from twin import io
+
+        io.save(self, folder)
+
+    @staticmethod
+    def load(folder) -> Twin:
+        """Read a twin folder written by `save`."""
+        from twin import io
+
+        return io.load(folder)
+
+    def summary(self) -> dict:
+        """The figures `cityops twin info` prints."""
+        out = {"name": self.name, "resolution": self.resolution, "cells": len(self),
+               "land_cells": int(self.ds["is_land"].sum()) if "is_land" in self.ds else len(self),
+               "population": round(self.population_total)}
+        out.update({name: len(getattr(self, name)) for name in REGISTRIES})
+        return out
