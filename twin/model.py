@@ -6,7 +6,9 @@ makes one from boundary/population/elevation data, `twin.demo` makes the Binhai 
 
 from __future__ import annotations
 
-from functools import cached_property
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +18,14 @@ import xarray as xr
 
 from twin import cells as h3cells
 from twin import crs as crs_mod
+
+_CHUNK = 100_000  # points per thread below which locating stays on one thread
+
+
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="twin-locate")
+
 
 REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
 STATIC_VARIABLES = ("is_land", "population", "elevation_m", "land_use", "unit", "grid",
@@ -90,22 +100,42 @@ class Twin:
         """Area of each cell in square metres."""
         return h3cells.cell_areas_m2(self.cell_ids)
 
+    @cached_property
+    def _index(self) -> pd.Index:
+        """Hash index of `cell_ids` (a hash lookup is ~4x faster than a binary search)."""
+        return pd.Index(self.cell_ids)
+
     def positions(self, cells: np.ndarray) -> np.ndarray:
         """Positions of uint64 cells in `cell_ids`; -1 for cells not in the twin."""
         cells = np.asarray(cells, dtype=np.uint64)
-        ids = self.cell_ids
-        if len(ids) == 0:
-            return np.full(cells.shape, -1, dtype=np.int64)
-        pos = np.searchsorted(ids, cells)
-        np.minimum(pos, len(ids) - 1, out=pos)
-        return np.where(ids[pos] == cells, pos, -1).astype(np.int64, copy=False)
+        return self._index.get_indexer(cells.ravel()).astype(np.int64, copy=False).reshape(
+            cells.shape)
 
     def locate(self, lat, lng, crs: str = "wgs84") -> np.ndarray:
-        """Positions (int64) of the cells holding the points; -1 outside the twin or invalid."""
-        lat = np.asarray(lat, dtype=np.float64)
-        lng = np.asarray(lng, dtype=np.float64)
+        """Positions (int64) of the cells holding the points; -1 outside the twin or invalid.
+
+        Large inputs are split into chunks indexed on all cores (h3ronpy releases the GIL).
+        """
+        lat = np.ascontiguousarray(lat, dtype=np.float64)
+        lng = np.ascontiguousarray(lng, dtype=np.float64)
         if crs != "wgs84":
             lat, lng = crs_mod.to_wgs84(lat, lng, crs)
+        flat_lat, flat_lng = lat.ravel(), lng.ravel()
+        n = len(flat_lat)
+        workers = min(os.cpu_count() or 1, max(1, n // _CHUNK))
+        if workers == 1:
+            return self._locate_chunk(flat_lat, flat_lng).reshape(lat.shape)
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        out = np.empty(n, dtype=np.int64)
+
+        def run(i: int) -> None:
+            sl = slice(bounds[i], bounds[i + 1])
+            out[sl] = self._locate_chunk(flat_lat[sl], flat_lng[sl])
+
+        list(_pool(workers).map(run, range(workers)))
+        return out.reshape(lat.shape)
+
+    def _locate_chunk(self, lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
         return self.positions(h3cells.points_to_cells(lat, lng, self.resolution))
 
     def cells_in(self, where) -> np.ndarray:

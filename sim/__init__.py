@@ -1,0 +1,1 @@
+"""sim: what-if simulations on twin cells; pure numpy/xarray (no Redis, no UI)."""
