@@ -25,8 +25,9 @@ def partition_grids(neighbors: np.ndarray, unit: np.ndarray, population: np.ndar
     neighbors: (N, 6) int positions of each cell's neighbours, -1 where none (`Twin.neighbors`).
     unit: (N,) unit index per cell, -1 outside every unit (such cells get no grid).
     population: (N,) residents per cell.
-    target: residents at which a grid stops growing; a grid ends between `target` and `target`
-        plus one cell's population, or at `max_cells` cells in empty country.
+    target: residents at which a grid stops growing. Grids end with `target / 2` to
+        `1.5 * target` residents (plus at most one cell's), or at `max_cells` cells in empty
+        country; only a grid with no neighbouring grid in its unit can hold fewer.
     max_cells: the most cells a grid grows to when residents are few.
 
     Returns an int32 grid id per cell (0..G-1, numbered in cell order), -1 where unit == -1.

@@ -3,6 +3,7 @@
 Every reader returns data in WGS-84 lng/lat (EPSG:4326) or raises `TwinInputError` whose message
 names the file and says what to fix, in one line. Vector files are anything geopandas reads
 (GeoJSON, GeoPackage, Shapefile) plus GeoParquet; point tables are CSV with a header row.
+Coordinates given in GCJ-02 (AMap, Tencent) or BD-09 (Baidu) are converted when `crs` says so.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import pandas as pd
 import shapely
 import xarray as xr
 
+from twin import crs as crs_mod
 from twin.errors import TwinInputError
 
 __all__ = ["read_polygons", "read_population", "read_elevation", "read_facilities",
-           "check_lat_lng", "LAT_NAMES", "LNG_NAMES"]
+           "check_lat_lng", "check_crs", "LAT_NAMES", "LNG_NAMES"]
 
 LAT_NAMES = ("lat", "latitude", "y")
 LNG_NAMES = ("lng", "lon", "long", "longitude", "x")
@@ -36,8 +38,37 @@ def _fail(path, problem: str) -> TwinInputError:
     return TwinInputError(str(path), " ".join(str(problem).split()))
 
 
+def _brief(exc: Exception) -> str:
+    """The gist of a library's error: its first sentence, at most 100 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.split(". ")[0]
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
 # -- vector files -----------------------------------------------------------------------------
-def _read_vector(path) -> gpd.GeoDataFrame:
+def check_crs(crs: str, source: str = "--crs") -> str:
+    """The canonical name of an input coordinate system (wgs84, gcj02, bd09)."""
+    name = str(crs).lower().replace("-", "").replace("_", "")
+    if name not in crs_mod.CRS_NAMES:
+        raise _fail(source, f"unknown coordinate system {crs!r}: use one of "
+                            f"{', '.join(crs_mod.CRS_NAMES)}")
+    return name
+
+
+def _from_offset_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """Geometries moved from GCJ-02/BD-09 lng/lat to WGS-84 (no-op for wgs84)."""
+    if crs == "wgs84":
+        return frame
+
+    def convert(xy: np.ndarray) -> np.ndarray:
+        lat, lng = crs_mod.to_wgs84(xy[:, 1], xy[:, 0], crs)
+        return np.c_[lng, lat]
+
+    moved = shapely.transform(frame.geometry.values, convert)
+    return frame.set_geometry(gpd.GeoSeries(moved, crs=4326, index=frame.index))
+
+
+def _read_vector(path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Any vector file geopandas reads, or GeoParquet; unreadable files are a TwinInputError."""
     path = Path(path)
     if not path.is_file():
@@ -48,15 +79,14 @@ def _read_vector(path) -> gpd.GeoDataFrame:
         else:
             frame = gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _fail(path, f"cannot read it as a vector file ({first}): use GeoJSON, "
+        raise _fail(path, f"cannot read it as a vector file ({_brief(exc)}): use GeoJSON, "
                           f"GeoPackage, Shapefile or GeoParquet") from exc
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
         raise _fail(path, "has no geometry column: use a vector file with geometries")
     frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)].reset_index(drop=True)
     if frame.empty:
         raise _fail(path, "has no features with a geometry: add features")
-    return _to_wgs84(frame, path)
+    return _from_offset_crs(_to_wgs84(frame, path), crs)
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
@@ -65,7 +95,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path) -> gpd.GeoDataFrame:
         try:
             frame = frame.to_crs(4326)
         except Exception as exc:  # noqa: BLE001
-            raise _fail(path, f"cannot reproject from {frame.crs.name} to WGS-84 ({exc}): save "
+            raise _fail(path, f"cannot reproject from {frame.crs.name} to WGS-84 ({_brief(exc)}): save "
                               f"it in EPSG:4326") from exc
     elif frame.crs is None:
         frame = frame.set_crs(4326)
@@ -93,9 +123,9 @@ def check_lat_lng(lat: np.ndarray, lng: np.ndarray, path, where: np.ndarray | No
                       f"degrees (|lat| <= 90, |lng| <= 180): it looks projected; {hint}")
 
 
-def read_polygons(path) -> gpd.GeoDataFrame:
+def read_polygons(path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Polygon features of a vector file (boundary, units), invalid ones repaired."""
-    frame = _read_vector(path)
+    frame = _read_vector(path, crs)
     kinds = frame.geometry.geom_type
     if not kinds.isin(POLYGONAL).any():
         found = ", ".join(sorted(set(kinds)))
@@ -135,7 +165,7 @@ def _read_csv(path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, skipinitialspace=True)
     except Exception as exc:  # noqa: BLE001
-        raise _fail(path, f"cannot read it as CSV ({exc}): give a CSV with a header row") from exc
+        raise _fail(path, f"cannot read it as CSV ({_brief(exc)}): give a CSV with a header row") from exc
     if frame.empty:
         raise _fail(path, "has no data rows: add rows below the header")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -163,13 +193,13 @@ def _numbers(frame: pd.DataFrame, column: str, path, row: str = "line") -> np.nd
 
 
 def _csv_points(path, value_names: tuple[str, ...] = (), value_label: str = "",
-                required: bool = True) -> pd.DataFrame:
+                crs: str = "wgs84") -> pd.DataFrame:
     """lat, lng (+ one value column) from a CSV; checks columns, numbers and ranges."""
     frame = _read_csv(path)
     lat_col, lng_col = _column(frame, LAT_NAMES), _column(frame, LNG_NAMES)
     value_col = _column(frame, value_names) if value_names else None
     missing = [n for n, c in (("lat", lat_col), ("lng", lng_col)) if c is None]
-    if value_names and required and value_col is None:
+    if value_names and value_col is None:
         missing.append(value_label)
     if missing:
         header = ",".join(["lat", "lng"] + ([value_label] if value_names else []))
@@ -182,6 +212,9 @@ def _csv_points(path, value_names: tuple[str, ...] = (), value_label: str = "",
         out.insert(2, value_label, _numbers(frame, value_col, path))
     check_lat_lng(out["lat"].to_numpy(), out["lng"].to_numpy(), path,
                   where=np.arange(len(out)) + 2)
+    if crs != "wgs84":
+        out["lat"], out["lng"] = crs_mod.to_wgs84(out["lat"].to_numpy(), out["lng"].to_numpy(),
+                                                  crs)
     return out
 
 
@@ -208,17 +241,17 @@ def _no_negatives(values: np.ndarray, path, what: str, line_offset: int = 2) -> 
 
 
 # -- population, elevation, facilities ----------------------------------------------------------
-def read_population(path) -> pd.DataFrame | gpd.GeoDataFrame:
+def read_population(path, crs: str = "wgs84") -> pd.DataFrame | gpd.GeoDataFrame:
     """Residents: a DataFrame of `lat, lng, count` points, or polygons with a `count` column.
 
     CSV gives points; a vector file gives points or polygons (its count column may be named
     count, population, pop or people).
     """
     if _is_csv(path):
-        points = _csv_points(path, COUNT_NAMES, "count")
+        points = _csv_points(path, COUNT_NAMES, "count", crs=crs)
         _no_negatives(points["count"].to_numpy(), path, "count")
         return points
-    frame = _read_vector(path)
+    frame = _read_vector(path, crs)
     column = _column(frame, COUNT_NAMES)
     if column is None:
         raise _fail(path, "has no count column: add a numeric column named count (residents "
@@ -241,14 +274,21 @@ def read_population(path) -> pd.DataFrame | gpd.GeoDataFrame:
     return pd.DataFrame({"lat": points["lat"], "lng": points["lng"], "count": counts})
 
 
-def read_elevation(path) -> pd.DataFrame | xr.DataArray:
+def read_elevation(path, crs: str = "wgs84") -> pd.DataFrame | xr.DataArray:
     """Ground elevation: a DataFrame of `lat, lng, elevation_m` points, or a 2-D DataArray on
-    ascending `lat`, `lng` coordinates read from a netCDF grid."""
+    ascending `lat`, `lng` coordinates read from a netCDF grid.
+
+    A grid keeps its own coordinates (regridding would blur it); its `crs` attribute says which
+    system they are in, and `twin.build` samples it at cell centres converted to that system.
+    """
     if Path(path).suffix.lower() in NETCDF_SUFFIXES:
-        return _read_grid(path)
+        grid = _read_grid(path)
+        grid.attrs["crs"] = crs
+        return grid
     if _is_csv(path):
-        return _csv_points(path, ELEVATION_NAMES, "elevation_m")[["lat", "lng", "elevation_m"]]
-    points = _vector_points(_read_vector(path))
+        return _csv_points(path, ELEVATION_NAMES, "elevation_m", crs=crs)[
+            ["lat", "lng", "elevation_m"]]
+    points = _vector_points(_read_vector(path, crs))
     column = _column(points, ELEVATION_NAMES)
     if column is None:
         raise _fail(path, "has no elevation column: add a numeric column named elevation_m")
@@ -265,7 +305,7 @@ def _read_grid(path) -> xr.DataArray:
         with xr.open_dataset(path) as ds:
             ds = ds.load()
     except Exception as exc:  # noqa: BLE001
-        raise _fail(path, f"cannot open it as netCDF ({exc}): give a netCDF grid with lat/lon "
+        raise _fail(path, f"cannot open it as netCDF ({_brief(exc)}): give a netCDF grid with lat/lon "
                           f"coordinates") from exc
     lat_name = _name_in(list(ds.coords) + list(ds.dims), LAT_NAMES)
     lng_name = _name_in(list(ds.coords) + list(ds.dims), LNG_NAMES)
@@ -296,14 +336,14 @@ def _name_in(names, wanted: tuple[str, ...]):
     return next((lower[w] for w in wanted if w in lower), None)
 
 
-def read_facilities(path) -> gpd.GeoDataFrame:
+def read_facilities(path, crs: str = "wgs84") -> gpd.GeoDataFrame:
     """Facility points with `id`, `name`, `kind` and (if given) `capacity` columns.
 
     A CSV needs lat, lng; id defaults to F-<n>, name to the id and kind to "facility". Other
     columns pass through. Polygon facilities are placed at a point inside them.
     """
     row = "line" if _is_csv(path) else "feature"
-    table = _csv_points(path) if row == "line" else _vector_points(_read_vector(path))
+    table = _csv_points(path, crs=crs) if row == "line" else _vector_points(_read_vector(path, crs))
     table = table.reset_index(drop=True)
     n = len(table)
     ids = table["id"].astype(str) if "id" in table else pd.Series([f"F-{i + 1}" for i in range(n)])
