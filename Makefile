@@ -29,3 +29,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.screenshots --out screenshots

@@ -13,7 +13,7 @@ import sys
 
 from dashboard.commands.common import CliError
 
-GROUPS = ("twin", "sim", "layers", "demo")
+GROUPS = ("twin", "sim", "layers", "serve", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

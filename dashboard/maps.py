@@ -1,0 +1,118 @@
+"""Map layers as deck.gl JSON (rendered by dash-deck): pure functions of the twin and values.
+
+The basemap is drawn from the twin's own vector data (sea, water, street/town outlines), so the
+map works offline with no tile server. Cells travel as H3 hex strings, the browser's edge format.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from twin import cells as h3cells
+from twin.dataset import LAND_USE, LAND_USE_CODE
+
+# A perceptually ordered ramp (dark blue -> teal -> yellow -> red), RGB.
+RAMP = np.array([[30, 60, 120], [30, 140, 160], [120, 200, 110], [250, 220, 60],
+                 [240, 120, 40], [200, 30, 40]], dtype=float)
+LAND_USE_COLORS = {"sea": [20, 50, 90], "water": [60, 120, 200], "wetland": [90, 170, 150],
+                   "farmland": [170, 190, 110], "residential": [230, 200, 120],
+                   "commercial": [240, 130, 90], "industrial": [160, 140, 170],
+                   "petrochemical": [200, 80, 120], "port": [120, 130, 150]}
+
+
+def colors(values: np.ndarray, vmin: float | None = None, vmax: float | None = None,
+           alpha: int = 200) -> np.ndarray:
+    """(N, 4) uint8 RGBA colours of values on the ramp (clipped to vmin..vmax)."""
+    values = np.asarray(values, dtype=float)
+    lo = np.nanmin(values) if vmin is None else vmin
+    hi = np.nanmax(values) if vmax is None else vmax
+    scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0, 1) * (len(RAMP) - 1)
+    stops = np.arange(len(RAMP))
+    rgb = np.stack([np.interp(scaled, stops, RAMP[:, k]) for k in range(3)], axis=1)
+    rgba = np.c_[rgb, np.full(len(values), alpha)]
+    return np.nan_to_num(rgba).astype(np.uint8)
+
+
+def hexagon_records(cell_ids: np.ndarray, values: np.ndarray, rgba: np.ndarray) -> list[dict]:
+    """Records for an H3HexagonLayer: hex id, value and colour of each cell given."""
+    hexes = h3cells.to_hex(cell_ids)
+    return [{"hex": h, "v": round(float(v), 3), "c": c}
+            for h, v, c in zip(hexes, values.tolist(), rgba.tolist(), strict=True)]
+
+
+def value_layer(twin, variable: str, log: bool = False) -> dict:
+    """An H3HexagonLayer of one static variable over the twin's land cells."""
+    values = twin.ds[variable].values.astype(float)
+    land = twin.ds["is_land"].values
+    keep = land & (values != 0) if variable != "elevation_m" else land
+    if variable == "land_use":
+        palette = np.array([LAND_USE_COLORS[name] + [200] for name in LAND_USE], dtype=np.uint8)
+        rgba = palette[twin.ds["land_use"].values[keep]]
+    else:
+        shown = np.log1p(np.clip(values[keep], 0, None)) if log else values[keep]
+        rgba = colors(shown, vmin=float(np.percentile(shown, 2)) if len(shown) else 0,
+                      vmax=float(np.percentile(shown, 98)) if len(shown) else 1)
+    return {"@@type": "H3HexagonLayer", "id": f"static-{variable}",
+            "data": hexagon_records(twin.cell_ids[keep], values[keep], rgba),
+            "getHexagon": "@@=hex", "getFillColor": "@@=c", "extruded": False,
+            "stroked": False, "pickable": True, "highPrecision": False}
+
+
+def _outline(cell_ids: np.ndarray) -> dict:
+    """GeoJSON geometry of the union of some cells (H3-linked, no slivers)."""
+    if len(cell_ids) == 0:
+        return {"type": "GeometryCollection", "geometries": []}
+    wkb = h3cells.h3v.cells_to_wkb_polygons(pa.array(cell_ids, type=pa.uint64()), link_cells=True)
+    parts = shapely.from_wkb(pa.array(wkb).to_numpy(zero_copy_only=False))
+    return shapely.geometry.mapping(shapely.union_all(parts).simplify(0.0005))
+
+
+@lru_cache(maxsize=4)
+def _basemap_cached(key: tuple, twin) -> str:
+    land_use = twin.ds["land_use"].values
+    ids = twin.cell_ids
+    features = [
+        {"type": "Feature", "properties": {"kind": "sea", "fill": [18, 44, 78, 255]},
+         "geometry": _outline(ids[land_use == LAND_USE_CODE["sea"]])},
+        {"type": "Feature", "properties": {"kind": "land", "fill": [34, 38, 46, 255]},
+         "geometry": _outline(ids[twin.ds["is_land"].values])},
+        {"type": "Feature", "properties": {"kind": "water", "fill": [40, 90, 150, 255]},
+         "geometry": _outline(ids[land_use == LAND_USE_CODE["water"]])},
+    ]
+    for geom in twin.units.geometry.values:
+        features.append({"type": "Feature", "properties": {"kind": "unit", "fill": [0, 0, 0, 0]},
+                         "geometry": shapely.geometry.mapping(geom.simplify(0.0005))})
+    return json.dumps({"type": "FeatureCollection", "features": features})
+
+
+def basemap_layer(twin) -> dict:
+    """The offline basemap: sea, land, rivers and street/town outlines from the twin itself."""
+    key = (twin.name, twin.resolution, len(twin))
+    return {"@@type": "GeoJsonLayer", "id": "basemap",
+            "data": json.loads(_basemap_cached(key, twin)), "stroked": True, "filled": True,
+            "getFillColor": "@@=properties.fill", "getLineColor": [140, 150, 170, 200],
+            "lineWidthMinPixels": 1, "pickable": False}
+
+
+def view_state(twin, positions: np.ndarray | None = None) -> dict:
+    """Initial view fitting some cells (default: the land), for a wall or a phone."""
+    lat, lng = twin.centers
+    keep = twin.ds["is_land"].values if positions is None else np.asarray(positions)
+    lat, lng = lat[keep], lng[keep]
+    span = max(np.ptp(lat), np.ptp(lng) * np.cos(np.radians(lat.mean())))
+    zoom = float(np.clip(np.log2(360.0 / max(span, 2e-3)) - 0.6, 3, 16))
+    return {"latitude": float((lat.min() + lat.max()) / 2),
+            "longitude": float((lng.min() + lng.max()) / 2),
+            "zoom": round(zoom, 2), "pitch": 0, "bearing": 0}
+
+
+def deck(twin, layers: list[dict], focus: np.ndarray | None = None) -> dict:
+    """A full deck.gl JSON spec: basemap first, then the given layers; no tile server."""
+    return {"initialViewState": view_state(twin, focus), "views": [{"@@type": "MapView",
+                                                            "controller": True}],
+            "layers": [basemap_layer(twin), *layers], "mapStyle": None}
