@@ -7,6 +7,7 @@ The UI language is the `lang` query parameter (zh default, en), kept by every li
 from __future__ import annotations
 
 import dash
+import dash_mantine_components as dmc
 from dash import Dash, dcc, html
 
 from dashboard.context import set_context
@@ -37,5 +38,6 @@ def create_app(twin, title: str = "CityOps Twin") -> Dash:
     for module in (command, grid):
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
-    app.layout = html.Div([dash.page_container], className="app")
+    app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
+                                     forceColorScheme="dark")
     return app

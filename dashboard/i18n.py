@@ -35,6 +35,16 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+def add_labels(labels: dict[str, dict[str, str]]) -> None:
+    """Register a page's own labels (each page module keeps its labels beside its layout)."""
+    for key, texts in labels.items():
+        if set(texts) != set(LANGS):
+            raise ValueError(f"label {key!r} needs exactly the languages {LANGS}, got {sorted(texts)}")
+        if key in LABELS and LABELS[key] != texts:
+            raise ValueError(f"label {key!r} is defined twice with different texts")
+        LABELS[key] = dict(texts)
+
+
 def t(key: str, lang: str = "zh") -> str:
     """The label `key` in `lang` ("zh" or "en"); unknown keys fail loudly in tests."""
     return LABELS[key][lang if lang in LANGS else "zh"]
