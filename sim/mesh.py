@@ -59,11 +59,39 @@ class Mesh:
         return (a, b, np.ascontiguousarray(self.face_width_m[rows, cols]),
                 np.ascontiguousarray(self.distance_m[rows, cols]))
 
+    @cached_property
+    def face_slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per (cell, neighbour slot): face index into `faces` (-1 none), +1 if the cell is `a`."""
+        a, b, _, _ = self.faces
+        n = len(self)
+        nb = self.neighbors
+        keys = a.astype(np.int64) * n + b
+        order = np.argsort(keys)
+        c = np.broadcast_to(np.arange(n)[:, None], nb.shape)
+        ok = nb >= 0
+        if len(keys) == 0:
+            return np.full(nb.shape, -1, np.int32), np.ones(nb.shape, np.int8)
+        slot_key = np.minimum(c, nb).astype(np.int64) * n + np.maximum(c, nb)
+        idx = np.minimum(np.searchsorted(keys[order], np.where(ok, slot_key, 0)), len(keys) - 1)
+        face = np.where(ok, order[idx], -1).astype(np.int32)
+        sign = np.where(c < nb, 1, -1).astype(np.int8)
+        return np.ascontiguousarray(face), np.ascontiguousarray(sign)
+
     @property
     def min_distance_m(self) -> float:
         """The shortest centre-to-centre distance (sets the stable time step)."""
         d = self.faces[3]
         return float(d.min()) if len(d) else float(np.sqrt(self.area_m2.min()))
+
+    def subset(self, keep: np.ndarray) -> Mesh:
+        """The mesh of the cells at positions `keep` (sorted); faces to other cells are dropped."""
+        keep = np.asarray(keep, dtype=np.int64)
+        new = np.full(len(self), -1, dtype=np.int32)
+        new[keep] = np.arange(len(keep), dtype=np.int32)
+        nb = self.neighbors[keep]
+        nb = np.where(nb >= 0, new[np.maximum(nb, 0)], -1)
+        return Mesh(self.area_m2[keep], self.z_m[keep], nb, self.face_width_m[keep],
+                    self.distance_m[keep])
 
     def with_z(self, z_m: np.ndarray) -> Mesh:
         """The same mesh with another ground level (e.g. a raised sea wall)."""

@@ -24,7 +24,7 @@ from twin.model import Twin
 
 __all__ = ["binhai", "build_binhai", "cityops_home"]
 
-DEMO_VERSION = 1  # bump when the demo's data or construction changes: invalidates caches
+DEMO_VERSION = 2  # bump when the demo's data or construction changes: invalidates caches
 
 
 def cityops_home() -> Path:

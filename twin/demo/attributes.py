@@ -15,7 +15,7 @@ from twin import cells as h3cells
 from twin.dataset import LAND_USE_CODE
 from twin.demo import geography as geo
 
-SEA_WALL_M = 6.0  # crest of the coastal sea wall (demo figure)
+SEA_WALL_M = (5.0, 6.0)  # crest range of the coastal sea wall: older segments lower (demo)
 
 
 def cell_layout(resolution: int) -> dict:
@@ -108,7 +108,9 @@ def attributes(layout: dict, seed: int) -> dict:
     z_land = np.where(np.isin(use, [LAND_USE_CODE["water"], LAND_USE_CODE["wetland"]]),
                       np.minimum(z_land, 0.8), z_land)
     coast = land & (sea_d <= 1.5 * edge * np.sqrt(3))
-    z_land = np.where(coast & ~river, SEA_WALL_M, z_land)
+    lo, hi = SEA_WALL_M
+    crest = lo + (hi - lo) * np.clip(0.5 + 1.5 * _smooth_noise(x, y, rng, waves=4), 0, 1)
+    z_land = np.where(coast & ~river, crest, z_land)
     z_sea = -(0.5 + 0.9 * land_d / 1000.0) + 0.3 * noise
     elevation = np.where(land, np.clip(z_land, 0.0, 6.0), np.clip(z_sea, -15.0, -0.2))
 

@@ -95,11 +95,13 @@ def boundary_and_sea() -> tuple[shapely.Geometry, shapely.Geometry]:
     """(land boundary, Bohai Bay sea band) as WGS-84 lng/lat (multi)polygons."""
     land = geometry_to_xy(_cnmaps_land(ADCODE))
     ring = land.buffer(SEA_BAND_M)
+    # Neighbouring land (the rest of Tianjin, and Hebei), without Binhai and its coast, widened a
+    # little to close digitising slivers; the sea then meets Binhai's coast exactly.
     others = shapely.union(geometry_to_xy(_cnmaps_land("120000")),
                            geometry_to_xy(_cnmaps_land("130000")).intersection(ring.buffer(5000)))
-    sea = ring.difference(shapely.union(others, land).buffer(300))
+    others = others.difference(land.buffer(50.0)).buffer(300.0)
+    sea = ring.difference(others).difference(land)
     sea = max(shapely.get_parts(sea), key=lambda p: p.area)  # Bohai Bay, not inland slivers
-    sea = sea.difference(land)
     return _gcj_to_wgs(geometry_from_xy(land)), _gcj_to_wgs(geometry_from_xy(sea))
 
 
