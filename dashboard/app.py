@@ -6,6 +6,8 @@ The UI language is the `lang` query parameter (zh default, en), kept by every li
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dash
 import dash_mantine_components as dmc
 from dash import Dash, dcc, html
@@ -27,17 +29,32 @@ def header(lang: str, path: str) -> html.Header:
     ])
 
 
-def create_app(twin, title: str = "CityOps Twin") -> Dash:
-    """A Dash app on `twin`, serving every asset locally."""
-    set_context(twin)
+def page_modules() -> list:
+    """Every module in `dashboard.pages` that defines PATH and layout (found, not listed)."""
+    import importlib
+    import pkgutil
+
+    import dashboard.pages as pages
+
+    found = [importlib.import_module(f"dashboard.pages.{m.name}")
+             for m in pkgutil.iter_modules(pages.__path__)]
+    return sorted((m for m in found if hasattr(m, "PATH") and hasattr(m, "layout")),
+                  key=lambda m: m.PATH)
+
+
+def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin") -> Dash:
+    """A Dash app on `twin` (and the live `bus` when given), serving every asset locally."""
+    set_context(twin, bus)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
-               assets_folder=str(__import__("pathlib").Path(__file__).parent / "assets"))
-    from dashboard.pages import command, grid
-
-    for module in (command, grid):
+               assets_folder=str(Path(__file__).parent / "assets"))
+    for module in page_modules():
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
+    if bus is not None:
+        from dashboard.web_api import register_routes
+
+        register_routes(app.server, bus, twin, set(api_keys))
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")
     return app

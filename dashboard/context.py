@@ -1,22 +1,24 @@
-"""What the running app works on (the twin, later the bus): set once by the composition root."""
+"""What the running app works on (the twin and the bus): set once by the composition root."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class AppContext:
     twin: object
+    bus: object | None = None
+    settings: dict = field(default_factory=dict)
 
 
 _CONTEXT: AppContext | None = None
 
 
-def set_context(twin) -> AppContext:
-    """Install the twin the pages and callbacks read."""
+def set_context(twin, bus=None, **settings) -> AppContext:
+    """Install the twin (and the bus, when live) that the pages and callbacks read."""
     global _CONTEXT
-    _CONTEXT = AppContext(twin=twin)
+    _CONTEXT = AppContext(twin=twin, bus=bus, settings=dict(settings))
     return _CONTEXT
 
 
