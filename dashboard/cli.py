@@ -13,7 +13,7 @@ import sys
 
 from dashboard.commands.common import CliError
 
-GROUPS = ("twin", "sim", "layers", "serve", "demo")
+GROUPS = ("twin", "sim", "layers", "cases", "serve", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

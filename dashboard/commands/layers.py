@@ -1,0 +1,143 @@
+"""`cityops ingest`, `cityops feed` and `cityops layers list|dump|stats`: the live-layer commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from dashboard.commands.common import CliError, add_twin_args, load_twin, print_json
+
+
+def register(subparsers) -> None:
+    """Add the `ingest`, `feed` and `layers` commands."""
+    p = subparsers.add_parser("ingest", help="run an ingest worker on the event streams")
+    add_twin_args(p)
+    _bus_args(p)
+    p.add_argument("--consumer", metavar="NAME", help="consumer name in group `ingest` "
+                   "(unique per running worker; default worker-PID)")
+    p.add_argument("--until-idle", action="store_true",
+                   help="stop when the streams are drained instead of running until Ctrl-C")
+    p.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--checkpoint-s", type=float, default=0.5, help=argparse.SUPPRESS)
+    p.add_argument("--lease-ms", type=int, default=10_000, help=argparse.SUPPRESS)
+    p.set_defaults(func=_ingest)
+
+    p = subparsers.add_parser("feed", help="publish a synthetic event feed from the twin")
+    add_twin_args(p)
+    _bus_args(p)
+    p.add_argument("--rate", type=float, required=True, metavar="EVENTS_PER_S")
+    p.add_argument("--duration", type=float, required=True, metavar="S")
+    p.add_argument("--batch", type=int, default=1000, metavar="N",
+                   help="events per Arrow batch entry; 1 = one flat entry per event")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_feed)
+
+    p = subparsers.add_parser("layers", help="read the live layers")
+    sub = p.add_subparsers(dest="layers_command", metavar="ACTION", required=True)
+    q = sub.add_parser("list", help="layer and window names (JSON)")
+    q.set_defaults(func=_list)
+    q = sub.add_parser("dump", help="one layer as {H3 cell: value} for non-zero cells (JSON)")
+    q.add_argument("layer")
+    q.add_argument("--window", default="1h", help="5m, 1h or 24h (default 1h)")
+    _bus_args(q)
+    q.set_defaults(func=_dump)
+    q = sub.add_parser("stats", help="ingest health: events/s, lag, pending, dead letters (JSON)")
+    _bus_args(q)
+    q.set_defaults(func=_stats)
+
+
+def _bus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redis", metavar="URL", help="Redis URL (default $REDIS_URL, else the "
+                   "embedded server under $CITYOPS_HOME)")
+    p.add_argument("--prefix", default="cityops:", help="key prefix (default cityops:)")
+
+
+def _connect(args):
+    from layers.bus import BusError, connect
+
+    try:
+        return connect(args.redis, prefix=args.prefix)
+    except BusError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _positive(args, *names) -> None:
+    for name in names:
+        if getattr(args, name) <= 0:
+            raise CliError(f"--{name} must be positive, got {getattr(args, name)}")
+
+
+def _ingest(args) -> int:
+    import signal
+    import sys
+    import time
+
+    from layers.worker import Worker, WorkerError
+
+    twin = load_twin(args)
+    bus = _connect(args)
+    worker = Worker(bus, twin, consumer=args.consumer, checkpoint_s=args.checkpoint_s,
+                    lease_ms=args.lease_ms)
+    stopping = []  # SIGTERM / Ctrl-C stop between two steps, never inside one
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    start = time.monotonic()
+    try:
+        worker.start()
+        print(f"ingest: consumer {worker.consumer} on {bus.prefix}events:* "
+              f"({len(twin)} cells)", file=sys.stderr, flush=True)
+        if args.until_idle:
+            worker.drain(idle_reads=2, stop=lambda: bool(stopping))
+        else:
+            limit = args.max_seconds
+            worker.run(lambda: bool(stopping) or (limit is not None
+                                                  and time.monotonic() - start > limit))
+    except WorkerError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        worker.close()
+    worker.release()
+    bus.close()
+    return 0
+
+
+def _feed(args) -> int:
+    from layers.feed import run
+
+    _positive(args, "rate", "duration", "batch")
+    twin = load_twin(args)
+    bus = _connect(args)
+    sent = run(bus, twin, args.rate, args.duration, batch=args.batch, seed=args.seed)
+    bus.close()
+    print_json({"sent": sent, "total": sum(sent.values())})
+    return 0
+
+
+def _list(args) -> int:
+    from layers.schema import LAYERS, WINDOWS
+
+    print_json({"layers": LAYERS, "windows": list(WINDOWS)})
+    return 0
+
+
+def _dump(args) -> int:
+    from layers.schema import check_layer, check_window
+    from layers.snapshot import dump
+
+    try:
+        check_layer(args.layer)
+        check_window(args.window)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    bus = _connect(args)
+    print_json(dump(bus, args.layer, args.window))
+    bus.close()
+    return 0
+
+
+def _stats(args) -> int:
+    from layers.worker import stats
+
+    bus = _connect(args)
+    print_json(stats(bus))
+    bus.close()
+    return 0

@@ -1,0 +1,123 @@
+"""The loop's commands: cases list/show/act, audit verify, inspections, alerts cap, rules check/run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pytest
+
+from tests.loop.conftest import alert
+
+
+@pytest.fixture
+def cli(bus, redis_server, capsys):
+    """Run `cityops ...` in-process on the test bus: returns (exit code, stdout, stderr)."""
+    from dashboard.commands.cases import register
+    from dashboard.commands.common import CliError
+
+    def run(*argv):
+        parser = argparse.ArgumentParser(prog="cityops")
+        register(parser.add_subparsers(dest="command", required=True))
+        words = list(argv) + ["--redis", f"unix://{redis_server.r.socket_file}",
+                              "--prefix", bus.prefix]
+        args = parser.parse_args(words)
+        try:
+            code = int(args.func(args) or 0)
+        except CliError as exc:
+            print(f"cityops: error: {exc}", file=sys.stderr)
+            code = 2
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_cases_list_shows_open_cases_of_a_department_as_json(cli, store, demo_twin):
+    cid, _ = store.ingest(alert(demo_twin, "waterlogging", ts=store.clock()))
+    store.ingest(alert(demo_twin, "crowd", ts=store.clock()))
+    code, out, _ = cli("cases", "list", "--department", "water", "--open", "--json")
+    assert code == 0 and [c["id"] for c in json.loads(out)] == [cid]
+
+
+def test_cases_act_records_the_actor_and_show_prints_the_history(cli, store, demo_twin):
+    cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
+    assert cli("cases", "act", cid, "accept", "--actor", "wang", "--note", "收到")[0] == 0
+    code, out, _ = cli("cases", "show", cid)
+    shown = json.loads(out)
+    assert code == 0 and shown["case"]["status"] == "accepted"
+    assert shown["history"][-1]["actor"] == "wang" and shown["history"][-1]["data"]["note"] == "收到"
+
+
+def test_an_impossible_action_exits_2_with_one_line(cli, store, demo_twin):
+    cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
+    code, _, err = cli("cases", "act", cid, "close", "--actor", "wang")
+    assert code == 2 and err.count("\n") == 1 and "cannot close" in err
+
+
+def test_a_bad_status_filter_exits_2(cli):
+    code, _, err = cli("cases", "list", "--status", "lost")
+    assert code == 2 and "unknown status" in err
+
+
+def test_audit_verify_passes_then_fails_after_tampering(cli, store, demo_twin, bus):
+    store.ingest(alert(demo_twin, ts=store.clock()))
+    assert cli("audit", "verify")[0] == 0
+    bus.r.lset(bus.key("audit:log"), 0, bus.r.lindex(bus.key("audit:log"), 0).replace(
+        b'"severity":2', b'"severity":1'))
+    code, out, _ = cli("audit", "verify")
+    assert code == 1 and json.loads(out)["ok"] is False
+
+
+def test_inspections_draw_then_verify(cli):
+    code, out, _ = cli("inspections", "draw", "--department", "health", "--targets", "3",
+                       "--inspectors", "2", "--seed", "5", "--demo", "binhai")
+    drawn = json.loads(out)
+    assert code == 0 and drawn["seed"] == 5 and len(drawn["targets"]) == 3
+    code, out, _ = cli("inspections", "verify", str(drawn["draw"]), "--demo", "binhai")
+    assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_inspections_for_an_unknown_department_exit_2(cli):
+    code, _, err = cli("inspections", "draw", "--department", "nasa", "--targets", "1",
+                       "--inspectors", "1", "--demo", "binhai")
+    assert code == 2 and "inspections.yaml" in err
+
+
+def test_alerts_cap_prints_cap_xml(cli, bus, demo_twin):
+    from layers.alerts import AlertStore
+
+    saved = AlertStore(bus).save(alert(demo_twin, ts=1_767_225_600.0, cells=[]))
+    code, out, _ = cli("alerts", "cap", saved["id"])
+    assert code == 0 and "urn:oasis:names:tc:emergency:cap:1.2" in out
+
+
+def test_rules_check_names_the_broken_rule(cli, tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - id: flood\n    category: waterlogging\n    severity: 7\n"
+                   "    layer: {name: iot.water_level_m.max, above: 2}\n")
+    parser_args = ("rules", "check", str(bad))
+    from dashboard.commands.cases import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(parser_args)
+    from dashboard.commands.common import CliError
+
+    with pytest.raises(CliError, match="rule 'flood': field severity"):
+        args.func(args)
+
+
+def test_rules_run_once_turns_a_report_into_a_case(cli, bus, demo_twin, tmp_path):
+    import time
+
+    from tests.loop.conftest import cell_point
+
+    lat, lng = cell_point(demo_twin, 20)
+    bus.publish("incident", [{"id": "cli-1", "ts": time.time() - 5, "lat": lat, "lng": lng,
+                              "source": "hotline", "category": "garbage", "severity": 2}])
+    code, out, _ = cli("rules", "run", "--once", "--demo", "binhai", "--notify-log",
+                       str(tmp_path / "n.log"))
+    assert code == 0 and json.loads(out)["cases"] == ["C000001"]
+    assert "C000001" in (tmp_path / "n.log").read_text()

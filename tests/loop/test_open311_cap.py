@@ -1,0 +1,207 @@
+"""Open311 GeoReport v2 round trip and error paths; CAP 1.2 export of an alert."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.loop.conftest import cell_point
+
+KEY = "test-key"
+CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
+
+
+@pytest.fixture
+def web(bus, demo_twin, clock):
+    from flask import Flask
+
+    from dashboard.web_api import register_routes
+    from layers.alerts import Engine
+    from layers.rules import load
+
+    engine = Engine(bus, demo_twin, load(), clock=clock)
+    server = Flask("test")
+    register_routes(server, bus, demo_twin, {KEY}, clock=clock, store=engine.store)
+    return server.test_client(), engine
+
+
+def _form(twin, **kw):
+    lat, lng = cell_point(twin, 12)
+    form = {"api_key": KEY, "service_code": "garbage", "lat": str(lat), "long": str(lng),
+            "description": "小区垃圾三天没人收", "email": "resident@example.com"}
+    form.update(kw)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def test_services_lists_each_category_with_its_department(web):
+    client, _ = web
+    services = client.get("/open311/v2/services.json").get_json()
+    garbage = next(s for s in services if s["service_code"] == "garbage")
+    assert garbage["type"] == "realtime" and garbage["metadata"] is False
+    assert garbage["group"] == "区城市管理委员会"
+
+
+def test_a_request_becomes_a_case_and_its_status_follows_the_case(web, demo_twin, clock):
+    client, engine = web
+    posted = client.post("/open311/v2/requests.json", data=_form(demo_twin))
+    assert posted.status_code == 201
+    rid = posted.get_json()[0]["service_request_id"]
+    clock.advance(5)
+    engine.tick()
+    view = client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]
+    assert view["status"] == "open" and view["agency_responsible"] == "区城市管理委员会"
+    case_id = engine.store.by_event(f"open311-{rid}")
+    for action in ("accept", "resolve"):
+        engine.store.act(case_id, action, actor="urban-3", note="已清运")
+    view = client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]
+    assert view["status"] == "closed" and "已清运" in view["status_notes"]
+    assert view["requested_datetime"].endswith("+08:00")
+
+
+def test_a_json_body_is_accepted_too(web, demo_twin):
+    client, _ = web
+    assert client.post("/open311/v2/requests.json", json=_form(demo_twin)).status_code == 201
+
+
+def test_requests_can_be_listed_by_service_and_status(web, demo_twin):
+    client, _ = web
+    client.post("/open311/v2/requests.json", data=_form(demo_twin))
+    client.post("/open311/v2/requests.json", data=_form(demo_twin, service_code="noise"))
+    listed = client.get("/open311/v2/requests.json?service_code=noise&status=open").get_json()
+    assert [r["service_code"] for r in listed] == ["noise"]
+
+
+def test_requests_can_be_fetched_by_a_list_of_ids(web, demo_twin):
+    client, _ = web
+    ids = [client.post("/open311/v2/requests.json", data=_form(demo_twin)).get_json()[0][
+        "service_request_id"] for _ in range(2)]
+    listed = client.get(f"/open311/v2/requests.json?service_request_id={','.join(ids)}")
+    assert sorted(r["service_request_id"] for r in listed.get_json()) == sorted(ids)
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"api_key": None}, 403, "api_key"),
+    ({"api_key": "wrong"}, 403, "api_key"),
+    ({"service_code": None}, 400, "service_code is required"),
+    ({"service_code": "dragons"}, 400, "not a service"),
+    ({"lat": None}, 400, "lat and long are required"),
+    ({"long": "east"}, 400, "decimal degrees"),
+    ({"lat": "10.0", "long": "10.0"}, 400, "outside"),
+    ({"email": "not-an-address"}, 400, "email"),
+    ({"media_url": "ftp://x"}, 400, "media_url"),
+    ({"colour": "red"}, 400, "unknown field"),
+    ({"description": "长" * 1001}, 400, "description"),
+])
+def test_a_bad_request_gets_the_spec_error_list(web, demo_twin, change, code, words):
+    client, _ = web
+    res = client.post("/open311/v2/requests.json", data=_form(demo_twin, **change))
+    body = res.get_json()
+    assert res.status_code == code and len(body) == 1 and body[0]["code"] == code
+    assert words in body[0]["description"]
+
+
+def test_a_refused_request_publishes_nothing(web, demo_twin, bus):
+    client, _ = web
+    client.post("/open311/v2/requests.json", data=_form(demo_twin, service_code="dragons"))
+    assert bus.r.xlen(bus.stream("incident")) == 0
+
+
+def test_an_oversize_body_is_refused_with_413(web, demo_twin):
+    client, _ = web
+    res = client.post("/open311/v2/requests.json",
+                      data=_form(demo_twin, description="x" * 70_000))
+    assert res.status_code == 413 and res.get_json()[0]["code"] == 413
+
+
+def test_a_json_body_that_is_not_an_object_is_a_400(web):
+    client, _ = web
+    res = client.post("/open311/v2/requests.json", data="[1, 2]",
+                      content_type="application/json")
+    assert res.status_code == 400
+
+
+def test_an_unknown_request_is_a_404_in_the_spec_format(web):
+    client, _ = web
+    res = client.get("/open311/v2/requests/999999.json")
+    assert res.status_code == 404 and res.get_json()[0]["code"] == 404
+
+
+def test_a_bad_date_filter_is_a_400(web):
+    client, _ = web
+    res = client.get("/open311/v2/requests.json?start_date=yesterday")
+    assert res.status_code == 400 and "ISO 8601" in res.get_json()[0]["description"]
+
+
+# -- CAP -------------------------------------------------------------------------------------------
+def _alert(demo_twin, bus):
+    from layers.alerts import AlertStore
+
+    a = int(demo_twin.neighbors[0][demo_twin.neighbors[0] >= 0][0])
+    cells = [f"{int(demo_twin.cell_ids[i]):x}" for i in (0, a)]
+    lat, lng = demo_twin.centers
+    return AlertStore(bus).save({
+        "rule": "waterlogging", "category": "waterlogging", "severity": 3, "title": "道路积水",
+        "ts": 1_767_225_600.0, "lat": float(lat[0]), "lng": float(lng[0]), "cells": cells,
+        "evidence": [{"cell": cells[0], "value": 2.8}], "events": [], "source": "layer",
+        "case": "C000001"})
+
+
+def _parse(xml: str):
+    return ET.fromstring(xml.encode())
+
+
+def test_cap_output_parses_and_carries_the_alerts_fields(bus, demo_twin):
+    from layers.cap import to_cap
+
+    alert = _alert(demo_twin, bus)
+    root = _parse(to_cap(alert))
+    assert root.tag == f"{CAP}alert"
+    assert root.findtext(f"{CAP}identifier") == f"cityops-{alert['id']}"
+    assert root.findtext(f"{CAP}sent") == "2026-01-01T08:00:00+08:00"
+    info = root.find(f"{CAP}info")
+    assert info.findtext(f"{CAP}category") == "Met"
+    assert info.findtext(f"{CAP}severity") == "Severe"
+    assert info.findtext(f"{CAP}event") == "道路积水"
+    params = {p.findtext(f"{CAP}valueName"): p.findtext(f"{CAP}value")
+              for p in info.findall(f"{CAP}parameter")}
+    assert params["cityops:case"] == "C000001"
+
+
+def test_cap_elements_come_in_the_order_of_the_standard(bus, demo_twin):
+    from layers.cap import to_cap
+
+    root = _parse(to_cap(_alert(demo_twin, bus)))
+    tags = [c.tag.removeprefix(CAP) for c in root]
+    assert tags == ["identifier", "sender", "sent", "status", "msgType", "scope", "info"]
+    info = [c.tag.removeprefix(CAP) for c in root.find(f"{CAP}info")]
+    order = ["language", "category", "event", "responseType", "urgency", "severity", "certainty",
+             "audience", "eventCode", "effective", "onset", "expires", "senderName", "headline",
+             "description", "instruction", "web", "contact", "parameter", "resource", "area"]
+    assert [order.index(t) for t in info] == sorted(order.index(t) for t in info)
+
+
+def test_the_cap_area_is_a_closed_polygon_around_the_alerts_cells(bus, demo_twin):
+    import shapely
+
+    from layers.cap import to_cap
+
+    alert = _alert(demo_twin, bus)
+    area = _parse(to_cap(alert)).find(f"{CAP}info/{CAP}area")
+    polygons = area.findall(f"{CAP}polygon")
+    assert len(polygons) == 1  # two adjacent cells: one outline
+    pairs = [tuple(map(float, p.split(","))) for p in polygons[0].text.split()]
+    assert pairs[0] == pairs[-1] and len(pairs) >= 4
+    shape = shapely.Polygon([(lng, lat) for lat, lng in pairs])
+    assert shape.contains(shapely.Point(alert["lng"], alert["lat"]))
+
+
+def test_the_cap_route_serves_an_alert_and_404s_an_unknown_one(web, bus, demo_twin):
+    client, _ = web
+    alert = _alert(demo_twin, bus)
+    res = client.get(f"/cap/alerts/{alert['id']}.xml")
+    assert res.status_code == 200 and res.mimetype == "application/cap+xml"
+    assert _parse(res.get_data(as_text=True)).findtext(f"{CAP}identifier").endswith(alert["id"])
+    assert client.get("/cap/alerts/A999999.xml").status_code == 404
+    assert json.loads(client.get("/cap/alerts/A999999.xml").data)[0]["code"] == 404

@@ -1,0 +1,220 @@
+"""Rules as YAML data: validation errors name the rule and the field; the engine's behaviours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from layers.rules import RuleError, load, parse
+
+T0 = 1_767_225_600.0
+
+
+def _rule(**kw):
+    base = {"id": "r1", "category": "waterlogging",
+            "layer": {"name": "iot.water_level_m.max", "window": "5m", "above": 2.0}}
+    base.update(kw)
+    return {"rules": [base]}
+
+
+def test_the_default_rule_set_loads():
+    rules = load()
+    assert {r.id for r in rules.rules} >= {"waterlogging", "gas_near_hazchem", "crowd",
+                                           "fever_at_entrance", "thrown_object", "hotline_cluster"}
+    assert rules.parking.remind_after == 600
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"severity": 9}, "severity"),
+    ({"sustained": "ten minutes"}, "sustained"),
+    ({"layer": {"name": "iot.nothing.max", "above": 1}}, "layer"),
+    ({"colour": "red"}, "colour"),
+    ({"event": {"kind": "video"}}, "exactly one of `layer` or `event`"),
+])
+def test_an_invalid_rule_is_reported_with_its_id_and_field(change, field):
+    with pytest.raises(RuleError, match=rf"rule 'r1'.*{field}"):
+        parse(_rule(**change))
+
+
+def test_a_rule_without_id_is_named_by_its_position():
+    with pytest.raises(RuleError, match=r"rule #1: field id"):
+        parse({"rules": [{"category": "x", "event": {"kind": "video"}}]})
+
+
+def test_duplicate_rule_ids_are_refused():
+    raw = _rule()
+    raw["rules"].append(dict(raw["rules"][0]))
+    with pytest.raises(RuleError, match="duplicate"):
+        parse(raw)
+
+
+def test_an_unreadable_file_is_a_rule_error(tmp_path):
+    (tmp_path / "bad.yaml").write_text("rules: [\n")
+    with pytest.raises(RuleError, match="not valid YAML"):
+        load(tmp_path / "bad.yaml")
+
+
+def test_durations_accept_units():
+    assert parse(_rule(sustained="1.5h")).rules[0].sustained == 5400
+
+
+# -- layer rules -----------------------------------------------------------------------------------
+def _watch(bus, twin, **kw):
+    from layers.alerts import where_mask
+    from layers.whistle import LayerWatch
+
+    rule = parse(_rule(**kw)).rules[0]
+    return LayerWatch(bus, twin, rule, where_mask(twin, rule.where))
+
+
+def test_a_sustained_condition_alerts_only_after_its_duration(bus, demo_twin):
+    watch = _watch(bus, demo_twin, sustained="10m")
+    values = np.zeros(len(demo_twin), np.float32)
+    values[[100, 5000]] = 3.0
+    assert watch.evaluate(values, T0) == [] and watch.evaluate(values, T0 + 540) == []
+    assert len(watch.evaluate(values, T0 + 600)) == 2
+
+
+def test_a_persisting_condition_alerts_once_per_episode(bus, demo_twin):
+    watch = _watch(bus, demo_twin)
+    values = np.zeros(len(demo_twin), np.float32)
+    values[100] = 3.0
+    assert len(watch.evaluate(values, T0)) == 1
+    assert all(watch.evaluate(values, T0 + 60 * k) == [] for k in range(1, 5))
+    values[100] = 0.0
+    watch.evaluate(values, T0 + 300)
+    values[100] = 3.0
+    assert len(watch.evaluate(values, T0 + 360)) == 1  # a new episode
+
+
+def test_adjacent_cells_make_one_alert_with_all_their_cells(bus, demo_twin):
+    watch = _watch(bus, demo_twin)
+    values = np.zeros(len(demo_twin), np.float32)
+    a = 100
+    b = int(demo_twin.neighbors[a][demo_twin.neighbors[a] >= 0][0])
+    values[[a, b]] = [3.0, 4.0]
+    alerts = watch.evaluate(values, T0)
+    assert len(alerts) == 1 and len(alerts[0]["cells"]) == 2
+    assert alerts[0]["evidence"][0]["value"] == 4.0
+
+
+def test_the_where_filter_limits_a_rule_to_cells_near_facilities(bus, demo_twin):
+    watch = _watch(bus, demo_twin, where={"near": {"kinds": ["hazchem_site"], "within_m": 300}})
+    assert 0 < watch.mask.sum() < len(demo_twin) // 20
+    values = np.where(watch.mask, 0.0, 3.0).astype(np.float32)
+    assert watch.evaluate(values, T0) == []
+
+
+def test_rule_state_survives_a_restart(bus, demo_twin):
+    values = np.zeros(len(demo_twin), np.float32)
+    values[100] = 3.0
+    assert len(_watch(bus, demo_twin).evaluate(values, T0)) == 1
+    assert _watch(bus, demo_twin).evaluate(values, T0 + 60) == []
+
+
+# -- event rules through the engine ------------------------------------------------------------------
+@pytest.fixture
+def engine(bus, demo_twin, clock):
+    from layers.alerts import Engine
+
+    return Engine(bus, demo_twin, load(), clock=clock)
+
+
+def _report(lat, lng, ts, category="waterlogging", source="hotline", i=0):
+    return {"id": f"r-{ts}-{i}", "ts": ts, "lat": lat, "lng": lng, "source": source,
+            "category": category, "severity": 2, "text": "路口积水严重"}
+
+
+def test_a_hotline_report_joins_the_open_sensor_case_of_the_same_event(bus, demo_twin, engine,
+                                                                        clock):
+    from tests.loop.conftest import alert, cell_point
+
+    sensor_case, _ = engine.store.ingest(alert(demo_twin, "waterlogging", grid=9, ts=clock(),
+                                               rule="waterlogging"))
+    lat, lng = cell_point(demo_twin, 9)
+    bus.publish("incident", [_report(lat + 0.001, lng, clock() - 30)])
+    summary = engine.tick()
+    assert summary["cases"] == [sensor_case]
+    assert engine.store.get(sensor_case)["reports"] == 1
+
+
+def test_two_reports_far_apart_open_two_cases(bus, demo_twin, engine, clock):
+    from tests.loop.conftest import cell_point
+
+    (a_lat, a_lng), (b_lat, b_lng) = cell_point(demo_twin, 9), cell_point(demo_twin, 500)
+    bus.publish("incident", [_report(a_lat, a_lng, clock() - 30, i=1),
+                             _report(b_lat, b_lng, clock() - 20, i=2)])
+    assert len(set(engine.tick()["cases"])) == 2
+
+
+def test_a_redelivered_event_is_not_counted_twice(bus, demo_twin, engine, clock):
+    from tests.loop.conftest import cell_point
+
+    lat, lng = cell_point(demo_twin, 9)
+    event = _report(lat, lng, clock() - 30)
+    bus.publish("incident", [event])
+    bus.publish("incident", [event])
+    engine.tick()
+    cases = engine.store.list()
+    assert len(cases) == 1 and cases[0]["reports"] == 1
+
+
+def test_garbage_entries_never_stop_the_engine(bus, demo_twin, engine, clock):
+    from layers.bus import arrow_bytes
+
+    bus.r.xadd(bus.stream("incident"), {"lat": "north", "id": "x"})
+    bus.r.xadd(bus.stream("video"), {"arrow": b"not arrow at all"})
+    bus.r.xadd(bus.stream("video"), {"arrow": arrow_bytes(__import__("pyarrow").table(
+        {"label": ["fever"], "lat": [1000.0]}))})
+    summary = engine.tick()
+    assert summary["alerts"] == [] and summary["entries"] == {"video": 2, "incident": 1}
+    assert bus.r.xpending(bus.stream("video"), "rules")["pending"] == 0
+
+
+def test_the_engine_leaves_the_ingest_group_alone(bus, demo_twin, engine, clock):
+    from layers.bus import GROUP, ensure_groups
+
+    ensure_groups(bus)
+    bus.publish("incident", [_report(39.0, 117.7, clock() - 30)])
+    engine.tick()
+    groups = {g["name"].decode(): g for g in bus.r.xinfo_groups(bus.stream("incident"))}
+    assert groups[GROUP]["last-delivered-id"] == b"0-0"
+
+
+def test_where_filters_by_unit_and_grid(demo_twin):
+    from layers.alerts import where_mask
+    from layers.rules import Where
+
+    unit = str(demo_twin.units["name"].iloc[0])
+    grid = str(demo_twin.grids["id"].iloc[3])
+    by_unit = where_mask(demo_twin, Where(units=[unit]))
+    by_grid = where_mask(demo_twin, Where(grids=[grid]))
+    assert by_unit.sum() == (demo_twin.ds["unit"].values == 0).sum()
+    assert by_grid.sum() == (demo_twin.ds["grid"].values == 3).sum()
+    assert where_mask(demo_twin, Where(units=[unit], grids=[grid])).sum() <= by_grid.sum()
+
+
+def test_where_naming_an_unknown_grid_is_a_clear_error(demo_twin):
+    from layers.alerts import where_mask
+    from layers.rules import Where
+
+    with pytest.raises(ValueError, match="where.grids: no grid 'G9999'"):
+        where_mask(demo_twin, Where(grids=["G9999"]))
+
+
+def test_events_of_a_tick_that_crashed_are_handled_by_the_next_engine(bus, demo_twin, clock):
+    from layers.alerts import Engine
+    from tests.loop.conftest import cell_point
+
+    lat, lng = cell_point(demo_twin, 9)
+    bus.publish("incident", [_report(lat, lng, clock() - 30)])
+    crashing = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-x")
+
+    def down(alert):
+        raise ConnectionError("Redis went away")
+
+    crashing.store.ingest = down
+    with pytest.raises(ConnectionError):
+        crashing.tick()
+    again = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-x")
+    assert len(again.tick()["cases"]) == 1
