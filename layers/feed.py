@@ -55,8 +55,9 @@ class Feed:
     """Generates events of a twin between two times, as one Arrow table per kind."""
 
     def __init__(self, twin, seed: int = 0, anomaly_every_s: float = 120.0,
-                 gcj02_share: float = 0.1) -> None:
+                 gcj02_share: float = 0.1, shares: dict[str, float] | None = None) -> None:
         self.twin, self.rng = twin, np.random.default_rng(seed)
+        self.shares = dict(SHARES if shares is None else shares)
         self.run_id = f"f{seed}-{int(time.time() * 1000) % 10**10:x}"
         self.seq = 0
         self.anomaly_every_s, self.gcj02_share = anomaly_every_s, gcj02_share
@@ -162,9 +163,10 @@ class Feed:
     def generate(self, t0: float, t1: float, rate: float) -> dict[str, pa.Table]:
         """Events with times in [t0, t1) at about `rate` events/s, anomalies included."""
         n = rate * (t1 - t0)
-        out = {"iot": self.iot(t0, t1, rate * SHARES["iot"]),
-               "video": self.video(t0, t1, int(self.rng.poisson(n * SHARES["video"]))),
-               "incident": self.incident(t0, t1, int(self.rng.poisson(n * SHARES["incident"])))}
+        share = self.shares
+        out = {"iot": self.iot(t0, t1, rate * share["iot"]),
+               "video": self.video(t0, t1, int(self.rng.poisson(n * share["video"]))),
+               "incident": self.incident(t0, t1, int(self.rng.poisson(n * share["incident"])))}
         if self.anomaly_every_s and self.rng.random() < (t1 - t0) / self.anomaly_every_s:
             self.start_anomaly(str(self.rng.choice(ANOMALIES)), t0)
         for kind, table in self.anomaly_events(t0, t1).items():
@@ -197,9 +199,14 @@ class Feed:
 
 def run(bus, twin, rate: float, duration: float, batch: int = 1000, seed: int = 0,
         stop: Callable[[], bool] = lambda: False, tick_s: float = 0.25,
-        clock: Callable[[], float] = time.time) -> dict[str, int]:
-    """Publish a feed at `rate` events/s for `duration` seconds; the counts sent per kind."""
-    feed, sent = Feed(twin, seed), {"iot": 0, "video": 0, "incident": 0}
+        clock: Callable[[], float] = time.time,
+        shares: dict[str, float] | None = None) -> dict[str, int]:
+    """Publish a feed at `rate` events/s for `duration` seconds; the counts sent per kind.
+
+    `shares`: the split of events between kinds (default `SHARES`, a load-test mix; the live
+    demo asks for far fewer incidents, as a district's hotline sees).
+    """
+    feed, sent = Feed(twin, seed, shares=shares), {"iot": 0, "video": 0, "incident": 0}
     start = last = clock()
     while not stop() and last - start < duration:
         time.sleep(max(0.0, tick_s - (clock() - last)))

@@ -1,4 +1,8 @@
-"""`cityops demo`: the whole system on the embedded defaults (what `make demo` runs)."""
+"""`cityops demo`: the whole system on the embedded defaults (what `make demo` runs).
+
+Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine and the
+dashboard on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,52 @@ from dashboard.commands.common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="build the Binhai demo twin and run the demo system")
+    parser = sub.add_parser("demo", help="run the whole demo system on the embedded defaults")
     parser.add_argument("--resolution", type=int, default=9, help="H3 resolution (default 9)")
     parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
+    parser.add_argument("--rate", type=float, default=300.0, help="feed events/s (default 300)")
+    parser.add_argument("--redis", metavar="URL", help="an external Redis (default: embedded)")
+    parser.add_argument("--host", default="127.0.0.1", help="dashboard address")
+    parser.add_argument("--port", type=int, default=8050, help="dashboard port (default 8050)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--twin-only", action="store_true",
+                        help="only build the demo twin and print its summary")
     parser.set_defaults(func=run)
 
 
+def dashboard_service(twin, host: str, port: int):
+    """The dashboard as a demo service: served until the demo stops."""
+    def loop(bus, stop) -> None:
+        import logging
+        import threading
+
+        from werkzeug.serving import make_server
+
+        from dashboard.app import create_app
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the live counts readable
+        server = make_server(host, port, create_app(twin, bus=bus).server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            while not stop():
+                thread.join(0.5)
+        finally:
+            server.shutdown()
+    return "dashboard", loop
+
+
 def run(args: argparse.Namespace) -> int:
-    import time
+    from twin.demo import binhai
 
-    from twin.demo import binhai, cityops_home
-
-    start = time.perf_counter()
     twin = binhai(resolution=args.resolution, seed=args.seed)
-    summary = twin.summary()
-    summary["seconds"] = round(time.perf_counter() - start, 2)
-    summary["cache"] = str(cityops_home() / "twins")
-    print_json(summary)
+    if args.twin_only:
+        print_json(twin.summary())
+        return 0
+    from layers.demo import DEMO_SHARES, rules_service, run_demo
+
+    print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
+    run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
+             shares=DEMO_SHARES, services=[rules_service(twin),
+                                           dashboard_service(twin, args.host, args.port)])
     return 0
