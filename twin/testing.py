@@ -43,14 +43,18 @@ def small_twin(resolution: int = 8, half_size_deg: float = 0.06, seed: int = 0) 
                 **_registries(ds, lat, lng))
 
 
-def _points(rows: list[dict]) -> gpd.GeoDataFrame:
+def _points(rows: list[dict], resolution: int) -> gpd.GeoDataFrame:
+    """A registry of points with the uint64 `cell` each lies in."""
     frame = pd.DataFrame(rows)
-    geometry = gpd.points_from_xy(frame.pop("lng"), frame.pop("lat"), crs=4326)
+    lat, lng = frame.pop("lat").to_numpy(), frame.pop("lng").to_numpy()
+    frame["cell"] = h3cells.points_to_cells(lat, lng, resolution)
+    geometry = gpd.points_from_xy(lng, lat, crs=4326)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
 
 
 def _registries(ds: xr.Dataset, lat: np.ndarray, lng: np.ndarray) -> dict:
     lat0, lng0 = CENTER
+    res = int(ds["cell_ids"].attrs["level"])
     units = gpd.GeoDataFrame(
         {"unit": [0, 1], "id": ["U0", "U1"], "name": ["西街", "东街"], "name_en": ["West", "East"],
          "kind": ["street", "street"], "source": "synthetic"},
@@ -76,7 +80,7 @@ def _registries(ds: xr.Dataset, lat: np.ndarray, lng: np.ndarray) -> dict:
          "lat": lat0 + 0.01, "lng": lng0},
         {"id": "F-chem-1", "name": "危化企业1", "kind": "hazchem_site", "capacity": 0,
          "lat": lat0 - 0.01, "lng": lng0 + 0.005},
-    ])
+    ], res)
     sensors = _points([
         {"id": "S-wl-1", "kind": "water_level", "metric": "water_level_m", "interval_s": 60,
          "lat": lat0, "lng": lng0 + 0.01},
@@ -84,12 +88,12 @@ def _registries(ds: xr.Dataset, lat: np.ndarray, lng: np.ndarray) -> dict:
          "lat": lat0 + 0.01, "lng": lng0 - 0.02},
         {"id": "S-gas-1", "kind": "gas", "metric": "co_ppm", "interval_s": 60,
          "lat": lat0 - 0.01, "lng": lng0 + 0.006},
-    ])
+    ], res)
     cameras = _points([
         {"id": "C-1", "kind": "community_entrance", "no_parking": False,
          "lat": lat0 + 0.005, "lng": lng0 - 0.03},
         {"id": "C-2", "kind": "road", "no_parking": True, "lat": lat0, "lng": lng0 - 0.01},
-    ])
+    ], res)
     departments = pd.DataFrame({
         "id": ["water", "emergency", "police"],
         "name": ["水务局", "应急管理局", "公安局"],
