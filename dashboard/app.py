@@ -18,12 +18,17 @@ from dashboard.i18n import other, t
 
 def header(lang: str, path: str) -> html.Header:
     """The top bar: title, navigation and the language switch (all labels translated)."""
-    links = [("nav_command", "/"), ("nav_grid", "/grid")]
+    from dashboard.auth import can_open, current_user
+    from dashboard.pages.login import user_badge
+
+    user = current_user()  # None outside a request: every link
+    links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases")]
     return html.Header(className="topbar", children=[
         html.H1(t("app_title", lang), id="app-title"),
         html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",
                            className="active" if href == path else "")
-                  for key, href in links]),
+                  for key, href in links if user is None or can_open(user, href)]),
+        *user_badge(user, lang),
         dcc.Link(t("language", lang), id="lang-switch", href=f"{path}?lang={other(lang)}",
                  className="lang-switch"),
     ])
@@ -42,8 +47,28 @@ def page_modules() -> list:
                   key=lambda m: m.PATH)
 
 
-def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin") -> Dash:
-    """A Dash app on `twin` (and the live `bus` when given), serving every asset locally."""
+_PAGE_CALLBACKS: tuple[dict, list] | None = None
+
+
+def _share_page_callbacks() -> None:
+    """Give every app in the process the pages' `@callback`s: Dash moves them from its global
+    registry into the first app that serves a request, which would leave a second app
+    (tests, screenshots) without any."""
+    global _PAGE_CALLBACKS
+    from dash import _callback
+
+    if _PAGE_CALLBACKS is None:
+        _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+    _callback.GLOBAL_CALLBACK_MAP.update(_PAGE_CALLBACKS[0])
+    _callback.GLOBAL_CALLBACK_LIST[:] = _PAGE_CALLBACKS[1]
+
+
+def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
+               users: str | Path | None = None) -> Dash:
+    """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
+
+    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
+    """
     set_context(twin, bus)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
@@ -51,6 +76,10 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin") -> Dash
     for module in page_modules():
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
+    _share_page_callbacks()
+    from dashboard import auth
+
+    auth.install(app, users)
     if bus is not None:
         from dashboard.web_api import register_routes
 

@@ -29,6 +29,21 @@ def chromium():
         browser.close()
 
 
+# The demo users of data/users.yaml and their passwords (documented in the README).
+DEMO_PASSWORDS = {"admin": "admin-binhai", "commander": "commander-binhai",
+                  "planner": "planner-binhai", "grid_a": "grid-a-binhai",
+                  "grid_b": "grid-b-binhai"}
+
+
+def login(page, base_url: str, username: str, lang: str = "zh") -> None:
+    """Log a browser page in as one of the demo users (through the login form)."""
+    page.goto(f"{base_url}/login?lang={lang}")
+    page.fill("#login-username", username)
+    page.fill("#login-password", DEMO_PASSWORDS[username])
+    with page.expect_navigation():
+        page.click("#login-submit")
+
+
 @pytest.fixture(scope="session")
 def demo_app_url(demo_twin):
     """The dashboard on the Binhai demo twin."""
@@ -40,12 +55,22 @@ def demo_app_url(demo_twin):
 
 
 @pytest.fixture
-def page(chromium):
-    """A fresh page that records console errors in `page.console_errors`."""
+def page(chromium, request):
+    """A fresh page that records console errors in `page.console_errors`; logged in as the
+    commander when the test uses `demo_app_url` (every page needs a session)."""
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    if "demo_app_url" in request.fixturenames:
+        login_context(context, request.getfixturevalue("demo_app_url"), "commander")
     pg = context.new_page()
     pg.console_errors = []
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     yield pg
     context.close()
+
+
+def login_context(context, base_url: str, username: str) -> None:
+    """Log a browser context in through POST /login (its cookie jar keeps the session)."""
+    reply = context.request.post(f"{base_url}/login", max_redirects=0, form={
+        "username": username, "password": DEMO_PASSWORDS[username]})
+    assert reply.status == 303, f"login as {username} failed: {reply.status}"

@@ -1,0 +1,388 @@
+"""What the Cases and Grid pages show of the closed loop, as plain data: pure, unit-tested.
+
+Every function that returns case data takes the user and keeps only what `auth.can_see_case`
+allows, so a page cannot show another grid's case by forgetting a check; `act` refuses what
+`auth.can_act` does not allow. The pages only turn these rows into components.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.auth import User, can_act, can_see_case, require, visible_grids
+from dashboard.i18n import add_labels, t
+from layers import sla as sla_mod
+from layers.cases import STATUSES, CaseStore
+
+CST = dt.timezone(dt.timedelta(hours=8))  # Beijing time, how the district reads its clocks
+UI_ACTIONS = ("accept", "arrive", "resolve")
+OVERDUE_RGBA = [230, 40, 50, 230]
+OPEN_RGBA = [245, 197, 66, 200]
+
+add_labels({
+    "status_new": {"zh": "新建", "en": "New"},
+    "status_dispatched": {"zh": "已派单", "en": "Dispatched"},
+    "status_accepted": {"zh": "已接单", "en": "Accepted"},
+    "status_on_scene": {"zh": "已到场", "en": "On scene"},
+    "status_resolved": {"zh": "已办结", "en": "Resolved"},
+    "status_closed": {"zh": "已结案", "en": "Closed"},
+    "status_escalated": {"zh": "已升级", "en": "Escalated"},
+    "status_reopened": {"zh": "已重启", "en": "Reopened"},
+    "action_open": {"zh": "立案", "en": "Opened"},
+    "action_merge": {"zh": "合并上报", "en": "Report merged"},
+    "action_dispatch": {"zh": "派单", "en": "Dispatch"},
+    "action_accept": {"zh": "接单", "en": "Accept"},
+    "action_arrive": {"zh": "到场", "en": "On scene"},
+    "action_resolve": {"zh": "办结", "en": "Resolve"},
+    "action_close": {"zh": "结案", "en": "Close"},
+    "action_reopen": {"zh": "重启", "en": "Reopen"},
+    "action_escalate": {"zh": "升级", "en": "Escalate"},
+    "action_note": {"zh": "备注", "en": "Note"},
+    "milestone_accept": {"zh": "接单", "en": "accept"},
+    "milestone_arrive": {"zh": "到场", "en": "arrive"},
+    "milestone_resolve": {"zh": "办结", "en": "resolve"},
+    "case_overdue_by": {"zh": "超时 {}", "en": "overdue {}"},
+    "case_left": {"zh": "剩余 {}", "en": "{} left"},
+    "case_no_deadline": {"zh": "—", "en": "—"},
+    "score_accepted": {"zh": "按时接单率", "en": "Accepted on time"},
+    "score_resolved": {"zh": "按时办结率", "en": "Resolved on time"},
+    "score_received": {"zh": "受理数", "en": "Received"},
+})
+
+
+def case_store() -> CaseStore | None:
+    """The running app's case store (None when the dashboard runs without a bus)."""
+    from dashboard.context import context
+
+    bus = context().bus
+    return None if bus is None else CaseStore(bus, None)
+
+
+class NoteRequired(ValueError):
+    """A resolution without a note; the message says what to write."""
+
+
+# -- reading -----------------------------------------------------------------------------------
+def visible_cases(store: CaseStore, user: User | None, status: str | None = None,
+                  department: str | None = None, grid: int | None = None,
+                  category: str | None = None, limit: int = 300) -> list[dict]:
+    """The cases a user may see matching every filter given, newest first."""
+    grids = visible_grids(user)
+    if grids is not None:
+        wanted = sorted(grids if grid is None else grids & {int(grid)})
+        cases = [c for g in wanted for c in store.list(status=status, department=department,
+                                                       grid=g, limit=limit)]
+    else:
+        cases = store.list(status=status, department=department, grid=grid, limit=limit)
+    keep = [c for c in cases if can_see_case(user, c)
+            and (category is None or c["category"] == category)]
+    return sorted(keep, key=lambda c: (-c["created"], c["id"]))[:limit]
+
+
+def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> dict | None:
+    """One case by id if the user may see it; None when none is asked for; 403 otherwise (also
+    for an unknown id, so the answer never tells whether another grid's case exists)."""
+    if not case_id:
+        return None
+    case = store.get(case_id)
+    require(case is not None and can_see_case(user, case), f"case {case_id}")
+    return case
+
+
+def act(store: CaseStore, user: User | None, case_id: str, action: str,
+        note: str = "") -> dict:
+    """Do a case action as the logged-in user (refused with 403 unless `can_act`)."""
+    require(action in UI_ACTIONS or action == "note", f"action {action!r}")
+    case = visible_case(store, user, case_id)
+    require(case is not None and can_act(user, case, action), f"{action} on case {case_id}")
+    note = (note or "").strip()
+    if action == "resolve" and not note:
+        raise NoteRequired(f"resolving case {case_id} needs a note: say what was done")
+    return store.act(case_id, action, actor=user.username, note=note)
+
+
+def actions_for(user: User | None, case: dict) -> list[str]:
+    """The UI actions (accept, on scene, resolve) the user may do on the case now."""
+    return [a for a in UI_ACTIONS if can_act(user, case, a)]
+
+
+# -- formatting ------------------------------------------------------------------------------------
+UNITS = {"zh": ("分钟", "小时", "天"), "en": ("min", "h", "d")}
+
+
+def duration_text(seconds: float, lang: str = "en") -> str:
+    """'45 min', '3 h 05 min', '2 d 4 h' (zh: '45 分钟', '3 小时 05 分钟', '2 天 4 小时')."""
+    m_, h_, d_ = UNITS["zh" if lang == "zh" else "en"]
+    minutes = int(abs(seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} {m_}"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} {h_} {minutes:02d} {m_}"
+    days, hours = divmod(hours, 24)
+    return f"{days} {d_} {hours} {h_}"
+
+
+def countdown(case: dict, now: float, lang: str = "zh") -> dict:
+    """Time left to the case's current deadline: seconds (negative = overdue), text, overdue."""
+    deadline = case.get("deadline")
+    if deadline is None:
+        return {"seconds": None, "text": t("case_no_deadline", lang), "overdue": False,
+                "milestone": None}
+    left = float(deadline) - now
+    key = "case_overdue_by" if left < 0 else "case_left"
+    return {"seconds": left, "text": t(key, lang).format(duration_text(left, lang)),
+            "overdue": left < 0, "milestone": case.get("deadline_kind")}
+
+
+def clock_text(ts: float | None) -> str:
+    """Epoch seconds as Beijing time 'MM-DD HH:MM'."""
+    return "" if ts is None else dt.datetime.fromtimestamp(ts, CST).strftime("%m-%d %H:%M")
+
+
+def department_names(twin, lang: str) -> dict[str, str]:
+    """Department id -> its name in `lang`."""
+    deps = twin.departments
+    column = "name" if lang == "zh" or "name_en" not in deps else "name_en"
+    if column not in deps:
+        return {str(d): str(d) for d in deps["id"]}
+    return {str(i): str(n) for i, n in zip(deps["id"], deps[column], strict=True)}
+
+
+def category_label(category: str, lang: str) -> str:
+    return sla_mod.default().label(category, lang)
+
+
+def queue_rows(cases: list[dict], now: float, lang: str, departments: dict[str, str]) -> list[dict]:
+    """Rows of the case queue: overdue first, then by the time left (soonest first)."""
+    rows = []
+    for c in cases:
+        clock = countdown(c, now, lang)
+        place = c.get("place") or {}
+        rows.append({"id": c["id"], "title": c.get("title") or c["id"],
+                     "category": category_label(c["category"], lang),
+                     "status": c["status"], "status_text": t(f"status_{c['status']}", lang),
+                     "severity": int(c.get("severity", 1)), "grid": place.get("grid"),
+                     "grid_id": place.get("grid_id") or "", "unit": place.get("unit_name") or "",
+                     "departments": ", ".join(departments.get(d, d) for d in c["departments"]),
+                     "created": clock_text(c["created"]), "countdown": clock["text"],
+                     "seconds": clock["seconds"], "overdue": clock["overdue"]})
+    return sorted(rows, key=lambda r: (not r["overdue"], r["seconds"] is None,
+                                       r["seconds"] or 0.0, r["id"]))
+
+
+def trail_rows(records: list[dict], lang: str) -> list[dict]:
+    """The audit trail of a case: actor, time, action and note of every record, oldest first."""
+    rows = []
+    for rec in records:
+        data = rec.get("data") or {}
+        action = data.get("action", "?")
+        key = f"action_{action}"
+        rows.append({"seq": rec["seq"], "actor": rec["actor"], "time": clock_text(rec["ts"]),
+                     "action": t(key, lang) if key in _ACTION_KEYS else action,
+                     "note": str(data.get("note", ""))})
+    return rows
+
+
+_ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS, "close",
+                                         "reopen", "escalate", "note")}
+
+
+def filter_options(cases: list[dict], lang: str, departments: dict[str, str]) -> dict:
+    """Options of the queue filters: every status, and the departments, grids and categories
+    that occur in the cases the user can see."""
+    deps = sorted({d for c in cases for d in c["departments"]})
+    grids = sorted({(c["place"].get("grid"), c["place"].get("grid_id")) for c in cases
+                    if c["place"].get("grid", -1) >= 0})
+    cats = sorted({c["category"] for c in cases})
+    return {"status": [{"value": s, "label": t(f"status_{s}", lang)} for s in STATUSES],
+            "department": [{"value": d, "label": departments.get(d, d)} for d in deps],
+            "grid": [{"value": str(g), "label": str(gid or g)} for g, gid in grids],
+            "category": [{"value": c, "label": category_label(c, lang)} for c in cats]}
+
+
+# -- map and charts --------------------------------------------------------------------------------
+def case_cells(cases: list[dict], now: float) -> list[dict]:
+    """H3HexagonLayer records of the cells with open cases: red where one is overdue."""
+    cells: dict[str, dict] = {}
+    for c in cases:
+        cell = (c.get("place") or {}).get("cell")
+        if not cell or c.get("deadline") is None:
+            continue
+        place = c["place"]
+        rec = cells.setdefault(cell, {"hex": cell, "v": 0, "overdue": 0, "pos": place["pos"],
+                                      "lat": place["lat"], "lng": place["lng"], "ids": []})
+        rec["v"] += 1
+        rec["overdue"] += int(c["deadline"] < now)
+        rec["ids"].append(c["id"])
+    for rec in cells.values():
+        rec["c"] = OVERDUE_RGBA if rec["overdue"] else OPEN_RGBA
+        rec["ids"] = " ".join(rec["ids"])
+    return sorted(cells.values(), key=lambda r: (r["overdue"], r["hex"]))
+
+
+def case_layers(records: list[dict]) -> list[dict]:
+    """deck.gl layers of case cells: the H3 cells, and a dot of fixed pixel size on each so a
+    case stays visible when the whole district is in view."""
+    cells = {"@@type": "H3HexagonLayer", "id": "case-cells", "data": records,
+             "getHexagon": "@@=hex", "getFillColor": "@@=c", "stroked": True, "extruded": False,
+             "getLineColor": [255, 255, 255, 200], "lineWidthMinPixels": 1, "pickable": True}
+    dots = {"@@type": "ScatterplotLayer", "id": "case-dots", "data": records,
+            "getPosition": "@@=[lng, lat]", "getFillColor": "@@=c", "getRadius": 60,
+            "radiusMinPixels": 7, "stroked": True, "getLineColor": [255, 255, 255, 220],
+            "lineWidthMinPixels": 1, "pickable": True}
+    return [cells, dots]
+
+
+def case_positions(records: list[dict]) -> np.ndarray | None:
+    """Cell positions to fit the map to (None: the whole district)."""
+    pos = [r["pos"] for r in records if r["pos"] >= 0]
+    return np.array(pos) if pos else None
+
+
+def scorecard_rows(table, keep: set[str] | None = None, top: int = 15) -> list[dict]:
+    """Scorecard records (layers.scorecard.to_records), only the keys in `keep` when given."""
+    from layers.scorecard import to_records
+
+    rows = to_records(table)
+    if keep is not None:
+        rows = [r for r in rows if str(r["key"]) in keep]
+    return rows[:top]
+
+
+def scorecard_figure(rows: list[dict], lang: str, names: dict[str, str] | None = None,
+                     empty: str = "cases_none") -> go.Figure:
+    """Grouped bars: on-time acceptance and resolution (%) per department or grid, the number
+    received beside each name; the label `empty` written across when there are no rows."""
+    names = names or {}
+    keys = [f"{names.get(str(r['key']), str(r['key']))} ({r['received']})" for r in rows]
+    fig = go.Figure()
+    for column, label in (("accepted_on_time", "score_accepted"),
+                          ("resolved_on_time", "score_resolved")):
+        values = [None if r[column] is None else 100 * r[column] for r in rows]
+        fig.add_bar(x=keys, y=values, name=t(label, lang),
+                    customdata=[r["received"] for r in rows],
+                    hovertemplate="%{x}: %{y:.0f}% (" + t("score_received", lang)
+                    + " %{customdata})<extra></extra>")
+    fig.update_layout(template="plotly_dark", barmode="group", height=280,
+                      margin={"l": 40, "r": 10, "t": 10, "b": 60}, yaxis={"range": [0, 100],
+                                                                          "ticksuffix": "%"},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      legend={"orientation": "h", "y": 1.12})
+    if not rows:
+        fig.update_xaxes(visible=False)
+        fig.add_annotation(text=t(empty, lang), showarrow=False, x=0.5, y=0.5, xref="paper",
+                           yref="paper", font={"size": 15, "color": "#9fb4d0"})
+    return fig
+
+
+# -- components shared by the Cases and Grid pages ----------------------------------------------
+add_labels({
+    "col_id": {"zh": "编号", "en": "Case"},
+    "col_title": {"zh": "事件", "en": "Title"},
+    "col_category": {"zh": "类别", "en": "Category"},
+    "col_status": {"zh": "状态", "en": "Status"},
+    "col_grid": {"zh": "网格", "en": "Grid"},
+    "col_departments": {"zh": "责任部门", "en": "Departments"},
+    "col_deadline": {"zh": "时限", "en": "SLA"},
+    "trail_time": {"zh": "时间", "en": "Time"},
+    "trail_actor": {"zh": "操作人", "en": "Actor"},
+    "trail_action": {"zh": "操作", "en": "Action"},
+    "trail_note": {"zh": "说明", "en": "Note"},
+    "note_placeholder": {"zh": "处置说明（办结时必填）", "en": "Note (needed to resolve)"},
+    "cases_none": {"zh": "暂无案件", "en": "No cases"},
+    "cases_no_bus": {"zh": "未连接事件总线：案件需要 Redis（cityops serve/demo）",
+               "en": "No event bus: cases need Redis (cityops serve/demo)"},
+    "case_done": {"zh": "已完成：{}", "en": "Done: {}"},
+    "score_commanders_only": {"zh": "部门考核仅对指挥长和管理员开放",
+                              "en": "Department scores are for commanders and admins"},
+    "case_no_actions": {"zh": "当前无可执行操作", "en": "No action available to you now"},
+})
+
+
+def status_badge(status: str, lang: str, overdue: bool = False):
+    import dash_mantine_components as dmc
+
+    color = "red" if overdue else {"resolved": "green", "closed": "gray",
+                                   "escalated": "orange"}.get(status, "blue")
+    return dmc.Badge(t(f"status_{status}", lang), color=color, variant="light")
+
+
+def queue_table(rows: list[dict], lang: str, row_type: str):
+    """The case queue as a table; each row is clickable (id {'type': row_type, 'case': id})."""
+    from dash import html
+
+    if not rows:
+        return html.P(t("cases_none", lang), className="muted", id=f"{row_type}-empty")
+    cols = ("col_id", "col_title", "col_status", "col_grid", "col_departments", "col_deadline")
+    head = html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols]))
+    body = html.Tbody([html.Tr(
+        id={"type": row_type, "case": r["id"]}, n_clicks=0,
+        className="case-row" + (" overdue" if r["overdue"] else ""),
+        children=[html.Td(r["id"]), html.Td([r["title"], *([html.Div(r["category"], className="muted")]
+                                                       if r["category"] != r["title"] else [])]),
+                  html.Td(status_badge(r["status"], lang, r["overdue"])), html.Td(r["grid_id"]),
+                  html.Td(r["departments"]), html.Td(r["countdown"], className="countdown")])
+        for r in rows])
+    return html.Table([head, body], className="case-table")
+
+
+def action_panel(case: dict, user: User | None, lang: str, prefix: str):
+    """Buttons for the actions the user may do now, and the note; none when they may not act."""
+    import dash_mantine_components as dmc
+
+    allowed = actions_for(user, case)
+    if not allowed:
+        return dmc.Text(t("case_no_actions", lang), c="dimmed", size="sm", className="no-actions")
+    key = {"case": case["id"]}
+    buttons = [dmc.Button(t(f"action_{a}", lang), id={"type": f"{prefix}-act", "action": a, **key},
+                          n_clicks=0, size="sm", color="red" if a == "resolve" else "yellow",
+                          variant="filled" if a == "accept" else "light", className=f"act-{a}")
+               for a in allowed]
+    return dmc.Stack([
+        dmc.Textarea(id={"type": f"{prefix}-note", **key}, placeholder=t("note_placeholder", lang),
+                     autosize=True, minRows=1, className="case-note"),
+        dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
+
+
+def trail_table(rows: list[dict], lang: str):
+    """The audit trail of a case as a table (time, actor, action, note)."""
+    from dash import html
+
+    cols = ("trail_time", "trail_actor", "trail_action", "trail_note")
+    return html.Table(className="trail-table", children=[
+        html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols])),
+        html.Tbody([html.Tr([html.Td(r["time"]), html.Td(r["actor"]), html.Td(r["action"]),
+                             html.Td(r["note"])]) for r in rows])])
+
+
+def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
+    """(case id, action) of a pressed action button; None when a re-render fired the callback."""
+    if not isinstance(triggered_id, dict) or not triggered_value:
+        return None
+    return triggered_id.get("case"), triggered_id.get("action")
+
+
+def note_for(states: list[dict], case_id: str) -> str:
+    """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
+    for item in states or []:
+        if isinstance(item.get("id"), dict) and item["id"].get("case") == case_id:
+            return item.get("value") or ""
+    return ""
+
+
+def open_cases_of_grid(store: CaseStore, user: User | None, grid: int) -> list[dict]:
+    """The grid's open cases the user may see (refused with 403 for another manager's grid)."""
+    from dashboard.auth import can_see_grid
+    from layers.cases import OPEN
+
+    require(can_see_grid(user, grid), f"grid {grid}")
+    return [c for c in visible_cases(store, user, grid=grid) if c["status"] in OPEN]
+
+
+def restrict_options(options: list[dict], allowed: set[int] | frozenset[int] | None) -> list[dict]:
+    """Dropdown options limited to the allowed values (all of them when `allowed` is None)."""
+    return options if allowed is None else [o for o in options if int(o["value"]) in allowed]
