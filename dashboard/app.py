@@ -22,7 +22,8 @@ def header(lang: str, path: str) -> html.Header:
     from dashboard.pages.login import user_badge
 
     user = current_user()  # None outside a request: every link
-    links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases")]
+    links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
+             ("nav_scenarios", "/scenarios")]
     return html.Header(className="topbar", children=[
         html.H1(t("app_title", lang), id="app-title"),
         html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",

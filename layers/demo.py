@@ -25,63 +25,76 @@ def status_line(bus) -> str:
             f"  | {h['events_per_s']:,.0f} ev/s  dead {h['dead']}  lag {lag}")
 
 
+class LiveSystem:
+    """Feed + ingest worker (+ extra services) running in threads on one bus until `stop()`."""
+
+    def __init__(self, twin, rate: float = 300.0, batch: int = 100, url: str | None = None,
+                 home=None, prefix: str = "cityops:", seed: int = 0,
+                 services: Sequence[tuple[str, Callable]] = (),
+                 shares: dict[str, float] | None = None, history: bool = True) -> None:
+        """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped."""
+        self.bus = connect(url, home=home, prefix=prefix)
+        self.worker = Worker(self.bus, twin, consumer="demo-ingest", history=history)
+        self.worker.start()
+        self.stopping = threading.Event()
+        self.errors: list[BaseException] = []
+        loops = [("ingest", lambda: self.worker.run(self.stopping.is_set, block_ms=200)),
+                 ("feed", lambda: feed_mod.run(self.bus, twin, rate, float("inf"), batch=batch,
+                                               seed=seed, stop=self.stopping.is_set,
+                                               shares=shares))]
+        loops += [(name, lambda fn=fn: fn(self.bus, self.stopping.is_set))
+                  for name, fn in services]
+        self.threads = [threading.Thread(target=self._guarded(fn), name=name, daemon=True)
+                        for name, fn in loops]
+        for t in self.threads:
+            t.start()
+
+    def _guarded(self, func: Callable) -> Callable:
+        def run():
+            try:
+                func()
+            except BaseException as exc:  # noqa: BLE001 - reported by the owner
+                self.errors.append(exc)
+                self.stopping.set()
+        return run
+
+    def stop(self, close_bus: bool = True) -> dict:
+        """Stop every thread, checkpoint and free the worker; the final health figures."""
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=30)
+        self.worker.release()
+        self.worker.close()
+        health = stats(self.bus)
+        if close_bus:
+            self.bus.close()  # stops the embedded server unless another process still uses it
+        if self.errors:
+            raise self.errors[0]
+        return health
+
+
 def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None,
              home=None, prefix: str = "cityops:", every_s: float = 2.0,
              duration: float | None = None, out=sys.stdout, seed: int = 0,
              services: Sequence[tuple[str, Callable]] = (),
              shares: dict[str, float] | None = None) -> dict:
-    """Run feed + worker in threads and print live counts every `every_s` until Ctrl-C.
+    """Run the live system and print live counts every `every_s` until Ctrl-C.
 
-    `services`: extra (name, fn(bus, stop)) loops run beside them until `stop()` is true.
     Returns the final health figures. `duration` (seconds) stops it by itself (for tests).
     """
-    bus = connect(url, home=home, prefix=prefix)
-    worker = Worker(bus, twin, consumer="demo-ingest")
-    worker.start()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def guarded(func):
-        def run():
-            try:
-                func()
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-                errors.append(exc)
-                stop.set()
-        return run
-
-    threads = [threading.Thread(target=guarded(lambda: worker.run(stop.is_set, block_ms=200)),
-                                name="ingest", daemon=True),
-               threading.Thread(target=guarded(lambda: feed_mod.run(
-                   bus, twin, rate, float("inf"), batch=batch, seed=seed, stop=stop.is_set,
-                   shares=shares)), name="feed", daemon=True)]
-    threads += [threading.Thread(target=guarded(lambda fn=fn: fn(bus, stop.is_set)), name=name,
-                                 daemon=True) for name, fn in services]
-    for t in threads:
-        t.start()
+    system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares)
     print(f"demo: {twin.name} ({len(twin):,} cells), feed {rate:g} events/s, Redis prefix "
           f"{prefix!r}; Ctrl-C to stop", file=out, flush=True)
     start = time.monotonic()
     try:
-        while not stop.is_set():
-            stop.wait(every_s)
-            print(status_line(bus), file=out, flush=True)
+        while not system.stopping.is_set():
+            system.stopping.wait(every_s)
+            print(status_line(system.bus), file=out, flush=True)
             if duration is not None and time.monotonic() - start >= duration:
                 break
     except KeyboardInterrupt:
         pass
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-        worker.release()
-        worker.close()
-    health = stats(bus)
-    bus.close()  # stops the embedded server unless another process still uses it
-    if errors:
-        raise errors[0]
-    return health
-
+    return system.stop()
 
 DEMO_SHARES = {"iot": 0.35, "video": 0.649, "incident": 0.001}  # ~0.3 hotline reports/s at 300/s
 

@@ -12,29 +12,9 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-import threading
 import time
 
 from tests.bench._common import emit, parse_args
-
-
-def _live_system(twin, home: str, rate: float):
-    """Embedded Redis + ingest worker + feed in threads; returns (bus, stop event, threads)."""
-    from layers import feed as feed_mod
-    from layers.bus import connect
-    from layers.worker import Worker
-
-    bus = connect(home=home)
-    worker = Worker(bus, twin, consumer="bench-ingest", history=False)
-    worker.start()
-    stop = threading.Event()
-    threads = [threading.Thread(target=lambda: worker.run(stop.is_set, block_ms=200), daemon=True),
-               threading.Thread(target=lambda: feed_mod.run(bus, twin, rate, float("inf"),
-                                                            batch=200, stop=stop.is_set),
-                                daemon=True)]
-    for t in threads:
-        t.start()
-    return bus, stop, threads, worker
 
 
 def main() -> None:
@@ -44,12 +24,14 @@ def main() -> None:
     from dashboard import live
     from dashboard.context import set_context
     from dashboard.pages import command
+    from layers.demo import LiveSystem
     from twin.demo import binhai
 
     twin = binhai(resolution=9)
     ticks = 8 if args.quick else 30
     with tempfile.TemporaryDirectory(prefix="cityops-bench-wall-") as home:
-        bus, stop, threads, worker = _live_system(twin, home, rate=300.0)
+        system = LiveSystem(twin, rate=300.0, batch=200, home=home, history=False)
+        bus = system.bus
         try:
             set_context(twin, bus)
             time.sleep(4.0 if args.quick else 20.0)  # let the feed fill the layers
@@ -70,12 +52,7 @@ def main() -> None:
                 full_times.append(time.perf_counter() - start)
                 full_sizes.append(len(full))
         finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=10)
-            worker.release()
-            worker.close()
-            bus.close()
+            system.stop()
     ms, full_ms = statistics.median(times) * 1000, statistics.median(full_times) * 1000
     kb, full_kb = statistics.median(sizes) / 1024, statistics.median(full_sizes) / 1024
     emit("wall", "server_ms_per_update_median", ms, "ms", "full layer every tick", full_ms)

@@ -1,0 +1,323 @@
+"""Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
+
+The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
+process, a progress bar fed by the model) whose result stays on the server (`ResultStore`), the
+browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+"""
+
+from __future__ import annotations
+
+import dash_deck
+import dash_mantine_components as dmc
+from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
+
+from dashboard import background, maps
+from dashboard import scenario_export as sx
+from dashboard import scenario_view as sv
+from dashboard.app import header
+from dashboard.context import context
+from dashboard.i18n import add_labels, t
+from sim import ScenarioError
+
+PATH = "/scenarios"
+HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+
+add_labels({
+    "nav_scenarios": {"zh": "情景推演", "en": "Scenarios"},
+    "scn_example": {"zh": "载入示例情景", "en": "Load an example"},
+    "scn_hazard": {"zh": "灾种", "en": "Hazard"},
+    "scn_name": {"zh": "情景名称", "en": "Scenario name"},
+    "scn_facility": {"zh": "设施位置", "en": "At a facility"},
+    "scn_lat": {"zh": "纬度", "en": "Latitude"},
+    "scn_lng": {"zh": "经度", "en": "Longitude"},
+    "scn_click_hint": {"zh": "点击地图设置位置，或选择设施", "en": "Click the map to place it, or choose a facility"},
+    "scn_live": {"zh": "使用当前实时数据", "en": "Start from live readings"},
+    "scn_live_on": {"zh": "降雨与水位取自实时图层", "en": "Rain and water levels come from the live layers"},
+    "scn_live_off": {"zh": "未连接实时数据总线，无法使用", "en": "No live bus connected: unavailable"},
+    "scn_run": {"zh": "运行推演", "en": "Run"},
+    "scn_time": {"zh": "时间", "en": "Time"},
+    "scn_play": {"zh": "播放", "en": "Play"},
+    "scn_pause": {"zh": "暂停", "en": "Pause"},
+    "scn_tab_impact": {"zh": "影响评估", "en": "Impact"},
+    "scn_tab_compare": {"zh": "结果对比", "en": "Compare"},
+    "scn_tab_export": {"zh": "导出", "en": "Export"},
+    "scn_no_result": {"zh": "尚无结果：设置情景后点击运行", "en": "No result yet: set up a scenario and run it"},
+    "scn_units": {"zh": "各街镇受影响人口", "en": "People affected per street / town"},
+    "scn_facilities": {"zh": "受影响设施", "en": "Facilities affected"},
+    "scn_run_a": {"zh": "结果 A", "en": "Result A"},
+    "scn_run_b": {"zh": "结果 B", "en": "Result B"},
+    "scn_export_netcdf": {"zh": "NetCDF 结果", "en": "NetCDF result"},
+    "scn_export_geoparquet": {"zh": "GeoParquet 单元峰值", "en": "GeoParquet cell peaks"},
+    "scn_export_cap": {"zh": "CAP 1.2 预警", "en": "CAP 1.2 warning"},
+    "scn_error": {"zh": "无法运行", "en": "Cannot run"},
+})
+
+
+def layout(lang: str = "zh", **_query) -> html.Div:
+    twin = context().twin
+    return html.Div(className="page scenarios", children=[
+        header(lang, PATH),
+        dcc.Store(id="scn-lang", data=lang),
+        dcc.Store(id="scn-example-state"), dcc.Store(id="scn-current"),
+        dcc.Store(id="scn-runs", data=[]),
+        dcc.Interval(id="scn-tick", interval=900, disabled=True),
+        dcc.Download(id="scn-download"),
+        html.Div(className="scn-body", children=[
+            html.Div(form_panel(twin, lang), className="scn-form"),
+            html.Div(className="scn-main", children=[
+                html.Div(dash_deck.DeckGL(id="scn-map", data=maps.deck(twin, []), tooltip=True,
+                                          enableEvents=["click"],
+                                          style={"position": "relative", "height": "100%"}),
+                         className="scn-map", id="scn-map-box"),
+                time_bar(lang),
+                result_tabs(lang),
+            ]),
+        ]),
+    ])
+
+
+def form_panel(twin, lang: str) -> list:
+    """The form column: example, hazard, name, location, parameters, live toggle, run, progress."""
+    bus = context().bus
+    return [
+        dmc.Select(id="scn-example", label=t("scn_example", lang), clearable=True,
+                   data=[{"value": k, "label": sv.in_lang(s.name, lang)}
+                         for k, s in sv.examples().items()]),
+        dmc.Select(id="scn-kind", label=t("scn_hazard", lang), value="toxic_release",
+                   allowDeselect=False,
+                   data=[{"value": k, "label": t(f"form_{k}", lang)} for k in sv.FORMS]),
+        dmc.TextInput(id="scn-name", label=t("scn_name", lang)),
+        dmc.Select(id="scn-facility", label=t("scn_facility", lang), searchable=True,
+                   clearable=True, data=sv.facility_options(twin, "toxic_release", lang)),
+        dmc.Group(grow=True, children=[
+            dmc.NumberInput(id="scn-lat", label=t("scn_lat", lang), decimalScale=5, step=0.001),
+            dmc.NumberInput(id="scn-lng", label=t("scn_lng", lang), decimalScale=5, step=0.001)]),
+        dmc.Text(t("scn_click_hint", lang), size="xs", c="dimmed"),
+        html.Div(id="scn-fields", className="scn-fields",
+                 children=field_inputs("toxic_release", {}, lang)),
+        dmc.Switch(id="scn-live", label=t("scn_live", lang), checked=False, disabled=bus is None,
+                   description=t("scn_live_on" if bus is not None else "scn_live_off", lang)),
+        dmc.Button(t("scn_run", lang), id="scn-run", n_clicks=0, fullWidth=True),
+        html.Div(id="scn-progress-box", style=HIDDEN, children=[
+            dmc.Progress(id="scn-progress", value=0, size="lg", striped=True, animated=True),
+            dmc.Text(id="scn-phase", size="sm")]),
+        html.Div(id="scn-error", className="scn-error"),
+    ]
+
+
+def field_inputs(kind: str, values: dict, lang: str) -> list:
+    """One input per form field (pattern-matching ids keyed by the field's scenario path)."""
+    out = []
+    for f in sv.fields(kind):
+        ident = {"type": "scn-field", "key": f.key}
+        label = t(f"field_{f.name}", lang) + (f" ({t(f'unit_{f.unit}', lang)})" if f.unit else "")
+        value = values.get(f.key, f.default) if values else f.default
+        if f.options:
+            out.append(dmc.Select(id=ident, label=label, value=value, allowDeselect=False,
+                                  data=list(f.options)))
+        else:
+            out.append(dmc.NumberInput(id=ident, label=label, value=value, min=f.lo, max=f.hi,
+                                       step=f.step))
+    return out
+
+
+def time_bar(lang: str) -> html.Div:
+    return html.Div(className="scn-timebar", children=[
+        dmc.Button(t("scn_play", lang), id="scn-play", n_clicks=0, variant="light", size="xs"),
+        html.Span(t("scn_time", lang), className="scn-time-label"),
+        html.Div(dmc.Slider(id="scn-time", min=0, max=1, step=1, value=0, disabled=True,
+                            updatemode="mouseup"), className="scn-slider"),
+        html.Span(id="scn-time-text", className="scn-time-text"),
+    ])
+
+
+def result_tabs(lang: str) -> dmc.Tabs:
+    tab = {"impact": "scn_tab_impact", "compare": "scn_tab_compare", "export": "scn_tab_export"}
+    export_buttons = [dmc.Button(t(f"scn_export_{fmt}", lang), id=f"scn-export-{fmt}",
+                                 n_clicks=0, variant="outline", disabled=True)
+                      for fmt in sx.EXPORTS]
+    return dmc.Tabs(value="impact", id="scn-tabs", children=[
+        dmc.TabsList([dmc.TabsTab(t(label, lang), value=key) for key, label in tab.items()]),
+        dmc.TabsPanel(html.Div(id="scn-impact", children=dmc.Text(t("scn_no_result", lang))),
+                      value="impact"),
+        dmc.TabsPanel(value="compare", children=[
+            dmc.Group(grow=True, children=[
+                dmc.Select(id="scn-compare-a", label=t("scn_run_a", lang), data=[]),
+                dmc.Select(id="scn-compare-b", label=t("scn_run_b", lang), data=[])]),
+            html.Div(id="scn-compare")]),
+        dmc.TabsPanel(dmc.Group(export_buttons, className="scn-exports"), value="export"),
+    ])
+
+
+def table(header_row: list, rows: list, table_id: str) -> dmc.Table:
+    return dmc.Table(id=table_id, striped=True, highlightOnHover=True,
+                     data={"head": header_row, "body": rows})
+
+
+def impact_view(run_id: str, lang: str) -> list:
+    """Headline figures, the people-by-severity chart and the two impact tables of a run."""
+    twin, result = context().twin, background.ResultStore().get(run_id)
+    impact = result.impact
+    kpis = [html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
+                     className="kpi") for label, value in sv.headline(impact, lang)]
+    return [html.Div(kpis, className="kpis scn-kpis"),
+            html.Div(className="scn-impact-grid", children=[
+                dcc.Graph(figure=sv.severity_figure(impact, lang), className="scn-chart",
+                          config={"displaylogo": False}),
+                html.Div([html.H3(t("scn_units", lang)), html.Div(
+                    table(*sv.unit_table(impact, lang), "scn-unit-table"), className="scn-scroll")]),
+                html.Div([html.H3(t("scn_facilities", lang)), html.Div(
+                    table(*sv.facility_table(impact, twin, lang), "scn-facility-table"),
+                    className="scn-scroll")]),
+            ])]
+
+
+# ------------------------------------------------------------------ callbacks
+
+@callback(Output("scn-kind", "value"), Output("scn-name", "value"), Output("scn-lat", "value"),
+          Output("scn-lng", "value"), Output("scn-facility", "value"),
+          Output("scn-example-state", "data"), Input("scn-example", "value"),
+          State("scn-lang", "data"), prevent_initial_call=True)
+def _on_example(stem: str | None, lang: str):
+    if not stem:
+        return (no_update,) * 6
+    kind, values, loc, extras = sv.scenario_to_form(sv.examples()[stem])
+    loc = loc or {}
+    return (kind, sv.in_lang(sv.examples()[stem].name, lang), loc.get("lat"), loc.get("lng"),
+            loc.get("facility"), {"kind": kind, "values": values, "extras": extras})
+
+
+@callback(Output("scn-fields", "children"), Output("scn-facility", "data"),
+          Input("scn-kind", "value"), Input("scn-example-state", "data"),
+          State("scn-lang", "data"), prevent_initial_call=True)
+def _on_kind(kind: str, example: dict | None, lang: str):
+    values = example["values"] if example and example["kind"] == kind else {}
+    return field_inputs(kind, values, lang), sv.facility_options(context().twin, kind, lang)
+
+
+@callback(Output("scn-lat", "value", allow_duplicate=True),
+          Output("scn-lng", "value", allow_duplicate=True),
+          Output("scn-facility", "value", allow_duplicate=True),
+          Input("scn-map", "clickInfo"), prevent_initial_call=True)
+def _on_map_click(info: dict | None):
+    where = sv.click_location(info)
+    return (where["lat"], where["lng"], None) if where else (no_update,) * 3
+
+
+def _location(lat, lng, facility) -> dict | None:
+    if facility:
+        return {"facility": facility}
+    return {"lat": lat, "lng": lng} if lat is not None and lng is not None else None
+
+
+@callback(Output("scn-current", "data"), Output("scn-runs", "data"), Output("scn-error", "children"),
+          Input("scn-run", "n_clicks"),
+          State("scn-kind", "value"), State("scn-name", "value"),
+          State({"type": "scn-field", "key": ALL}, "value"),
+          State({"type": "scn-field", "key": ALL}, "id"), State("scn-lat", "value"),
+          State("scn-lng", "value"), State("scn-facility", "value"),
+          State("scn-example-state", "data"), State("scn-live", "checked"),
+          State("scn-lang", "data"), State("scn-runs", "data"),
+          background=True, manager=background.manager(), prevent_initial_call=True,
+          progress=[Output("scn-progress", "value"), Output("scn-progress", "animated"),
+                    Output("scn-phase", "children")],
+          running=[(Output("scn-run", "disabled"), True, False),
+                   (Output("scn-progress-box", "style"), SHOWN, HIDDEN)])
+def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, example, live,
+            lang, runs):
+    extras = example["extras"] if example and example["kind"] == kind else {}
+    try:
+        scenario = sv.form_to_scenario(kind, {i["key"]: v for i, v in zip(ids, values, strict=True)},
+                                       _location(lat, lng, facility), name or "", extras, lang)
+        readings = sv.read_live(context().bus, context().twin) if live and context().bus else None
+
+        def report(phase: int, fraction: float | None) -> None:
+            percent, unknown = sv.progress_state(phase, fraction)
+            set_progress((percent, unknown, f"{t(sv.PHASES[phase], lang)} · {percent}%"))
+
+        run_id = sv.run_and_store(scenario, context().twin, background.ResultStore(), readings,
+                                  report)
+    except (ScenarioError, ValueError) as exc:
+        return no_update, no_update, dmc.Alert(str(exc), title=t("scn_error", lang), color="red")
+    label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
+    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:background.KEEP_RUNS], None
+
+
+@callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
+          Output("scn-time", "value"), Output("scn-time", "marks"), Output("scn-time", "disabled"),
+          *[Output(f"scn-export-{fmt}", "disabled") for fmt in sx.EXPORTS],
+          Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
+def _on_result(run_id: str, lang: str):
+    twin, result = context().twin, background.ResultStore().get(run_id)
+    times = sv.frame_times(result)
+    last = len(times) - 1
+    marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
+    return (sv.result_map(result, twin, sv.frame_records(result, twin, last)),
+            impact_view(run_id, lang), max(last, 1), last, marks, last == 0,
+            *([False] * len(sx.EXPORTS)))
+
+
+@callback(Output("scn-map", "data", allow_duplicate=True), Output("scn-time-text", "children"),
+          Input("scn-time", "value"), State("scn-current", "data"), State("scn-lang", "data"),
+          prevent_initial_call=True)
+def _on_time(step: int, run_id: str | None, lang: str):
+    if not run_id:
+        return no_update, no_update
+    twin, result = context().twin, background.ResultStore().get(run_id)
+    step = min(int(step or 0), result.ds.sizes["time"] - 1)
+    patch = Patch()  # only the hazard layer's cells travel, never the basemap
+    patch["layers"][sv.FRAME_LAYER_INDEX]["data"] = sv.frame_records(result, twin, step)
+    return patch, sv.time_label(sv.frame_times(result)[step], lang)
+
+
+@callback(Output("scn-tick", "disabled"), Output("scn-play", "children"),
+          Input("scn-play", "n_clicks"), State("scn-tick", "disabled"), State("scn-lang", "data"),
+          prevent_initial_call=True)
+def _on_play(_clicks: int, stopped: bool, lang: str):
+    return (not stopped), t("scn_pause" if stopped else "scn_play", lang)
+
+
+@callback(Output("scn-time", "value", allow_duplicate=True), Input("scn-tick", "n_intervals"),
+          State("scn-time", "value"), State("scn-time", "max"), prevent_initial_call=True)
+def _on_tick(_n: int, step: int, last: int):
+    return (int(step or 0) + 1) % (int(last or 0) + 1)
+
+
+@callback(Output("scn-compare-a", "data"), Output("scn-compare-b", "data"),
+          Output("scn-compare-a", "value"), Output("scn-compare-b", "value"),
+          Input("scn-runs", "data"), prevent_initial_call=True)
+def _on_runs(runs: list):
+    b = runs[0]["value"] if runs else None
+    a = runs[1]["value"] if len(runs) > 1 else None
+    return runs, runs, a, b
+
+
+@callback(Output("scn-compare", "children"), Input("scn-compare-a", "value"),
+          Input("scn-compare-b", "value"), State("scn-lang", "data"), prevent_initial_call=True)
+def _on_compare(a: str | None, b: str | None, lang: str):
+    if not a or not b:
+        return None
+    twin, store = context().twin, background.ResultStore()
+    try:
+        ra, rb = store.get(a), store.get(b)
+        rows = sv.compare_table(ra, rb, lang)
+    except (KeyError, ScenarioError) as exc:
+        return dmc.Alert(str(exc.args[0]), color="yellow")
+    side = [html.Div(dash_deck.DeckGL(id=f"scn-compare-map-{k}", tooltip=True,
+                                      data=sv.result_map(r, twin, sv.peak_records(r, twin)),
+                                      style={"position": "relative", "height": "100%"}),
+                     className="scn-map small") for k, r in (("a", ra), ("b", rb))]
+    return [html.Div(side, className="scn-side-by-side"), table(*rows, "scn-compare-table")]
+
+
+@callback(Output("scn-download", "data"),
+          *[Input(f"scn-export-{fmt}", "n_clicks") for fmt in sx.EXPORTS],
+          State("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
+def _on_export(*args):
+    run_id, lang = args[-2], args[-1]
+    if not run_id or not ctx.triggered_id:
+        return no_update
+    fmt = ctx.triggered_id.removeprefix("scn-export-")
+    name, content = sx.export_file(background.ResultStore().get(run_id), context().twin, fmt,
+                                   run_id, lang)
+    return dcc.send_bytes(content, name)
