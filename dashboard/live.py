@@ -28,9 +28,12 @@ CLEAR = [0, 0, 0, 0]
 
 def responsive(bus, timeout_s: float = 1.0):
     """The same bus with short socket timeouts, so a dead Redis makes the wall stale, not stuck."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     pool = bus.r.connection_pool
     kwargs = dict(pool.connection_kwargs, socket_timeout=timeout_s,
-                  socket_connect_timeout=timeout_s)
+                  socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
     client = redis.Redis(connection_pool=redis.ConnectionPool(
         connection_class=pool.connection_class, **kwargs))
     return dataclasses.replace(bus, r=client, embedded=False)

@@ -26,3 +26,24 @@ def serve(app) -> tuple[str, object]:
     server = make_server("127.0.0.1", port, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{port}", server
+
+
+DEMO_PASSWORDS = {"admin": "admin-binhai", "commander": "commander-binhai",
+                  "planner": "planner-binhai", "grid_a": "grid-a-binhai",
+                  "grid_b": "grid-b-binhai"}
+
+
+def login(page, base_url: str, username: str, lang: str = "zh") -> None:
+    """Log a browser page in as one of the demo users (through the login form)."""
+    page.goto(f"{base_url}/login?lang={lang}")
+    page.fill("#login-username", username)
+    page.fill("#login-password", DEMO_PASSWORDS[username])
+    with page.expect_navigation():
+        page.click("#login-submit")
+
+
+def login_context(context, base_url: str, username: str) -> None:
+    """Log a browser context in through POST /login (its cookie jar keeps the session)."""
+    reply = context.request.post(f"{base_url}/login", max_redirects=0, form={
+        "username": username, "password": DEMO_PASSWORDS[username]})
+    assert reply.status == 303, f"login as {username} failed: {reply.status}"

@@ -11,7 +11,14 @@ import shutil
 
 import pytest
 
-from tests.dashboard.browser import ARGS, CHROMIUM, serve
+from tests.dashboard.browser import (  # noqa: F401 - re-exported for the tests
+    ARGS,
+    CHROMIUM,
+    DEMO_PASSWORDS,
+    login,
+    login_context,
+    serve,
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,20 +37,6 @@ def chromium():
 
 
 # The demo users of data/users.yaml and their passwords (documented in the README).
-DEMO_PASSWORDS = {"admin": "admin-binhai", "commander": "commander-binhai",
-                  "planner": "planner-binhai", "grid_a": "grid-a-binhai",
-                  "grid_b": "grid-b-binhai"}
-
-
-def login(page, base_url: str, username: str, lang: str = "zh") -> None:
-    """Log a browser page in as one of the demo users (through the login form)."""
-    page.goto(f"{base_url}/login?lang={lang}")
-    page.fill("#login-username", username)
-    page.fill("#login-password", DEMO_PASSWORDS[username])
-    with page.expect_navigation():
-        page.click("#login-submit")
-
-
 @pytest.fixture(scope="session")
 def demo_app_url(demo_twin):
     """The dashboard on the Binhai demo twin."""
@@ -67,10 +60,3 @@ def page(chromium, request):
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     yield pg
     context.close()
-
-
-def login_context(context, base_url: str, username: str) -> None:
-    """Log a browser context in through POST /login (its cookie jar keeps the session)."""
-    reply = context.request.post(f"{base_url}/login", max_redirects=0, form={
-        "username": username, "password": DEMO_PASSWORDS[username]})
-    assert reply.status == 303, f"login as {username} failed: {reply.status}"

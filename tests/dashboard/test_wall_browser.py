@@ -1,0 +1,112 @@
+"""The Command wall live, in Chromium: events reach the screen; a dead Redis shows a banner."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import h3
+import numpy as np
+import pytest
+
+from tests.dashboard.browser import login_context, serve
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_wall(demo_twin, tmp_path_factory):
+    """The dashboard on a bus of its own (own embedded Redis) with an ingest worker running."""
+    from dashboard.app import create_app
+    from dashboard.context import context, set_context
+    from layers.bus import connect
+    from layers.worker import Worker
+
+    try:
+        previous = context()
+    except RuntimeError:
+        previous = None
+    bus = connect(home=tmp_path_factory.mktemp("wall-home"))
+    worker = Worker(bus, demo_twin, consumer="wall-ingest", history=False)
+    worker.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: worker.run(stop.is_set, block_ms=100), daemon=True)
+    thread.start()
+    url, server = serve(create_app(demo_twin, bus=bus))
+    yield url, bus
+    server.shutdown()
+    stop.set()
+    thread.join(timeout=10)
+    worker.release()
+    worker.close()
+    bus.close()
+    if previous is not None:
+        set_context(previous.twin, previous.bus, **previous.settings)
+
+
+@pytest.fixture()
+def wall_page(chromium, live_wall):
+    url, _ = live_wall
+    ctx = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    login_context(ctx, url, "commander")
+    page = ctx.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    page.goto(url + "/?lang=en")
+    page.wait_for_selector("#command-map-box canvas", timeout=30_000)
+    yield page
+    ctx.close()
+
+
+def _publish_reading(bus, twin, pos: int, event_id: str) -> str:
+    lat, lng = twin.centers
+    bus.publish("iot", [{"id": event_id, "ts": repr(time.time()), "lat": repr(float(lat[pos])),
+                         "lng": repr(float(lng[pos])), "sensor": "S-wall", "metric": "pm25",
+                         "value": "42"}])
+    return h3.int_to_str(int(twin.cell_ids[pos]))
+
+
+def test_an_event_published_to_the_bus_appears_on_the_wall(wall_page, live_wall, demo_twin):
+    _, bus = live_wall
+    bodies: list[str] = []
+    wall_page.on("response", lambda r: bodies.append(r.text())
+                 if "_dash-update-component" in r.url and r.status == 200 else None)
+    wall_page.wait_for_timeout(2000)  # the first tick sends the full layer
+    pos = int(np.flatnonzero(demo_twin.ds["is_land"].values)[1234])
+    hex_id = _publish_reading(bus, demo_twin, pos, f"wall-{time.time()}")
+    for _ in range(40):
+        wall_page.wait_for_timeout(250)
+        if any(hex_id in b and '"v": 1' in b.replace('"v":1', '"v": 1') for b in bodies[-8:]):
+            break
+    else:
+        pytest.fail(f"cell {hex_id} never reached the browser")
+    assert wall_page.locator("#kpi-value-kpi_events_min").inner_text() != "—"
+    assert wall_page.console_errors == []
+
+
+def test_updates_after_the_first_carry_only_changed_cells(wall_page, live_wall, demo_twin):
+    _, bus = live_wall
+    sizes: list[int] = []
+    wall_page.on("response", lambda r: sizes.append(len(r.body()))
+                 if "_dash-update-component" in r.url and r.status == 200 else None)
+    wall_page.wait_for_timeout(3500)
+    land = np.flatnonzero(demo_twin.ds["is_land"].values)
+    _publish_reading(bus, demo_twin, int(land[4321]), f"wall-b-{time.time()}")
+    wall_page.wait_for_timeout(3500)
+    assert sizes and max(sizes[1:]) < 100_000 < sizes[0]  # full layer once, then small patches
+
+
+def test_stale_banner_shows_while_redis_is_stopped_and_goes_away_after(wall_page, live_wall):
+    _, bus = live_wall
+    banner = wall_page.locator("#stale-banner")
+    wall_page.wait_for_timeout(2000)
+    assert banner.is_hidden()
+    os.kill(bus.r.pid, signal.SIGSTOP)
+    try:
+        banner.wait_for(state="visible", timeout=15_000)
+    finally:
+        os.kill(bus.r.pid, signal.SIGCONT)
+    banner.wait_for(state="hidden", timeout=15_000)
