@@ -92,7 +92,8 @@ def layer_spec(twin, values: np.ndarray, scale: list[float]) -> dict:
     """The live H3 layer over all land cells (sent once per page load or rescale)."""
     positions, _, hexes = land(twin)
     return {"@@type": "H3HexagonLayer", "id": "live", "getHexagon": "@@=hex",
-            "getFillColor": "@@=c", "pickable": True, "stroked": False, "extruded": False,
+            "getFillColor": "@@=c", "getLineColor": "@@=c", "lineWidthMinPixels": 2,
+            "pickable": True, "stroked": True, "extruded": False,  # outlines: a lone cell shows
             "highPrecision": False, "data": records(values[positions], hexes, scale)}
 
 

@@ -1,46 +1,69 @@
-"""`make screenshots`: a PNG of each dashboard page on the Binhai demo twin, in both languages.
+"""`make screenshots`: a PNG of each dashboard page on the live Binhai demo, in both languages.
 
-Run: python -m tests.screenshots [--out DIR]
+Starts the live system (embedded Redis under a temporary home, feed, ingest, rules) and the
+dashboard, lets data flow for a while, then photographs every page as the user who may see it.
+Run: python -m tests.screenshots [--out DIR] [--warmup S]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+import time
 from pathlib import Path
 
-from tests.dashboard.browser import ARGS, CHROMIUM, serve
+from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
 
-PAGES = {"command": "/", "wall": "/?wall=1", "grid": "/grid"}
+PAGES = {  # name: (path, user, viewport)
+    "command": ("/", "commander", (1600, 1000)),
+    "wall": ("/?wall=1", "commander", (2560, 1440)),
+    "grid": ("/grid", "commander", (1600, 1000)),
+    "grid-phone": ("/grid", "grid_a", (390, 844)),
+    "cases": ("/cases", "commander", (1600, 1000)),
+    "scenarios": ("/scenarios", "planner", (1600, 1000)),
+    "login": ("/login", None, (1600, 1000)),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="screenshots", help="folder for the PNG files")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of live data first")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     from dashboard.app import create_app
+    from layers.demo import DEMO_SHARES, LiveSystem, rules_service
     from twin.demo import binhai
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    url, server = serve(create_app(binhai(resolution=9)))
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            for lang in ("zh", "en"):
-                for name, path in PAGES.items():
-                    sep = "&" if "?" in path else "?"
-                    page.goto(f"{url}{path}{sep}lang={lang}")
-                    page.wait_for_selector("canvas", timeout=30_000)
-                    page.wait_for_timeout(4000)  # give deck.gl time to draw
-                    target = out / f"{name}-{lang}.png"
-                    page.screenshot(path=str(target))
-                    print(target)
-            browser.close()
-    finally:
-        server.shutdown()
+    twin = binhai(resolution=9)
+    with tempfile.TemporaryDirectory(prefix="cityops-shots-") as home:
+        system = LiveSystem(twin, rate=300.0, home=home, services=[rules_service(twin)],
+                            shares=DEMO_SHARES)
+        url, server = serve(create_app(twin, bus=system.bus))
+        try:
+            time.sleep(args.warmup)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                for lang in ("zh", "en"):
+                    for name, (path, user, (w, h)) in PAGES.items():
+                        context = browser.new_context(viewport={"width": w, "height": h})
+                        if user:
+                            login_context(context, url, user)
+                        page = context.new_page()
+                        sep = "&" if "?" in path else "?"
+                        page.goto(f"{url}{path}{sep}lang={lang}")
+                        page.wait_for_timeout(6000)  # deck.gl draws, the wall ticks
+                        target = out / f"{name}-{lang}.png"
+                        page.screenshot(path=str(target))
+                        print(target, flush=True)
+                        context.close()
+                browser.close()
+        finally:
+            server.shutdown()
+            system.stop()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import dash_deck
 import dash_mantine_components as dmc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
-from dashboard import cards, live, maps
+from dashboard import cards, live, maps, overlay
 from dashboard.app import header
 from dashboard.context import context
 from dashboard.i18n import add_labels, t
@@ -24,6 +24,8 @@ PATH = "/"
 STATIC = ("population", "elevation_m", "road_capacity", "land_use")
 TICK_MS = 1500
 REPLAY_MINUTES = 24 * 60
+LIVE_KPIS = ("kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_reporting",
+             "kpi_cameras_reporting", "kpi_people_hazard")
 
 add_labels({
     "live_window": {"zh": "时间窗", "en": "Window"},
@@ -35,6 +37,8 @@ add_labels({
     "kpi_sensors_reporting": {"zh": "在线传感器", "en": "Sensors reporting"},
     "kpi_cameras_reporting": {"zh": "在线摄像头", "en": "Cameras reporting"},
     "kpi_snapshot_version": {"zh": "数据版本", "en": "Data version"},
+    "kpi_people_hazard": {"zh": "危险区内人口", "en": "People in hazard zones"},
+    "scenario_on_wall": {"zh": "推演叠加", "en": "Scenario overlay"},
     "alerts_title": {"zh": "最新预警", "en": "Latest alerts"},
     "board_title": {"zh": "部门报到", "en": "Departments reporting in"},
     "board_department": {"zh": "部门", "en": "Department"},
@@ -119,7 +123,8 @@ def _tiles(lang: str, has_bus: bool) -> list:
     if has_bus:
         figures = {"kpi_population": figures["kpi_population"],
                    **{k: None for k in ("kpi_events_min", "kpi_open_cases", "kpi_overdue",
-                                        "kpi_sensors_reporting", "kpi_cameras_reporting")}}
+                                        "kpi_sensors_reporting", "kpi_cameras_reporting",
+                                        "kpi_people_hazard")}}
     return [html.Div([html.Div("—" if v is None else f"{v:,.0f}", className="kpi-value",
                                id=f"kpi-value-{k}"),
                       html.Div(t(k, lang), className="kpi-label")],
@@ -135,7 +140,7 @@ def initial_map(layer: str, window: str) -> dict:
     if layer not in live.LIVE_LAYERS:
         raise ValueError(f"unknown layer {layer!r}: choose one of {live.LIVE_LAYERS + STATIC}")
     empty = live.layer_spec(twin, live.np.zeros(len(twin)), [0.0, 1.0])
-    return maps.deck(twin, [empty, live.case_markers([], time.time())])
+    return maps.deck(twin, [empty, live.case_markers([], time.time()), overlay.layer(None)])
 
 
 def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
@@ -167,28 +172,32 @@ def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
     if signature != state.get("markers") or replay:
         patch["layers"][2] = markers
     state["markers"] = signature
-    return (patch, state, live.kpis(bus, twin, store, now), alerts.list(limit=8),
+    active = overlay.read(bus)
+    run = active["run_id"] if active else None
+    if run != state.get("scenario") or replay:
+        patch["layers"][3] = overlay.layer(active)
+    state["scenario"] = run
+    kpis = live.kpis(bus, twin, store, now)
+    kpis["kpi_people_hazard"] = active["people_affected"] if active else 0
+    return (patch, state, kpis, alerts.list(limit=8),
             live.department_board(cases, twin.departments, now, "zh"), False)
 
 
 @callback(Output("command-map", "data", allow_duplicate=True), Output("wall-state", "data"),
           Output("stale-banner", "hidden"), Output("alert-ticker", "children"),
           Output("dept-board", "children"),
-          *[Output(f"kpi-value-{k}", "children") for k in (
-              "kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_reporting",
-              "kpi_cameras_reporting")],
+          *[Output(f"kpi-value-{k}", "children") for k in LIVE_KPIS],
           Input("wall-tick", "n_intervals"), State("wall-state", "data"),
           State("layer-pick", "value"), State("window-pick", "value"), State("replay", "value"),
           State("wall-lang", "data"), prevent_initial_call=True)
 def _on_tick(_n, state, layer, window, replay, lang):
     patch, state, kpis, alerts, board, stale = tick(state or {}, layer, window, replay or 0)
     if stale:
-        return (no_update, no_update, False, no_update, no_update, *[no_update] * 5)
+        return (no_update, no_update, False, no_update, no_update, *[no_update] * len(LIVE_KPIS))
     if patch is None:
-        return (no_update, state, True, no_update, no_update, *[no_update] * 5)
+        return (no_update, state, True, no_update, no_update, *[no_update] * len(LIVE_KPIS))
     return (patch, state, True, _ticker_view(alerts, lang), _board_view(board, lang),
-            *[f"{kpis[k]:,.0f}" for k in ("kpi_events_min", "kpi_open_cases", "kpi_overdue",
-                                          "kpi_sensors_reporting", "kpi_cameras_reporting")])
+            *[f"{kpis[k]:,.0f}" for k in LIVE_KPIS])
 
 
 def _ticker_view(alerts: list[dict], lang: str) -> list:

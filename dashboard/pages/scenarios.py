@@ -11,7 +11,7 @@ import dash_deck
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
-from dashboard import background, maps
+from dashboard import background, maps, overlay
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.app import header
@@ -24,6 +24,8 @@ HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
 
 add_labels({
     "nav_scenarios": {"zh": "情景推演", "en": "Scenarios"},
+    "scn_to_wall": {"zh": "推送到指挥大屏", "en": "Show on the command wall"},
+    "scn_on_wall": {"zh": "已推送到指挥大屏", "en": "Now on the command wall"},
     "scn_example": {"zh": "载入示例情景", "en": "Load an example"},
     "scn_hazard": {"zh": "灾种", "en": "Hazard"},
     "scn_name": {"zh": "情景名称", "en": "Scenario name"},
@@ -145,7 +147,11 @@ def result_tabs(lang: str) -> dmc.Tabs:
                 dmc.Select(id="scn-compare-a", label=t("scn_run_a", lang), data=[]),
                 dmc.Select(id="scn-compare-b", label=t("scn_run_b", lang), data=[])]),
             html.Div(id="scn-compare")]),
-        dmc.TabsPanel(dmc.Group(export_buttons, className="scn-exports"), value="export"),
+        dmc.TabsPanel(dmc.Group(export_buttons + [
+            dmc.Button(t("scn_to_wall", lang), id="scn-to-wall", n_clicks=0, disabled=True,
+                       color="yellow", variant="filled",
+                       style={"display": "none"} if context().bus is None else None),
+            html.Span(id="scn-wall-note")], className="scn-exports"), value="export"),
     ])
 
 
@@ -246,6 +252,7 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
 @callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
           Output("scn-time", "value"), Output("scn-time", "marks"), Output("scn-time", "disabled"),
           *[Output(f"scn-export-{fmt}", "disabled") for fmt in sx.EXPORTS],
+          Output("scn-to-wall", "disabled"),
           Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
 def _on_result(run_id: str, lang: str):
     twin, result = context().twin, background.ResultStore().get(run_id)
@@ -254,7 +261,7 @@ def _on_result(run_id: str, lang: str):
     marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
     return (sv.result_map(result, twin, sv.frame_records(result, twin, last)),
             impact_view(run_id, lang), max(last, 1), last, marks, last == 0,
-            *([False] * len(sx.EXPORTS)))
+            *([False] * len(sx.EXPORTS)), context().bus is None)
 
 
 @callback(Output("scn-map", "data", allow_duplicate=True), Output("scn-time-text", "children"),
@@ -321,3 +328,14 @@ def _on_export(*args):
     name, content = sx.export_file(background.ResultStore().get(run_id), context().twin, fmt,
                                    run_id, lang)
     return dcc.send_bytes(content, name)
+
+
+@callback(Output("scn-wall-note", "children"), Input("scn-to-wall", "n_clicks"),
+          State("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
+def _on_to_wall(_n, run_id: str, lang: str):
+    bus = context().bus
+    if not run_id or bus is None:
+        return no_update
+    result = background.ResultStore().get(run_id)
+    overlay.publish(bus, overlay.summary(result, context().twin, run_id))
+    return t("scn_on_wall", lang)

@@ -151,3 +151,32 @@ def test_replay_sums_the_minutes_of_the_window(bus, small):
     _ingest(bus, small, _incidents(small, land_pos[:4]))
     values = live.replay_values(bus, small, "incident.count", "1h", time.time())
     assert values.sum() == 4
+
+
+def _explosion(twin):
+    import sim
+
+    lat, lng = twin.centers
+    land = np.flatnonzero(twin.ds["is_land"].values)
+    spec = sim.Scenario.model_validate({
+        "name": "test blast", "hazard": "explosion", "duration": "60s", "output_every": "60s",
+        "location": {"lat": float(lat[land[40]]), "lng": float(lng[land[40]])},
+        "parameters": {"tnt_kg": 20000}})
+    return sim.run(spec, twin)
+
+
+def test_a_scenario_put_on_the_wall_is_read_back_with_its_cells_and_people(bus, small):
+    from dashboard import overlay
+
+    result = _explosion(small)
+    active = overlay.summary(result, small, "run1")
+    overlay.publish(bus, active)
+    back = overlay.read(bus)
+    assert back == active
+    assert back["people_affected"] == result.impact["people_affected"] > 0
+    affected = small.cell_ids[result.ds["severity"].values > 0]
+    assert set(back["cells"]) == {h3.int_to_str(int(c)) for c in affected}
+    layer = overlay.layer(back)
+    assert len(layer["data"]) == len(affected) and layer["id"] == "scenario"
+    overlay.publish(bus, None)
+    assert overlay.read(bus) is None and overlay.layer(None)["data"] == []

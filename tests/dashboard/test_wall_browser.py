@@ -110,3 +110,17 @@ def test_stale_banner_shows_while_redis_is_stopped_and_goes_away_after(wall_page
     finally:
         os.kill(bus.r.pid, signal.SIGCONT)
     banner.wait_for(state="hidden", timeout=15_000)
+
+
+def test_a_scenario_put_on_the_wall_shows_its_people_in_hazard_zones(wall_page, live_wall):
+    from dashboard import overlay
+
+    _, bus = live_wall
+    overlay.publish(bus, {"run_id": "r-wall", "name": "test", "hazard": "explosion",
+                          "people_affected": 12345.0, "cells": [], "severity": []})
+    try:
+        wall_page.wait_for_function(
+            "document.querySelector('#kpi-value-kpi_people_hazard').innerText === '12,345'",
+            timeout=15_000)
+    finally:
+        overlay.publish(bus, None)
