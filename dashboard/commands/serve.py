@@ -1,15 +1,25 @@
-"""`cityops serve`: the dashboard alone, on a given twin."""
+"""`cityops serve`: the dashboard alone, against a given Redis and twin."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
-from dashboard.commands.common import add_twin_args, load_twin
+from dashboard.commands.common import CliError, add_twin_args, load_twin
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help="run the dashboard on http://HOST:PORT")
     add_twin_args(parser, required=False)
+    parser.add_argument("--redis", metavar="URL",
+                        help="the live bus (default $REDIS_URL, else the embedded Redis)")
+    parser.add_argument("--no-bus", action="store_true",
+                        help="serve the twin's static layers only, with no live bus")
+    parser.add_argument("--users", metavar="FILE",
+                        help="users file (default $CITYOPS_USERS, else data/users.yaml)")
+    parser.add_argument("--open311-keys", metavar="K1,K2",
+                        default=os.environ.get("CITYOPS_OPEN311_KEYS", ""),
+                        help="API keys accepted by POST /open311/v2/requests.json")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     parser.set_defaults(func=run)
@@ -20,7 +30,20 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.twin and not args.demo:
         args.demo = "binhai"
-    app = create_app(load_twin(args))
+    twin = load_twin(args)
+    bus = None
+    if not args.no_bus:
+        from layers.bus import BusError, connect
+
+        try:
+            bus = connect(args.redis)
+        except BusError as exc:
+            raise CliError(str(exc)) from exc
+    keys = {k.strip() for k in args.open311_keys.split(",") if k.strip()}
+    try:
+        app = create_app(twin, bus=bus, api_keys=keys, users=args.users)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{args.users or 'users file'}: {exc}") from exc
     print(f"CityOps Twin dashboard on http://{args.host}:{args.port}", flush=True)
     app.run(host=args.host, port=args.port, debug=False)
     return 0
