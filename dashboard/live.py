@@ -60,22 +60,34 @@ def land(twin) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return _land((twin.name, twin.resolution, len(twin)), twin)
 
 
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at least x: scales that do not shift with every tick."""
+    if x <= 0:
+        return 1.0
+    k = np.floor(np.log10(x))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * 10**k >= x * (1 - 1e-9):
+            return float(step * 10**k)
+    return float(10 ** (k + 1))
+
+
 def scale_of(values: np.ndarray) -> list[float]:
-    """[vmin, vmax] of a layer's colour ramp: 0 to the 99th percentile of its readings."""
+    """[vmin, vmax] of a layer's colour ramp: 0 to a round number above its 99th percentile."""
     finite = values[np.isfinite(values) & (values != 0)]
     if finite.size == 0:
         return [0.0, 1.0]
     lo = float(min(0.0, np.percentile(finite, 1)))
-    hi = float(np.percentile(finite, 99))
-    return [lo, hi if hi > lo else lo + 1.0]
+    hi = nice_ceiling(float(np.percentile(finite, 99)) - lo) + lo
+    return [lo, hi]
 
 
 def needs_rescale(old: list[float] | None, new: list[float]) -> bool:
-    """True when the browser's colour scale no longer fits the layer."""
+    """True when the browser's colour scale no longer fits the layer: readings outgrew it, or
+    it is far too wide for them."""
     if not old:
         return True
     span_old, span_new = old[1] - old[0], new[1] - new[0]
-    return span_new > RESCALE * span_old or span_new * RESCALE < span_old
+    return span_new > span_old * (1 + 1e-9) or span_new * RESCALE**2 < span_old
 
 
 def records(values: np.ndarray, hexes: list[str], scale: list[float]) -> list[dict]:

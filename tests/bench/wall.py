@@ -1,8 +1,10 @@
 """The Command wall's cost per update on the demo twin with the feed running.
 
 Server time and bytes per wall update (only changed cells travel) against the naive update that
-sends the whole layer, measured in the same run on the same live data. The browser's
-event-to-screen latency is measured by `tests.bench.wall_browser` (it needs Chromium).
+sends the whole layer, measured in the same run on the same live data; then, in headless
+Chromium logged in as the commander, the event-to-screen latency (publish -> the cell's update
+arrives in the browser) against the bus's own latency (publish -> the snapshot in Redis shows
+it) for the same events.
 
 Run: python -m tests.bench.wall [--quick]
 """
@@ -10,6 +12,7 @@ Run: python -m tests.bench.wall [--quick]
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -52,7 +55,8 @@ def main() -> None:
                 full_times.append(time.perf_counter() - start)
                 full_sizes.append(len(full))
         finally:
-            system.stop()
+            system.stop(close_bus=False)
+        latency = _browser_latency(twin, home, probes=6 if args.quick else 20)
     ms, full_ms = statistics.median(times) * 1000, statistics.median(full_times) * 1000
     kb, full_kb = statistics.median(sizes) / 1024, statistics.median(full_sizes) / 1024
     emit("wall", "server_ms_per_update_median", ms, "ms", "full layer every tick", full_ms)
@@ -61,13 +65,102 @@ def main() -> None:
     emit("wall", "kb_per_update_median", kb, "KB", "full layer every tick", full_kb)
     emit("wall", "kb_per_update_p95", _p95(sizes) / 1024, "KB", "full layer every tick",
          _p95(full_sizes) / 1024)
+    if latency is not None:
+        screen, bus_only = latency
+        for q, name in ((0.5, "p50"), (0.95, "p95")):
+            emit("wall", f"event_to_screen_{name}", _q(screen, q), "s",
+                 "event to snapshot in Redis (the bus's own latency)", _q(bus_only, q))
     rescales = sum(s > 0.5 * f for s, f in zip(sizes, full_sizes, strict=True))
     emit("wall", "full_resends_per_100_updates", 100.0 * rescales / len(sizes), "%",
          "every update a full resend", 100.0)
 
 
+def _q(values: list[float], q: float) -> float:
+    return float(sorted(values)[min(len(values) - 1, int(round(q * (len(values) - 1))))])
+
+
 def _p95(values: list[float]) -> float:
-    return float(sorted(values)[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))])
+    return _q(values, 0.95)
+
+
+def _browser_latency(twin, home: str, probes: int):
+    """(screen latencies, bus latencies) in seconds for `probes` incidents, or None without
+    a browser. The feed keeps running (the demo mix), the wall shows `incident.count`."""
+    import numpy as np
+
+    from dashboard.app import create_app
+    from layers import snapshot
+    from layers.demo import DEMO_SHARES, LiveSystem
+    from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    system = LiveSystem(twin, rate=300.0, home=home, shares=DEMO_SHARES, history=False,
+                        prefix="bench-wall:")
+    bus = system.bus
+    url, server = serve(create_app(twin, bus=bus))
+    screen, bus_only = [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            context = browser.new_context(viewport={"width": 1600, "height": 1000})
+            login_context(context, url, "commander")
+            page = context.new_page()
+            arrived: dict[str, float] = {}
+            page.on("response", lambda r: _note(r, arrived))
+            page.goto(url + "/?lang=en")
+            page.wait_for_selector("#command-map-box canvas", timeout=60_000)
+            page.locator("#layer-pick").click()
+            page.get_by_text("Hotline and grid reports", exact=True).click()
+            page.wait_for_timeout(4000)
+            land = np.flatnonzero(twin.ds["is_land"].values)
+            lat, lng = twin.centers
+            rng = np.random.default_rng(1)
+            for k in range(probes):
+                values = snapshot.read(bus, "incident.count", "1h")
+                pos = int(rng.choice(land[values[land] == 0]))
+                hex_id = _hex(twin, pos)
+                arrived.pop(hex_id, None)
+                start = time.time()
+                bus.publish("incident", [{"id": f"probe-{k}-{start}", "ts": repr(start),
+                                          "lat": repr(float(lat[pos])),
+                                          "lng": repr(float(lng[pos])), "source": "hotline",
+                                          "category": "noise", "severity": "2",
+                                          "text": "probe"}])
+                seen_bus = None
+                while time.time() - start < 15 and (hex_id not in arrived or seen_bus is None):
+                    if seen_bus is None and snapshot.read(bus, "incident.count", "1h")[pos] > 0:
+                        seen_bus = time.time()
+                    page.wait_for_timeout(20)
+                if hex_id in arrived and seen_bus is not None:
+                    screen.append(arrived[hex_id] - start)
+                    bus_only.append(seen_bus - start)
+            browser.close()
+    finally:
+        server.shutdown()
+        system.stop()
+    return (screen, bus_only) if screen else None
+
+
+def _hex(twin, pos: int) -> str:
+    import h3
+
+    return h3.int_to_str(int(twin.cell_ids[pos]))
+
+
+def _note(response, arrived: dict) -> None:
+    """Record when a wall update carrying a cell arrives (cell hex ids in the body)."""
+    if "_dash-update-component" not in response.url or response.status != 200:
+        return
+    now = time.time()
+    try:
+        body = response.text()
+    except Exception:  # noqa: BLE001 - a response the page navigated away from
+        return
+    for hex_id in re.findall(r'"hex": ?"([0-9a-f]{15})", ?"v": ?[1-9]', body):
+        arrived.setdefault(hex_id, now)
 
 
 if __name__ == "__main__":

@@ -93,9 +93,16 @@ def test_an_update_is_small_next_to_the_full_layer(bus, demo_twin):
 
 
 def test_a_much_wider_range_of_values_resends_the_layer_with_a_new_scale():
-    assert live.needs_rescale([0, 10], [0, 30])
-    assert not live.needs_rescale([0, 10], [0, 12])
+    assert live.needs_rescale([0, 10], [0, 20])
+    assert not live.needs_rescale([0, 10], [0, 10])
+    assert not live.needs_rescale([0, 10], [0, 5])
+    assert live.needs_rescale([0, 10], [0, 2])
     assert live.needs_rescale(None, [0, 1])
+
+
+def test_colour_scales_end_on_round_numbers_above_the_readings():
+    assert live.scale_of(np.array([0, 1, 2, 3.2])) == [0.0, 5.0]
+    assert [live.nice_ceiling(x) for x in (0.7, 1, 1.5, 12, 51)] == [1.0, 1.0, 2.0, 20.0, 100.0]
 
 
 def test_cells_without_readings_are_drawn_clear():
