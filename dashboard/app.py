@@ -6,6 +6,7 @@ The UI language is the `lang` query parameter (zh default, en), kept by every li
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dash
@@ -65,12 +66,15 @@ def _share_page_callbacks() -> None:
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
-               users: str | Path | None = None) -> Dash:
+               users: str | Path | None = None, tile_url: str | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
     `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
     """
     set_context(twin, bus)
+    from dashboard import maps
+
+    maps.configure(tile_url or os.environ.get("CITYOPS_TILE_URL") or None)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
                assets_folder=str(Path(__file__).parent / "assets"))

@@ -16,6 +16,34 @@ import shapely
 from twin import cells as h3cells
 from twin.dataset import LAND_USE, LAND_USE_CODE
 
+_SETTINGS = {"tile_url": None}
+
+
+def configure(tile_url: str | None = None) -> None:
+    """Optional raster basemap: an XYZ tile URL template ({z}/{x}/{y}) when a network has one."""
+    if tile_url is not None and not all(k in tile_url for k in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"tile URL {tile_url!r} needs {{z}}, {{x}} and {{y}} placeholders, "
+                         f"e.g. http://tiles.example/{{z}}/{{x}}/{{y}}.png")
+    _SETTINGS["tile_url"] = tile_url
+
+
+def raster_style(tile_url: str) -> dict:
+    """A map style with one raster tile source (drawn under the deck.gl layers)."""
+    return {"version": 8, "sources": {"tiles": {"type": "raster", "tiles": [tile_url],
+                                                "tileSize": 256}},
+            "layers": [{"id": "tiles", "type": "raster", "source": "tiles"}]}
+
+
+def map_component(component_id: str, data: dict, **kwargs):
+    """A dash-deck map; with a tile URL configured it also draws the raster basemap."""
+    import dash_deck
+
+    if _SETTINGS["tile_url"]:
+        kwargs.setdefault("mapboxKey", "no-token-needed-for-raster-tiles")
+    kwargs.setdefault("style", {"position": "relative", "height": "100%"})
+    return dash_deck.DeckGL(id=component_id, data=data, **kwargs)
+
+
 # A perceptually ordered ramp (dark blue -> teal -> yellow -> red), RGB.
 RAMP = np.array([[30, 60, 120], [30, 140, 160], [120, 200, 110], [250, 220, 60],
                  [240, 120, 40], [200, 30, 40]], dtype=float)
@@ -94,7 +122,8 @@ def basemap_layer(twin) -> dict:
     """The offline basemap: sea, land, rivers and street/town outlines from the twin itself."""
     key = (twin.name, twin.resolution, len(twin))
     return {"@@type": "GeoJsonLayer", "id": "basemap",
-            "data": json.loads(_basemap_cached(key, twin)), "stroked": True, "filled": True,
+            "data": json.loads(_basemap_cached(key, twin)), "stroked": True,
+            "filled": not _SETTINGS["tile_url"],  # over raster tiles: outlines only
             "getFillColor": "@@=properties.fill", "getLineColor": [140, 150, 170, 200],
             "lineWidthMinPixels": 1, "pickable": False}
 
@@ -113,6 +142,8 @@ def view_state(twin, positions: np.ndarray | None = None) -> dict:
 
 def deck(twin, layers: list[dict], focus: np.ndarray | None = None) -> dict:
     """A full deck.gl JSON spec: basemap first, then the given layers; no tile server."""
+    tiles = _SETTINGS["tile_url"]
     return {"initialViewState": view_state(twin, focus), "views": [{"@@type": "MapView",
                                                             "controller": True}],
-            "layers": [basemap_layer(twin), *layers], "mapStyle": None}
+            "layers": [basemap_layer(twin), *layers],
+            "mapStyle": raster_style(tiles) if tiles else None}

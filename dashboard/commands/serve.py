@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--open311-keys", metavar="K1,K2",
                         default=os.environ.get("CITYOPS_OPEN311_KEYS", ""),
                         help="API keys accepted by POST /open311/v2/requests.json")
+    parser.add_argument("--tile-url", metavar="URL", default=os.environ.get("CITYOPS_TILE_URL"),
+                        help="optional raster basemap, an XYZ template http://.../{z}/{x}/{y}.png")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     parser.set_defaults(func=run)
@@ -41,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from exc
     keys = {k.strip() for k in args.open311_keys.split(",") if k.strip()}
     try:
-        app = create_app(twin, bus=bus, api_keys=keys, users=args.users)
+        app = create_app(twin, bus=bus, api_keys=keys, users=args.users, tile_url=args.tile_url)
     except (OSError, ValueError) as exc:
-        raise CliError(f"{args.users or 'users file'}: {exc}") from exc
+        raise CliError(str(exc) if args.users is None or str(args.users) in str(exc)
+                       else f"{args.users}: {exc}") from exc
     print(f"CityOps Twin dashboard on http://{args.host}:{args.port}", flush=True)
     app.run(host=args.host, port=args.port, debug=False)
     return 0

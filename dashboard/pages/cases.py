@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-import dash_deck
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
@@ -63,7 +62,7 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                 html.H3(t("cases_queue", lang)), html.Div(id="cases-queue")]),
             html.Section(className="card cases-side", children=[
                 html.H3(t("cases_map", lang)),
-                html.Div(dash_deck.DeckGL(id="cases-map", data=maps.deck(context().twin, []),
+                html.Div(maps.map_component("cases-map", data=maps.deck(context().twin, []),
                                           tooltip={"text": "{ids}"},
                                           style={"position": "relative", "height": "100%"}),
                          className="map cases-map", id="cases-map-box"),

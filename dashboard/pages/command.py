@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
-import dash_deck
 import dash_mantine_components as dmc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
@@ -96,7 +95,7 @@ def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
                          style={"minWidth": "6rem"}),
         ]),
         html.Div(className="wall-body", children=[
-            html.Div(dash_deck.DeckGL(id="command-map", data=initial_map(first, "1h"),
+            html.Div(maps.map_component("command-map", data=initial_map(first, "1h"),
                                       tooltip=True, style={"position": "relative",
                                                            "height": "100%"}),
                      className="map", id="command-map-box"),

@@ -7,7 +7,6 @@ browser holding only run ids. Callbacks only move values to and from `dashboard.
 
 from __future__ import annotations
 
-import dash_deck
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
@@ -67,7 +66,7 @@ def layout(lang: str = "zh", **_query) -> html.Div:
         html.Div(className="scn-body", children=[
             html.Div(form_panel(twin, lang), className="scn-form"),
             html.Div(className="scn-main", children=[
-                html.Div(dash_deck.DeckGL(id="scn-map", data=maps.deck(twin, []), tooltip=True,
+                html.Div(maps.map_component("scn-map", data=maps.deck(twin, []), tooltip=True,
                                           enableEvents=["click"],
                                           style={"position": "relative", "height": "100%"}),
                          className="scn-map", id="scn-map-box"),
@@ -310,7 +309,7 @@ def _on_compare(a: str | None, b: str | None, lang: str):
         rows = sv.compare_table(ra, rb, lang)
     except (KeyError, ScenarioError) as exc:
         return dmc.Alert(str(exc.args[0]), color="yellow")
-    side = [html.Div(dash_deck.DeckGL(id=f"scn-compare-map-{k}", tooltip=True,
+    side = [html.Div(maps.map_component(f"scn-compare-map-{k}", tooltip=True,
                                       data=sv.result_map(r, twin, sv.peak_records(r, twin)),
                                       style={"position": "relative", "height": "100%"}),
                      className="scn-map small") for k, r in (("a", ra), ("b", rb))]
