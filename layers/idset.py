@@ -47,8 +47,10 @@ def hash_strings(data: np.ndarray, offsets: np.ndarray, salt: int = 0) -> np.nda
         inv = _pow_table(_PINV, len(data) + 1)
         start, end = offsets[:-1], offsets[1:]
         h = (prefix[end] - prefix[start]) * inv[start]
-        h = h + (end - start).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(salt)
-    h = mix64(h)
+        h = h + (end - start).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        # the salt goes in after a first mixing round: added to the linear string hash, a salt
+        # difference d would collide with ids whose first characters differ by d
+        h = mix64(mix64(h) + mix64(np.array([salt], dtype=np.uint64))[0])
     h[h == 0] = 1
     return h[:n]
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import CliError, add_twin_args, load_twin, print_json
+from dashboard.commands.common import (
+    CliError,
+    add_bus_args,
+    add_twin_args,
+    connect_bus,
+    load_twin,
+    print_json,
+)
 
 
 def register(subparsers) -> None:
@@ -19,29 +26,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("audit", help="the hash-chained audit log")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     q = sub.add_parser("verify", help="re-check the whole chain (exit 1 if tampered with)")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_audit_verify)
     q = sub.add_parser("show", help="the records of one subject (a case id, draw:DEPT, ...)")
     q.add_argument("subject")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_audit_show)
     _inspections(subparsers.add_parser("inspections", help="double-random inspections (双随机)"))
     _alerts(subparsers.add_parser("alerts", help="alerts raised by the rules"))
-
-
-def _bus_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default $REDIS_URL, else the "
-                   "embedded server under $CITYOPS_HOME)")
-    p.add_argument("--prefix", default="cityops:", help="key prefix (default cityops:)")
-
-
-def _connect(args):
-    from layers.bus import BusError, connect
-
-    try:
-        return connect(args.redis, prefix=args.prefix)
-    except BusError as exc:
-        raise CliError(str(exc)) from exc
 
 
 # -- rules -------------------------------------------------------------------------------------------
@@ -49,7 +41,7 @@ def _rules(p) -> None:
     sub = p.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     q = sub.add_parser("run", help="evaluate the rules continuously beside ingest")
     add_twin_args(q)
-    _bus_args(q)
+    add_bus_args(q)
     q.add_argument("--rules", metavar="FILE", help="rule file (default data/rules/default.yaml)")
     q.add_argument("--interval", type=float, default=5.0, metavar="S",
                    help="seconds between ticks (default 5)")
@@ -96,7 +88,7 @@ def _rules_run(args) -> int:
         raise CliError(f"--interval must be positive, got {args.interval}")
     rules = _load_rules(args.rules)
     twin = load_twin(args)
-    bus = _connect(args)
+    bus = connect_bus(args)
     try:
         engine = Engine(bus, twin, rules, consumer=args.consumer,
                         start_id="$" if args.only_new else "0")
@@ -141,11 +133,11 @@ def _cases(p) -> None:
     q.add_argument("--overdue", action="store_true", help="open cases past their deadline")
     q.add_argument("--limit", type=int, default=50)
     q.add_argument("--json", action="store_true")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_list)
     q = sub.add_parser("show", help="one case and its history")
     q.add_argument("id")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_show)
     q = sub.add_parser("act", help="a lifecycle action: accept, arrive, resolve, close, reopen, "
                        "dispatch, escalate, note")
@@ -153,27 +145,27 @@ def _cases(p) -> None:
     q.add_argument("action")
     q.add_argument("--actor", required=True, metavar="NAME")
     q.add_argument("--note", default="")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_act)
     q = sub.add_parser("scorecard", help="department or grid scorecards over a period (在线考核)")
     q.add_argument("--by", choices=["department", "grid"], default="department")
     q.add_argument("--since", metavar="ISO", help="start (default: --days before --until)")
     q.add_argument("--until", metavar="ISO", help="end (default now)")
     q.add_argument("--days", type=float, default=30.0)
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_scorecard)
     q = sub.add_parser("escalate", help="escalate every overdue case once now")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_escalate)
     q = sub.add_parser("parking", help="the parking soft-enforcement KPI")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_cases_parking)
 
 
 def _store(args):
     from layers.cases import CaseStore
 
-    return CaseStore(_connect(args), None)
+    return CaseStore(connect_bus(args), None)
 
 
 def _cases_list(args) -> int:
@@ -246,7 +238,7 @@ def _cases_escalate(args) -> int:
 def _cases_parking(args) -> int:
     from layers.parking import kpi
 
-    print_json(kpi(_connect(args)))
+    print_json(kpi(connect_bus(args)))
     return 0
 
 
@@ -254,7 +246,7 @@ def _cases_parking(args) -> int:
 def _audit_verify(args) -> int:
     from layers.audit import AuditLog
 
-    result = AuditLog(_connect(args)).verify()
+    result = AuditLog(connect_bus(args)).verify()
     print_json(result.to_dict())
     return 0 if result.ok else 1
 
@@ -262,7 +254,7 @@ def _audit_verify(args) -> int:
 def _audit_show(args) -> int:
     from layers.audit import AuditLog
 
-    print_json(AuditLog(_connect(args)).for_subject(args.subject))
+    print_json(AuditLog(connect_bus(args)).for_subject(args.subject))
     return 0
 
 
@@ -276,15 +268,15 @@ def _inspections(p) -> None:
     q.add_argument("--seed", type=int, help="reproduce a draw (default: a fresh random seed)")
     q.add_argument("--actor", default="cli")
     add_twin_args(q)
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_draw)
     q = sub.add_parser("verify", help="repeat a recorded draw from its seed (exit 1 if different)")
     q.add_argument("draw", type=int, metavar="DRAW_ID")
     add_twin_args(q)
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_draw_verify)
     q = sub.add_parser("list", help="recorded draws")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_draw_list)
 
 
@@ -294,7 +286,7 @@ def _draw(args) -> int:
     from layers.inspections import DrawError, draw
 
     try:
-        print_json(draw(_connect(args), load_twin(args), args.department, args.targets,
+        print_json(draw(connect_bus(args), load_twin(args), args.department, args.targets,
                         args.inspectors, args.seed, args.actor, time.time()))
     except DrawError as exc:
         raise CliError(str(exc)) from exc
@@ -305,7 +297,7 @@ def _draw_verify(args) -> int:
     from layers.inspections import DrawError, verify
 
     try:
-        result = verify(_connect(args), load_twin(args), args.draw)
+        result = verify(connect_bus(args), load_twin(args), args.draw)
     except DrawError as exc:
         raise CliError(str(exc)) from exc
     print_json(result)
@@ -315,7 +307,7 @@ def _draw_verify(args) -> int:
 def _draw_list(args) -> int:
     from layers.inspections import draws
 
-    print_json(draws(_connect(args)))
+    print_json(draws(connect_bus(args)))
     return 0
 
 
@@ -325,22 +317,22 @@ def _alerts(p) -> None:
     q = sub.add_parser("list", help="alerts, newest first (JSON)")
     q.add_argument("--rule")
     q.add_argument("--limit", type=int, default=50)
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_alerts_list)
     q = sub.add_parser("show", help="one alert with its evidence (JSON)")
     q.add_argument("id")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_alerts_show)
     q = sub.add_parser("cap", help="one alert as a CAP 1.2 XML message")
     q.add_argument("id")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_alerts_cap)
 
 
 def _alert(args) -> dict:
     from layers.alerts import AlertStore
 
-    alert = AlertStore(_connect(args)).get(args.id)
+    alert = AlertStore(connect_bus(args)).get(args.id)
     if alert is None:
         raise CliError(f"no alert {args.id!r}: see `cityops alerts list`")
     return alert
@@ -349,7 +341,7 @@ def _alert(args) -> dict:
 def _alerts_list(args) -> int:
     from layers.alerts import AlertStore
 
-    print_json(AlertStore(_connect(args)).list(args.limit, args.rule))
+    print_json(AlertStore(connect_bus(args)).list(args.limit, args.rule))
     return 0
 
 

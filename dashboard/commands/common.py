@@ -20,6 +20,23 @@ def add_twin_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
                         help="H3 resolution of the demo twin (default 9)")
 
 
+def add_bus_args(parser: argparse.ArgumentParser) -> None:
+    """`--redis URL` and `--prefix` for commands that read or write the bus."""
+    parser.add_argument("--redis", metavar="URL", help="Redis URL (default $REDIS_URL, else the "
+                        "embedded server under $CITYOPS_HOME)")
+    parser.add_argument("--prefix", default="cityops:", help="key prefix (default cityops:)")
+
+
+def connect_bus(args: argparse.Namespace):
+    """The bus chosen by `--redis`/`--prefix`; an unreachable or bad one is a CliError."""
+    from layers.bus import BusError, connect
+
+    try:
+        return connect(args.redis, prefix=args.prefix)
+    except BusError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def load_twin(args: argparse.Namespace):
     """The twin chosen by `--twin` or `--demo`; bad folders are a CliError."""
     from twin import Twin, TwinInputError

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import CliError, add_twin_args, load_twin, print_json
+from dashboard.commands.common import (
+    CliError,
+    add_bus_args,
+    add_twin_args,
+    connect_bus,
+    load_twin,
+    print_json,
+)
 
 
 def register(subparsers) -> None:
     """Add the `ingest`, `feed` and `layers` commands."""
     p = subparsers.add_parser("ingest", help="run an ingest worker on the event streams")
     add_twin_args(p)
-    _bus_args(p)
+    add_bus_args(p)
     p.add_argument("--consumer", metavar="NAME", help="consumer name in group `ingest` "
                    "(unique per running worker; default worker-PID)")
     p.add_argument("--until-idle", action="store_true",
@@ -23,7 +30,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("feed", help="publish a synthetic event feed from the twin")
     add_twin_args(p)
-    _bus_args(p)
+    add_bus_args(p)
     p.add_argument("--rate", type=float, required=True, metavar="EVENTS_PER_S")
     p.add_argument("--duration", type=float, required=True, metavar="S")
     p.add_argument("--batch", type=int, default=1000, metavar="N",
@@ -38,26 +45,11 @@ def register(subparsers) -> None:
     q = sub.add_parser("dump", help="one layer as {H3 cell: value} for non-zero cells (JSON)")
     q.add_argument("layer")
     q.add_argument("--window", default="1h", help="5m, 1h or 24h (default 1h)")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_dump)
     q = sub.add_parser("stats", help="ingest health: events/s, lag, pending, dead letters (JSON)")
-    _bus_args(q)
+    add_bus_args(q)
     q.set_defaults(func=_stats)
-
-
-def _bus_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis", metavar="URL", help="Redis URL (default $REDIS_URL, else the "
-                   "embedded server under $CITYOPS_HOME)")
-    p.add_argument("--prefix", default="cityops:", help="key prefix (default cityops:)")
-
-
-def _connect(args):
-    from layers.bus import BusError, connect
-
-    try:
-        return connect(args.redis, prefix=args.prefix)
-    except BusError as exc:
-        raise CliError(str(exc)) from exc
 
 
 def _positive(args, *names) -> None:
@@ -74,7 +66,7 @@ def _ingest(args) -> int:
     from layers.worker import Worker, WorkerError
 
     twin = load_twin(args)
-    bus = _connect(args)
+    bus = connect_bus(args)
     worker = Worker(bus, twin, consumer=args.consumer, checkpoint_s=args.checkpoint_s,
                     lease_ms=args.lease_ms)
     stopping = []  # SIGTERM / Ctrl-C stop between two steps, never inside one
@@ -105,7 +97,7 @@ def _feed(args) -> int:
 
     _positive(args, "rate", "duration", "batch")
     twin = load_twin(args)
-    bus = _connect(args)
+    bus = connect_bus(args)
     sent = run(bus, twin, args.rate, args.duration, batch=args.batch, seed=args.seed)
     bus.close()
     print_json({"sent": sent, "total": sum(sent.values())})
@@ -128,7 +120,7 @@ def _dump(args) -> int:
         check_window(args.window)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    bus = _connect(args)
+    bus = connect_bus(args)
     print_json(dump(bus, args.layer, args.window))
     bus.close()
     return 0
@@ -137,7 +129,7 @@ def _dump(args) -> int:
 def _stats(args) -> int:
     from layers.worker import stats
 
-    bus = _connect(args)
+    bus = connect_bus(args)
     print_json(stats(bus))
     bus.close()
     return 0

@@ -1,5 +1,6 @@
-"""Grid page: pick a street/town and a grid; the card shows residents and what is in it, and the
-grid's open cases with the actions the grid manager may do (accept, on scene, resolve).
+"""Grid page: pick a street/town and a grid; the card shows residents and what is in it, the
+grid's open cases with the actions the grid manager may do (accept, on scene, resolve), the
+live side (sensor sparklines, cameras, the last hour's events) and, on a map click, one cell's card.
 
 A grid manager only gets their own grids in the pickers, and every callback refuses (403) any
 other grid or case, also when called directly on the callback endpoint. Laid out for a phone too.
@@ -12,10 +13,14 @@ import time
 import dash_deck
 import dash_mantine_components as dmc
 import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import redis
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import cards, maps
 from dashboard import case_view as cv
+from dashboard import grid_view as gv
 from dashboard.app import header
 from dashboard.auth import can_see_grid, current_user, require, visible_grids
 from dashboard.context import context
@@ -27,6 +32,32 @@ PATH = "/grid"
 add_labels({
     "grid_cases": {"zh": "本网格在办案件", "en": "Open cases in this grid"},
     "no_grids": {"zh": "您没有可查看的网格", "en": "You have no grid to look at"},
+    "gridx_sensors": {"zh": "传感器近1小时读数", "en": "Sensors, last hour"},
+    "gridx_cameras": {"zh": "视频监控（近1小时识别）", "en": "Cameras (detections, last hour)"},
+    "gridx_events": {"zh": "近1小时事件", "en": "Events, last hour"},
+    "gridx_incidents": {"zh": "上报事件类别", "en": "Reports by category"},
+    "gridx_video": {"zh": "视频识别", "en": "Video detections"},
+    "gridx_latest": {"zh": "最新上报", "en": "Latest reports"},
+    "gridx_no_bus": {"zh": "未连接事件总线：实时数据需要 Redis（cityops serve/demo）",
+                     "en": "No event bus: live data needs Redis (cityops serve/demo)"},
+    "gridx_bus_down": {"zh": "事件总线暂无响应，稍后自动重试",
+                       "en": "The event bus does not answer; retrying shortly"},
+    "gridx_no_sensors": {"zh": "本网格无传感器", "en": "No sensor in this grid"},
+    "gridx_no_cameras": {"zh": "本网格无摄像头", "en": "No camera in this grid"},
+    "gridx_no_events": {"zh": "近1小时无事件", "en": "No events in the last hour"},
+    "gridx_no_reading": {"zh": "暂无读数", "en": "no reading"},
+    "gridx_no_detections": {"zh": "无识别", "en": "nothing detected"},
+    "gridx_cell_title": {"zh": "单元格详情", "en": "Cell"},
+    "gridx_cell_hint": {"zh": "点击地图上的单元格查看详情", "en": "Click a cell on the map to see it"},
+    "gridx_hex": {"zh": "H3 编号", "en": "H3 cell"},
+    "gridx_land_use": {"zh": "用地类型", "en": "Land use"},
+    "gridx_elevation": {"zh": "高程 (m)", "en": "Elevation (m)"},
+    "gridx_unit": {"zh": "街镇", "en": "Street / town"},
+    "gridx_grid": {"zh": "网格", "en": "Grid"},
+    "gridx_live_values": {"zh": "实时图层（非零）", "en": "Live layers (non-zero)"},
+    "gridx_no_live": {"zh": "暂无实时数据", "en": "No live values"},
+    "gridx_layer": {"zh": "图层", "en": "Layer"},
+    "gridx_value": {"zh": "数值", "en": "Value"},
 })
 
 
@@ -79,8 +110,13 @@ def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
                 html.H3(t("grid_cases", lang)), html.Div(id="grid-feedback"),
                 html.Div(id="grid-cases")]),
             html.Div(dash_deck.DeckGL(id="grid-map", data=grid_map(chosen), tooltip=True,
+                                      enableEvents=["click"],
                                       style={"position": "relative", "height": "100%"}),
                      className="map small"),
+            html.Section(className="card gridx-cell", children=[
+                html.H3(t("gridx_cell_title", lang)),
+                html.Div(id="gridx-cell", children=cell_hint(lang))]),
+            html.Section(id="gridx-live", className="card gridx-live"),
         ]),
     ])
 
@@ -138,6 +174,129 @@ def cases_view(grid: int, lang: str) -> list:
     return out
 
 
+def cell_hint(lang: str) -> html.P:
+    return html.P(t("gridx_cell_hint", lang), className="muted", id="gridx-cell-hint")
+
+
+def _muted(key: str, lang: str, **kw) -> html.P:
+    return html.P(t(key, lang), className="muted", **kw)
+
+
+def _number(value: float | None, lang: str) -> str:
+    return t("gridx_no_reading", lang) if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def spark_figure(line: dict) -> go.Figure:
+    """A sensor's last hour as a bare line (Beijing time on hover)."""
+    times = pd.to_datetime(line["times"], unit="s", utc=True).tz_convert(cv.CST)
+    fig = go.Figure(go.Scatter(x=times, y=line["values"], mode="lines+markers",
+                               line={"width": 1.5, "color": "#f5c542"}, marker={"size": 3},
+                               connectgaps=True, hovertemplate="%{x|%H:%M} %{y}<extra></extra>"))
+    fig.update_layout(height=46, margin={"l": 0, "r": 0, "t": 2, "b": 2}, showlegend=False,
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      xaxis={"visible": False, "range": [times[0], times[-1]]} if len(times)
+                      else {"visible": False}, yaxis={"visible": False})
+    return fig
+
+
+def sensors_view(lines: list[dict], lang: str) -> list:
+    if not lines:
+        return [_muted("gridx_no_sensors", lang)]
+    return [html.Div(className="gridx-spark", id=f"gridx-spark-{line['id']}", children=[
+        html.Div([html.B(line["id"]), html.Span(gv.metric_label(line["metric"], lang),
+                                                className="muted"),
+                  html.Span(_number(line["last"], lang), className="gridx-last")],
+                 className="gridx-spark-head"),
+        dcc.Graph(figure=spark_figure(line), config={"displayModeBar": False},
+                  className="gridx-spark-graph")]) for line in lines]
+
+
+def cameras_view(cams: list[dict], lang: str) -> list:
+    if not cams:
+        return [_muted("gridx_no_cameras", lang)]
+    return [html.Table(className="gridx-table", children=[html.Tbody([html.Tr([
+        html.Td([html.B(c["id"]), html.Div(gv.camera_kind(c["kind"], lang), className="muted")]),
+        html.Td(" · ".join(f"{gv.video_label(k, lang)} {n}" for k, n in c["counts"].items())
+                or t("gridx_no_detections", lang))]) for c in cams])])]
+
+
+def bars(counts: dict[str, int], label, row_id: str) -> html.Table:
+    """Counts as a table with a bar in each row, scaled to the largest."""
+    top = max(counts.values(), default=1)
+    return html.Table(className="gridx-table gridx-bars", id=row_id, children=[html.Tbody([
+        html.Tr([html.Td(label(k)), html.Td(str(n), className="gridx-n"),
+                 html.Td(html.Div(className="gridx-bar", style={"width": f"{100 * n / top:.0f}%"}),
+                         className="gridx-bar-cell")]) for k, n in counts.items()])])
+
+
+def events_view(counts: dict, latest: list[dict], lang: str) -> list:
+    if not counts["incident"] and not counts["video"]:
+        return [_muted("gridx_no_events", lang, id="gridx-no-events")]
+    out = []
+    if counts["incident"]:
+        out += [html.H4(t("gridx_incidents", lang)),
+                bars(counts["incident"], lambda k: gv.category_label(k, lang), "gridx-incidents")]
+    if counts["video"]:
+        out += [html.H4(t("gridx_video", lang)),
+                bars(counts["video"], lambda k: gv.video_label(k, lang), "gridx-video")]
+    if latest:
+        out += [html.H4(t("gridx_latest", lang)), html.Ul(className="gridx-latest", children=[
+            html.Li([html.Span(cv.clock_text(r["ts"]), className="muted"), " ",
+                     html.B(gv.category_label(r["category"], lang)), " ", r["text"]])
+            for r in latest])]
+    return out
+
+
+def live_view(grid: int, lang: str) -> list:
+    """The grid's live sections: sensor sparklines, cameras and the last hour's events."""
+    bus, twin, user = context().bus, context().twin, current_user()
+    if bus is None:
+        return [_muted("gridx_no_bus", lang, id="gridx-no-bus")]
+    now = time.time()
+    try:
+        lines = gv.sparklines(bus, twin, user, grid, now)
+        cams = gv.cameras(bus, twin, user, grid)
+        counts = gv.recent_counts(bus, twin, user, grid)
+        latest = gv.latest_incidents(bus, twin, user, grid, now)
+    except (redis.RedisError, OSError):
+        return [_muted("gridx_bus_down", lang)]
+    return [html.Div([html.H3(t("gridx_sensors", lang)), *sensors_view(lines, lang)],
+                     className="gridx-part"),
+            html.Div([html.H3(t("gridx_cameras", lang)), *cameras_view(cams, lang)],
+                     className="gridx-part"),
+            html.Div([html.H3(t("gridx_events", lang)), *events_view(counts, latest, lang)],
+                     className="gridx-part", id="gridx-events")]
+
+
+def cell_view(card: dict, lang: str) -> list:
+    """A clicked cell's card: what it is, what is in it, its non-zero live values."""
+    def row(key: str, value) -> html.Tr:
+        return html.Tr([html.Th(t(key, lang)), html.Td(value)])
+
+    listing = [row(k, ", ".join(card[f]) or t("none", lang)) for k, f in (
+        ("card_facilities", "facilities"), ("card_sensors", "sensors"),
+        ("card_cameras", "cameras"))]
+    table = html.Table(className="gridx-table", children=[html.Tbody([
+        row("gridx_hex", html.Code(card["hex"], id="gridx-cell-hex")),
+        row("card_residents", f"{card['residents']:,.0f}"),
+        row("gridx_land_use", t(f"gridx_lu_{card['land_use']}", lang)),
+        row("gridx_elevation", f"{card['elevation_m']:.1f}"),
+        row("gridx_unit", card["unit_name"] or t("none", lang)),
+        row("gridx_grid", card["grid_id"] or t("none", lang)), *listing])])
+    if card["live"] is None:
+        live = [_muted("gridx_no_bus", lang)]
+    elif not card["live"]:
+        live = [_muted("gridx_no_live", lang)]
+    else:
+        live = [html.Table(className="gridx-table", id="gridx-cell-live", children=[
+            html.Thead(html.Tr([html.Th(t("gridx_layer", lang)), html.Th(t("gridx_value", lang))])),
+            html.Tbody([html.Tr([html.Td(f"{gv.layer_label(v['layer'], lang)} · "
+                                         f"{t('gridx_w_' + v['window'], lang)}"),
+                                 html.Td(_number(v["value"], lang), className="gridx-n")])
+                        for v in card["live"]])])]
+    return [table, html.H4(t("gridx_live_values", lang)), *live]
+
+
 @callback(Output("grid-pick", "options"), Output("grid-pick", "value"),
           Input("unit-pick", "value"), prevent_initial_call=True)
 def _on_unit(unit: int):
@@ -176,3 +335,23 @@ def _on_act(_clicks, _notes, version, lang):
     return (version or 0) + 1, dmc.Text(t("case_done", lang).format(f"{case_id} "
                                                                 f"{t(f'action_{action}', lang)}"),
                                         c="green", size="sm")
+
+
+@callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
+          Input("grid-tick", "n_intervals"), State("grid-lang", "data"))
+def _on_live(grid: int | None, _tick, lang: str):
+    if grid is None:
+        return []
+    require(can_see_grid(current_user(), grid), f"grid {grid}")
+    return live_view(grid, lang)
+
+
+@callback(Output("gridx-cell", "children"), Input("grid-map", "clickInfo"),
+          Input("grid-pick", "value"), State("grid-lang", "data"), prevent_initial_call=True)
+def _on_cell(click: dict | None, _grid, lang: str):
+    twin = context().twin
+    position = (gv.clicked_position(twin, click, picked_only=True)  # a cell, not the basemap
+                if ctx.triggered_id == "grid-map" else None)
+    if position is None:
+        return cell_hint(lang)
+    return cell_view(gv.cell_card(twin, context().bus, current_user(), position, lang), lang)

@@ -214,3 +214,16 @@ def test_reads_fewer_entries_at_a_time_when_entries_are_big_batches(bus, twin):
         worker.drain()
     assert worker.count == 1000
     assert snapshot.read(bus, "video.count", "5m")[0] == 20_000
+
+
+def test_the_same_id_text_in_two_kinds_is_two_events():
+    from layers.idset import hash_bytes_list
+    from layers.validate import KIND_SALT
+
+    ids = [b"g1", b"v1", b"e7", b"t7"]  # first characters 15 apart: the salts' spacing
+    by_kind = {k: set(hash_bytes_list(ids, salt).tolist()) for k, salt in KIND_SALT.items()}
+    kinds = list(by_kind)
+    for i, a in enumerate(kinds):
+        assert len(by_kind[a]) == len(ids)
+        for b in kinds[i + 1:]:
+            assert not by_kind[a] & by_kind[b], (a, b)
