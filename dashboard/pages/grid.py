@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import dash_deck
 import dash_mantine_components as dmc
 import numpy as np
 import pandas as pd
@@ -109,7 +108,7 @@ def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
             html.Section(className="card grid-cases", children=[
                 html.H3(t("grid_cases", lang)), html.Div(id="grid-feedback"),
                 html.Div(id="grid-cases")]),
-            html.Div(dash_deck.DeckGL(id="grid-map", data=grid_map(chosen), tooltip=True,
+            html.Div(maps.map_component("grid-map", data=grid_map(chosen), tooltip=True,
                                       enableEvents=["click"],
                                       style={"position": "relative", "height": "100%"}),
                      className="map small"),
