@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+import dash_deck  # a component library: imported with the pages, never inside a callback
 import numpy as np
 import pyarrow as pa
 import shapely
@@ -36,8 +37,6 @@ def raster_style(tile_url: str) -> dict:
 
 def map_component(component_id: str, data: dict, **kwargs):
     """A dash-deck map; with a tile URL configured it also draws the raster basemap."""
-    import dash_deck
-
     if _SETTINGS["tile_url"]:
         kwargs.setdefault("mapboxKey", "no-token-needed-for-raster-tiles")
     kwargs.setdefault("style", {"position": "relative", "height": "100%"})
