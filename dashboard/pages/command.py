@@ -95,7 +95,7 @@ def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
                          style={"minWidth": "6rem"}),
         ]),
         html.Div(className="wall-body", children=[
-            html.Div(maps.map_component("command-map", data=initial_map(first, "1h"),
+            html.Div(maps.map_component("command-map", data=initial_map(first, "1h", bool(wall)),
                                       tooltip=True, style={"position": "relative",
                                                            "height": "100%"}),
                      className="map", id="command-map-box"),
@@ -113,6 +113,7 @@ def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
         ]),
         dcc.Store(id="wall-state", data={"version": 0, "scale": None}),
         dcc.Store(id="wall-lang", data=lang),
+        dcc.Store(id="wall-kiosk", data=bool(wall)),
         dcc.Interval(id="wall-tick", interval=TICK_MS, disabled=not has_bus),
     ])
 
@@ -131,15 +132,18 @@ def _tiles(lang: str, has_bus: bool) -> list:
             for k, v in figures.items()]
 
 
-def initial_map(layer: str, window: str) -> dict:
+def initial_map(layer: str, window: str, wall: bool = False) -> dict:
     """The map on page load: a static layer, or an empty live layer the first tick fills."""
     twin = context().twin
+    height = 1100.0 if wall else 560.0  # the kiosk map is about twice as tall
     if layer in STATIC:
-        return maps.deck(twin, [maps.value_layer(twin, layer, log=layer == "population")])
+        return maps.deck(twin, [maps.value_layer(twin, layer, log=layer == "population")],
+                         height_px=height)
     if layer not in live.LIVE_LAYERS:
         raise ValueError(f"unknown layer {layer!r}: choose one of {live.LIVE_LAYERS + STATIC}")
     empty = live.layer_spec(twin, live.np.zeros(len(twin)), [0.0, 1.0])
-    return maps.deck(twin, [empty, live.case_markers([], time.time()), overlay.layer(None)])
+    return maps.deck(twin, [empty, live.case_markers([], time.time()), overlay.layer(None)],
+                     height_px=height)
 
 
 def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
@@ -225,6 +229,6 @@ def _department_names(lang: str) -> dict[str, str]:
 
 @callback(Output("command-map", "data"), Output("wall-state", "data", allow_duplicate=True),
           Input("layer-pick", "value"), Input("window-pick", "value"),
-          prevent_initial_call=True)
-def _on_layer(layer: str, window: str):
-    return initial_map(layer, window), {"version": 0, "scale": None}
+          State("wall-kiosk", "data"), prevent_initial_call=True)
+def _on_layer(layer: str, window: str, kiosk: bool):
+    return initial_map(layer, window, bool(kiosk)), {"version": 0, "scale": None}
