@@ -366,6 +366,21 @@ def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
     return triggered_id.get("case"), triggered_id.get("action")
 
 
+def press(triggered_id, triggered_value, note_states: list[dict],
+          user: User | None) -> tuple[str, str] | None:
+    """Do the case action a pressed button asks for, with the note typed for its case.
+
+    Returns (case id, action), or None when a re-render fired the callback; raises CaseError
+    or NoteRequired when the action cannot be done (403 when the user may not do it).
+    """
+    pressed = clicked_action(triggered_id, triggered_value)
+    if pressed is None:
+        return None
+    case_id, action = pressed
+    act(case_store(), user, case_id, action, note_for(note_states, case_id))
+    return pressed
+
+
 def note_for(states: list[dict], case_id: str) -> str:
     """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
     for item in states or []:

@@ -144,7 +144,6 @@ def update(bus, twin, layer: str, window: str, since: int, scale: list[float] | 
 
 def kpis(bus, twin, store, now: float | None = None) -> dict[str, float | None]:
     """The wall's headline figures from the bus and the case store."""
-    from layers import snapshot
     from layers.worker import stats
 
     now = time.time() if now is None else now
@@ -155,8 +154,7 @@ def kpis(bus, twin, store, now: float | None = None) -> dict[str, float | None]:
             "kpi_open_cases": len(store.list(open_only=True, limit=100_000)),
             "kpi_overdue": len(store.overdue(now)),
             "kpi_sensors_reporting": _reporting(twin, twin.sensors, iot),
-            "kpi_cameras_reporting": _reporting(twin, twin.cameras, video),
-            "kpi_snapshot_version": snapshot.version(bus)}
+            "kpi_cameras_reporting": _reporting(twin, twin.cameras, video)}
 
 
 def _reporting(twin, registry, counts: np.ndarray) -> int:
@@ -168,7 +166,7 @@ def _reporting(twin, registry, counts: np.ndarray) -> int:
     return int((counts[pos] > 0).sum())
 
 
-def ticker(alerts: list[dict], lang: str, unit_names: dict[int, str] | None = None) -> list[dict]:
+def ticker(alerts: list[dict], lang: str) -> list[dict]:
     """The latest alerts as short lines: time, title, category, severity."""
     out = []
     for a in alerts:

@@ -35,7 +35,6 @@ add_labels({
     "kpi_overdue": {"zh": "超期案件", "en": "Overdue cases"},
     "kpi_sensors_reporting": {"zh": "在线传感器", "en": "Sensors reporting"},
     "kpi_cameras_reporting": {"zh": "在线摄像头", "en": "Cameras reporting"},
-    "kpi_snapshot_version": {"zh": "数据版本", "en": "Data version"},
     "kpi_people_hazard": {"zh": "危险区内人口", "en": "People in hazard zones"},
     "scenario_on_wall": {"zh": "推演叠加", "en": "Scenario overlay"},
     "alerts_title": {"zh": "最新预警", "en": "Latest alerts"},
@@ -146,7 +145,7 @@ def initial_map(layer: str, window: str, wall: bool = False) -> dict:
                      height_px=height)
 
 
-def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
+def tick(state: dict, layer: str, window: str, replay: int, lang: str = "zh") -> tuple:
     """One wall update: (map patch or None, new state, KPIs, ticker rows, board rows, stale)."""
     svc = services()
     if svc is None or layer in STATIC:
@@ -183,7 +182,7 @@ def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
     kpis = live.kpis(bus, twin, store, now)
     kpis["kpi_people_hazard"] = active["people_affected"] if active else 0
     return (patch, state, kpis, alerts.list(limit=8),
-            live.department_board(cases, twin.departments, now, "zh"), False)
+            live.department_board(cases, twin.departments, now, lang), False)
 
 
 @callback(Output("command-map", "data", allow_duplicate=True), Output("wall-state", "data"),
@@ -194,7 +193,8 @@ def tick(state: dict, layer: str, window: str, replay: int) -> tuple:
           State("layer-pick", "value"), State("window-pick", "value"), State("replay", "value"),
           State("wall-lang", "data"), prevent_initial_call=True)
 def _on_tick(_n, state, layer, window, replay, lang):
-    patch, state, kpis, alerts, board, stale = tick(state or {}, layer, window, replay or 0)
+    patch, state, kpis, alerts, board, stale = tick(state or {}, layer, window, replay or 0,
+                                                    lang)
     if stale:
         return (no_update, no_update, False, no_update, no_update, *[no_update] * len(LIVE_KPIS))
     if patch is None:
@@ -214,17 +214,10 @@ def _board_view(rows: list[dict], lang: str):
         return html.P(t("none", lang))
     head = html.Tr([html.Th(t(k, lang)) for k in ("board_department", "board_open",
                                                    "board_overdue")])
-    names = _department_names(lang)
-    body = [html.Tr([html.Td(names.get(r["department"], r["department"])), html.Td(r["open"]),
+    body = [html.Tr([html.Td(r["name"]), html.Td(r["open"]),
                      html.Td(r["overdue"], className="late" if r["overdue"] else "")])
             for r in rows[:12]]
     return html.Table([head, *body], className="board")
-
-
-def _department_names(lang: str) -> dict[str, str]:
-    deps = context().twin.departments
-    column = "name" if lang == "zh" or "name_en" not in deps else "name_en"
-    return dict(zip(deps["id"], deps[column], strict=True)) if len(deps) else {}
 
 
 @callback(Output("command-map", "data"), Output("wall-state", "data", allow_duplicate=True),

@@ -322,18 +322,16 @@ def _on_cases(grid: int, _version, _tick, lang: str):
           State({"type": "grid-note", "case": ALL}, "value"), State("grid-version", "data"),
           State("grid-lang", "data"), prevent_initial_call=True)
 def _on_act(_clicks, _notes, version, lang):
-    pressed = cv.clicked_action(ctx.triggered_id, ctx.triggered[0]["value"])
+    try:
+        pressed = cv.press(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
+                           current_user())
+    except (CaseError, cv.NoteRequired) as exc:
+        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
     if pressed is None:
         return no_update, no_update
     case_id, action = pressed
-    note = cv.note_for(ctx.states_list[0], case_id)
-    try:
-        cv.act(cv.case_store(), current_user(), case_id, action, note)
-    except (CaseError, cv.NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
-    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(f"{case_id} "
-                                                                f"{t(f'action_{action}', lang)}"),
-                                        c="green", size="sm")
+    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
+        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
 
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),

@@ -22,8 +22,6 @@ from tests.bench._common import emit, parse_args
 
 def main() -> None:
     args = parse_args(__doc__)
-    from dash import Patch  # noqa: F401 - the wall's update type
-
     from dashboard import live
     from dashboard.context import set_context
     from dashboard.pages import command
