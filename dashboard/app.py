@@ -11,29 +11,9 @@ from pathlib import Path
 
 import dash
 import dash_mantine_components as dmc
-from dash import Dash, dcc, html
+from dash import Dash, html
 
 from dashboard.context import set_context
-from dashboard.i18n import other, t
-
-
-def header(lang: str, path: str) -> html.Header:
-    """The top bar: title, navigation and the language switch (all labels translated)."""
-    from dashboard.auth import can_open, current_user
-    from dashboard.pages.login import user_badge
-
-    user = current_user()  # None outside a request: every link
-    links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
-             ("nav_scenarios", "/scenarios")]
-    return html.Header(className="topbar", children=[
-        html.H1(t("app_title", lang), id="app-title"),
-        html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",
-                           className="active" if href == path else "")
-                  for key, href in links if user is None or can_open(user, href)]),
-        *user_badge(user, lang),
-        dcc.Link(t("language", lang), id="lang-switch", href=f"{path}?lang={other(lang)}",
-                 className="lang-switch"),
-    ])
 
 
 def page_modules() -> list:

@@ -5,7 +5,7 @@ GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
 GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
 GET /cap/alerts/{id}.xml. Errors are the GeoReport list `[{"code": N, "description": "..."}]`;
 bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the work is in
-`layers.open311` and `layers.cap`.
+`layers.protocols.open311` and `layers.protocols.cap`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import json
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from layers.alerts import AlertStore
-from layers.cap import to_cap
-from layers.cases import CaseStore
-from layers.clock import Clock, wall
-from layers.open311 import MAX_BODY, Open311, Open311Error
-from layers.routing import Router
+from layers.loop.alerts import AlertStore
+from layers.loop.cases import CaseStore
+from layers.loop.clock import Clock, wall
+from layers.loop.routing import Router
+from layers.protocols.cap import to_cap
+from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -82,7 +82,7 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
         alert = alerts.get(alert_id)
         if alert is None:
             return _error(404, f"no alert {alert_id!r}: see `cityops alerts list`")
-        return Response(to_cap(alert), mimetype="application/cap+xml")
+        return Response(to_cap(alert, tz=twin.timezone), mimetype="application/cap+xml")
 
     server.register_blueprint(bp)
     return bp

@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from twin import cells as h3cells
 from twin import crs as crs_mod
-from twin import readers
+from twin import readers, settings
 from twin.dataset import cells_dataset
 from twin.errors import TwinInputError
 from twin.grids import grids_registry, partition_grids
@@ -264,12 +264,14 @@ def build_twin(boundary: gpd.GeoDataFrame, *, resolution: int,
                elevation: pd.DataFrame | xr.DataArray | None = None,
                facilities: gpd.GeoDataFrame | None = None, name: str = "twin",
                sources: dict[str, str] | None = None,
-               grid_target: float = GRID_TARGET) -> tuple[Twin, dict]:
+               grid_target: float = GRID_TARGET,
+               timezone: str = "Asia/Shanghai") -> tuple[Twin, dict]:
     """A twin on the cells of `boundary` (EPSG:4326 polygons), and a report of what was placed.
 
     population: points (`lat, lng, count` DataFrame) or polygons with a `count` column.
     elevation: points (`lat, lng, elevation_m`) or a 2-D DataArray on `lat`, `lng`.
     facilities: points with `id`, `name`, `kind` (+ `capacity`) columns.
+    timezone: the city's IANA time zone, kept in the manifest for every clock the product shows.
     sources: how each input is named in errors and the report (file paths from the CLI).
     With `units`, each cell gets the unit holding its centre and units are split into
     governance grids of about `grid_target` residents (`twin.grids.partition_grids`).
@@ -304,7 +306,7 @@ def build_twin(boundary: gpd.GeoDataFrame, *, resolution: int,
         registries["units"] = _units_registry(units)
         registries["grids"] = grids_registry(ids, variables["grid"], variables["unit"], people)
     report["warnings"] = _warnings(report)
-    meta = {"name": name, "source": "cityops twin build",
+    meta = {"name": name, "source": "cityops twin build", "timezone": timezone,
             "build": {"resolution": resolution, "inputs": {k: v for k, v in src.items()
                                                            if k == "boundary" or k in report},
                       "grid_target": float(grid_target), "report": report}}
@@ -317,12 +319,17 @@ def build_from_files(boundary: str | os.PathLike, *, resolution: int,
                      population: str | os.PathLike | None = None,
                      elevation: str | os.PathLike | None = None,
                      facilities: str | os.PathLike | None = None,
-                     name: str | None = None, crs: str = "wgs84") -> tuple[Twin, dict]:
+                     name: str | None = None, crs: str = "wgs84",
+                     timezone: str = "Asia/Shanghai") -> tuple[Twin, dict]:
     """Read and check the input files, then `build_twin`; the twin is named after the boundary
     file unless `name` is given. `crs` (wgs84, gcj02, bd09) is the coordinate system of every
     input file; the twin is always WGS-84. Bad input raises `TwinInputError` naming the file."""
     resolution = check_resolution(resolution)
     crs = readers.check_crs(crs)
+    try:
+        settings.timezone(timezone)
+    except ValueError as exc:
+        raise TwinInputError(f"--timezone: {exc}") from exc
     paths = {"boundary": boundary, "units": units, "population": population,
              "elevation": elevation, "facilities": facilities}
     sources = {role: str(path) for role, path in paths.items() if path is not None}
@@ -334,6 +341,7 @@ def build_from_files(boundary: str | os.PathLike, *, resolution: int,
         "facilities": readers.read_facilities(facilities, crs) if facilities else None,
     }
     twin, report = build_twin(data.pop("boundary"), resolution=resolution, **data,
-                              sources=sources, name=name or Path(boundary).stem)
+                              sources=sources, name=name or Path(boundary).stem,
+                              timezone=timezone)
     twin.meta["build"]["input_crs"] = crs
     return twin, report

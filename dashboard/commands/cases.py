@@ -59,7 +59,7 @@ def _rules(p) -> None:
 
 
 def _load_rules(path):
-    from layers.rules import RuleError, load
+    from layers.loop.rules import RuleError, load
 
     try:
         return load(path)
@@ -81,8 +81,8 @@ def _rules_run(args) -> int:
     import sys
     import time
 
-    from layers.alerts import Engine
-    from layers.notify import Dispatcher, LogGateway
+    from layers.loop.engine import Engine
+    from layers.loop.notify import Dispatcher, LogGateway
 
     if args.interval <= 0:
         raise CliError(f"--interval must be positive, got {args.interval}")
@@ -99,12 +99,12 @@ def _rules_run(args) -> int:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     start = time.monotonic()
-    print(f"rules: {len(rules.enabled())} rules on {bus.prefix}events:* ({len(twin)} cells)",
+    print(f"rules: {len(rules.enabled())} rules on {bus.keys.streams_text()} ({len(twin)} cells)",
           file=sys.stderr, flush=True)
 
     def report(summary: dict) -> None:
         dispatcher.drain(gateway)
-        if summary["alerts"] or summary["escalated"]:
+        if summary["alerts"]:
             print_json(summary)
 
     def stop() -> bool:
@@ -154,7 +154,9 @@ def _cases(p) -> None:
     q.add_argument("--days", type=float, default=30.0)
     add_bus_args(q)
     q.set_defaults(func=_cases_scorecard)
-    q = sub.add_parser("escalate", help="escalate every overdue case once now")
+    q = sub.add_parser("escalate", help="escalate every overdue case once now (or --every S "
+                       "seconds until stopped: the escalation service)")
+    q.add_argument("--every", type=float, metavar="S", help="run as a service, a pass every S s")
     add_bus_args(q)
     q.set_defaults(func=_cases_escalate)
     q = sub.add_parser("parking", help="the parking soft-enforcement KPI")
@@ -163,13 +165,13 @@ def _cases(p) -> None:
 
 
 def _store(args):
-    from layers.cases import CaseStore
+    from layers.loop.cases import CaseStore
 
     return CaseStore(connect_bus(args), None)
 
 
 def _cases_list(args) -> int:
-    from layers.cases import CaseError
+    from layers.loop.cases import CaseError
 
     try:
         cases = _store(args).list(status=args.status, department=args.department, grid=args.grid,
@@ -177,13 +179,13 @@ def _cases_list(args) -> int:
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
-        print_json(cases)
+        print_json([c.view() for c in cases])
         return 0
     for c in cases:
-        place = c["place"]
-        print(f"{c['id']}  {c['status']:<10} L{c['level']}  sev{c['severity']}  "
-              f"{c['category']:<16} {','.join(c['departments']):<20} "
-              f"{place.get('grid_id') or '-'} {place.get('unit_name') or '-'}")
+        place = c.place
+        print(f"{c.id}  {c.status:<10} L{c.level}  sev{c.severity}  "
+              f"{c.category:<16} {','.join(c.departments):<20} "
+              f"{place.grid_id or '-'} {place.unit_name or '-'}")
     return 0
 
 
@@ -192,15 +194,15 @@ def _cases_show(args) -> int:
     case = store.get(args.id)
     if case is None:
         raise CliError(f"no case {args.id!r}: see `cityops cases list`")
-    print_json({"case": case, "history": store.history(args.id)})
+    print_json({"case": case.view(), "history": store.history(args.id)})
     return 0
 
 
 def _cases_act(args) -> int:
-    from layers.cases import CaseError
+    from layers.loop.cases import CaseError
 
     try:
-        print_json(_store(args).act(args.id, args.action, args.actor, args.note))
+        print_json(_store(args).act(args.id, args.action, args.actor, args.note).view())
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -215,13 +217,15 @@ def _time(text: str | None, name: str, default: float) -> float:
         stamp = pd.Timestamp(text)
     except ValueError as exc:
         raise CliError(f"{name} {text!r} is not a date: use ISO 8601, e.g. 2026-01-01") from exc
-    return (stamp.tz_localize("Asia/Shanghai") if stamp.tzinfo is None else stamp).timestamp()
+    from twin.settings import timezone
+
+    return (stamp.tz_localize(timezone()) if stamp.tzinfo is None else stamp).timestamp()
 
 
 def _cases_scorecard(args) -> int:
     import time
 
-    from layers.scorecard import scorecard, to_records
+    from layers.loop.scorecard import scorecard, to_records
 
     until = _time(args.until, "--until", time.time())
     since = _time(args.since, "--since", until - args.days * 86400)
@@ -231,12 +235,25 @@ def _cases_scorecard(args) -> int:
 
 
 def _cases_escalate(args) -> int:
-    print_json({"escalated": _store(args).escalate_overdue()})
+    import signal
+
+    from layers.loop.escalation import Escalator
+
+    escalator = Escalator(_store(args))
+    if args.every is None:
+        print_json({"escalated": escalator.tick()})
+        return 0
+    if args.every <= 0:
+        raise CliError(f"--every must be positive, got {args.every}")
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stopping.append(1))
+    escalator.run(lambda: bool(stopping), args.every)
     return 0
 
 
 def _cases_parking(args) -> int:
-    from layers.parking import kpi
+    from layers.loop.parking import kpi
 
     print_json(kpi(connect_bus(args)))
     return 0
@@ -244,7 +261,7 @@ def _cases_parking(args) -> int:
 
 # -- audit -------------------------------------------------------------------------------------------
 def _audit_verify(args) -> int:
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     result = AuditLog(connect_bus(args)).verify()
     print_json(result.to_dict())
@@ -252,7 +269,7 @@ def _audit_verify(args) -> int:
 
 
 def _audit_show(args) -> int:
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     print_json(AuditLog(connect_bus(args)).for_subject(args.subject))
     return 0
@@ -283,7 +300,7 @@ def _inspections(p) -> None:
 def _draw(args) -> int:
     import time
 
-    from layers.inspections import DrawError, draw
+    from layers.loop.inspections import DrawError, draw
 
     try:
         print_json(draw(connect_bus(args), load_twin(args), args.department, args.targets,
@@ -294,7 +311,7 @@ def _draw(args) -> int:
 
 
 def _draw_verify(args) -> int:
-    from layers.inspections import DrawError, verify
+    from layers.loop.inspections import DrawError, verify
 
     try:
         result = verify(connect_bus(args), load_twin(args), args.draw)
@@ -305,7 +322,7 @@ def _draw_verify(args) -> int:
 
 
 def _draw_list(args) -> int:
-    from layers.inspections import draws
+    from layers.loop.inspections import draws
 
     print_json(draws(connect_bus(args)))
     return 0
@@ -329,8 +346,8 @@ def _alerts(p) -> None:
     q.set_defaults(func=_alerts_cap)
 
 
-def _alert(args) -> dict:
-    from layers.alerts import AlertStore
+def _alert(args):
+    from layers.loop.alerts import AlertStore
 
     alert = AlertStore(connect_bus(args)).get(args.id)
     if alert is None:
@@ -339,19 +356,19 @@ def _alert(args) -> dict:
 
 
 def _alerts_list(args) -> int:
-    from layers.alerts import AlertStore
+    from layers.loop.alerts import AlertStore
 
-    print_json(AlertStore(connect_bus(args)).list(args.limit, args.rule))
+    print_json([a.view() for a in AlertStore(connect_bus(args)).list(args.limit, args.rule)])
     return 0
 
 
 def _alerts_show(args) -> int:
-    print_json(_alert(args))
+    print_json(_alert(args).view())
     return 0
 
 
 def _alerts_cap(args) -> int:
-    from layers.cap import to_cap
+    from layers.protocols.cap import to_cap
 
     print(to_cap(_alert(args)))
     return 0

@@ -29,7 +29,7 @@ def add_bus_args(parser: argparse.ArgumentParser) -> None:
 
 def connect_bus(args: argparse.Namespace):
     """The bus chosen by `--redis`/`--prefix`; an unreachable or bad one is a CliError."""
-    from layers.bus import BusError, connect
+    from layers.live.bus import BusError, connect
 
     try:
         return connect(args.redis, prefix=args.prefix)

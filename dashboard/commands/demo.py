@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.twin_only:
         print_json(twin.summary())
         return 0
-    from layers.demo import DEMO_SHARES, rules_service, run_demo
+    from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
     run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
-             shares=DEMO_SHARES, services=[rules_service(twin),
+             shares=DEMO_SHARES, services=[rules_service(twin), escalation_service(twin),
                                            dashboard_service(twin, args.host, args.port)])
     return 0

@@ -63,7 +63,7 @@ def _ingest(args) -> int:
     import sys
     import time
 
-    from layers.worker import Worker, WorkerError
+    from layers.live.worker import Worker, WorkerError
 
     twin = load_twin(args)
     bus = connect_bus(args)
@@ -75,7 +75,7 @@ def _ingest(args) -> int:
     start = time.monotonic()
     try:
         worker.start()
-        print(f"ingest: consumer {worker.consumer} on {bus.prefix}events:* "
+        print(f"ingest: consumer {worker.consumer} on {bus.keys.streams_text()} "
               f"({len(twin)} cells)", file=sys.stderr, flush=True)
         if args.until_idle:
             worker.drain(idle_reads=2, stop=lambda: bool(stopping))
@@ -93,7 +93,7 @@ def _ingest(args) -> int:
 
 
 def _feed(args) -> int:
-    from layers.feed import run
+    from layers.live.feed import run
 
     _positive(args, "rate", "duration", "batch")
     twin = load_twin(args)
@@ -105,15 +105,15 @@ def _feed(args) -> int:
 
 
 def _list(args) -> int:
-    from layers.schema import LAYERS, WINDOWS
+    from layers.live.schema import LAYERS, WINDOWS
 
     print_json({"layers": LAYERS, "windows": list(WINDOWS)})
     return 0
 
 
 def _dump(args) -> int:
-    from layers.schema import check_layer, check_window
-    from layers.snapshot import dump
+    from layers.live.schema import check_layer, check_window
+    from layers.live.snapshot import SnapshotStore
 
     try:
         check_layer(args.layer)
@@ -121,13 +121,13 @@ def _dump(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     bus = connect_bus(args)
-    print_json(dump(bus, args.layer, args.window))
+    print_json(SnapshotStore(bus).dump(args.layer, args.window))
     bus.close()
     return 0
 
 
 def _stats(args) -> int:
-    from layers.worker import stats
+    from layers.live.worker import stats
 
     bus = connect_bus(args)
     print_json(stats(bus))

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     twin = load_twin(args)
     bus = None
     if not args.no_bus:
-        from layers.bus import BusError, connect
+        from layers.live.bus import BusError, connect
 
         try:
             bus = connect(args.redis)

@@ -52,6 +52,9 @@ def _add_build(sub) -> None:
                        help="coordinate system of the input files' lng/lat: wgs84 (default), "
                             "gcj02 (AMap, Tencent) or bd09 (Baidu); the twin is WGS-84")
     build.add_argument("--name", help="twin name (default: the boundary file's name)")
+    build.add_argument("--timezone", default="Asia/Shanghai", metavar="TZ",
+                       help="the city's IANA time zone for every clock shown (default "
+                            "Asia/Shanghai)")
     build.add_argument("--out", required=True, metavar="DIR", help="folder to write the twin to")
     build.set_defaults(func=_build)
 
@@ -68,7 +71,8 @@ def _build(args: argparse.Namespace) -> int:
             twin, report = build_from_files(
                 args.boundary, resolution=args.resolution, units=args.units,
                 population=args.population, elevation=args.elevation,
-                facilities=args.facilities, name=args.name, crs=args.crs)
+                facilities=args.facilities, name=args.name, crs=args.crs,
+                timezone=args.timezone)
     except TwinInputError as exc:
         raise CliError(str(exc)) from exc
     for line in report["warnings"]:

@@ -14,12 +14,13 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import case_view as cv
 from dashboard import maps
-from dashboard.app import header
-from dashboard.auth import current_user, visible_grids
 from dashboard.context import context
+from dashboard.header import header
 from dashboard.i18n import add_labels, t
-from layers.cases import CaseError
-from layers.scorecard import scorecard
+from dashboard.policy import visible_grids
+from dashboard.session import current_user
+from layers.loop.cases import CaseError
+from layers.loop.scorecard import scorecard
 
 PATH = "/cases"
 FILTERS = ("status", "department", "grid", "category")
@@ -103,7 +104,7 @@ def _on_queue(status, department, grid, category, _tick, _version, lang):
 def _on_map(status, department, grid, category, _tick, _version):
     records = cv.case_cells(_filtered((status, department, grid, category)), time.time())
     twin = context().twin
-    return maps.deck(twin, cv.case_layers(records), focus=cv.case_positions(records))
+    return maps.deck(twin, cv.case_layers(records), focus=cv.case_positions(records, twin))
 
 
 @callback(Output("cases-selected", "data"), Input({"type": "cases-row", "case": ALL}, "n_clicks"),
@@ -124,12 +125,12 @@ def _on_detail(case_id, _version, _tick, lang):
         return t("pick_case", lang)
     clock = cv.countdown(case, time.time(), lang)
     return html.Div(id="case-detail-body", children=[
-        html.H4(f"{case['id']} · {case.get('title') or ''}"),
-        dmc.Group([cv.status_badge(case["status"], lang, clock["overdue"]),
+        html.H4(f"{case.id} · {case.title or ''}"),
+        dmc.Group([cv.status_badge(case.status, lang, clock["overdue"]),
                    html.Span(clock["text"], className="countdown" + (
                        " overdue" if clock["overdue"] else ""))], gap="sm"),
         cv.action_panel(case, user, lang, "cases"),
-        cv.trail_table(cv.trail_rows(store.history(case["id"]), lang), lang)])
+        cv.trail_table(cv.trail_rows(store.history(case.id), lang), lang)])
 
 
 @callback(Output("cases-version", "data"), Output("cases-feedback", "children"),

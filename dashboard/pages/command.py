@@ -15,8 +15,8 @@ import dash_mantine_components as dmc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
 from dashboard import cards, live, maps, overlay
-from dashboard.app import header
 from dashboard.context import context
+from dashboard.header import header
 from dashboard.i18n import add_labels, t
 
 PATH = "/"
@@ -61,8 +61,8 @@ add_labels({
 @lru_cache(maxsize=2)
 def _services(bus_id: int):
     """A responsive view of the bus and read-only stores, made once per bus."""
-    from layers.alerts import AlertStore
-    from layers.cases import CaseStore
+    from layers.loop.alerts import AlertStore
+    from layers.loop.cases import CaseStore
 
     bus = live.responsive(context().bus)
     return bus, CaseStore(bus, None), AlertStore(bus)
@@ -206,7 +206,7 @@ def _on_tick(_n, state, layer, window, replay, lang):
 def _ticker_view(alerts: list[dict], lang: str) -> list:
     return [html.Li([html.Span(row["time"], className="t"), " ",
                      html.Span(row["title"], className=f"sev{row['severity']}")],
-                    id=f"alert-{row['id']}") for row in live.ticker(alerts, lang)]
+                    id=f"alert-{row['id']}") for row in live.ticker(alerts, lang, context().twin.timezone)]
 
 
 def _board_view(rows: list[dict], lang: str):

@@ -20,11 +20,12 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import cards, maps
 from dashboard import case_view as cv
 from dashboard import grid_view as gv
-from dashboard.app import header
-from dashboard.auth import can_see_grid, current_user, require, visible_grids
-from dashboard.context import context
+from dashboard.context import city_timezone, context
+from dashboard.header import header
 from dashboard.i18n import add_labels, t
-from layers.cases import CaseError
+from dashboard.policy import can_see_grid, visible_grids
+from dashboard.session import current_user, require
+from layers.loop.cases import CaseError
 
 PATH = "/grid"
 
@@ -162,12 +163,12 @@ def cases_view(grid: int, lang: str) -> list:
     if not cases:
         return [html.P(t("cases_none", lang), className="muted", id="grid-no-cases")]
     out = []
-    for case in sorted(cases, key=lambda c: c.get("deadline") or float("inf")):
+    for case in sorted(cases, key=lambda c: c.deadline or float("inf")):
         clock = cv.countdown(case, now, lang)
         out.append(html.Div(className="case-card" + (" overdue" if clock["overdue"] else ""),
-                            id=f"grid-case-{case['id']}", children=[
-            html.Div([html.B(case["id"]), " ", case.get("title") or ""], className="case-title"),
-            dmc.Group([cv.status_badge(case["status"], lang, clock["overdue"]),
+                            id=f"grid-case-{case.id}", children=[
+            html.Div([html.B(case.id), " ", case.title or ""], className="case-title"),
+            dmc.Group([cv.status_badge(case.status, lang, clock["overdue"]),
                        html.Span(clock["text"], className="countdown")], gap="xs"),
             cv.action_panel(case, user, lang, "grid")]))
     return out
@@ -187,7 +188,7 @@ def _number(value: float | None, lang: str) -> str:
 
 def spark_figure(line: dict) -> go.Figure:
     """A sensor's last hour as a bare line (Beijing time on hover)."""
-    times = pd.to_datetime(line["times"], unit="s", utc=True).tz_convert(cv.CST)
+    times = pd.to_datetime(line["times"], unit="s", utc=True).tz_convert(city_timezone())
     fig = go.Figure(go.Scatter(x=times, y=line["values"], mode="lines+markers",
                                line={"width": 1.5, "color": "#f5c542"}, marker={"size": 3},
                                connectgaps=True, hovertemplate="%{x|%H:%M} %{y}<extra></extra>"))
@@ -214,8 +215,8 @@ def cameras_view(cams: list[dict], lang: str) -> list:
     if not cams:
         return [_muted("gridx_no_cameras", lang)]
     return [html.Table(className="gridx-table", children=[html.Tbody([html.Tr([
-        html.Td([html.B(c["id"]), html.Div(gv.camera_kind(c["kind"], lang), className="muted")]),
-        html.Td(" · ".join(f"{gv.video_label(k, lang)} {n}" for k, n in c["counts"].items())
+        html.Td([html.B(c.id), html.Div(gv.camera_kind(c.kind, lang), className="muted")]),
+        html.Td(" · ".join(f"{gv.video_label(k, lang)} {n}" for k, n in c.counts.items())
                 or t("gridx_no_detections", lang))]) for c in cams])])]
 
 

@@ -19,13 +19,6 @@ add_labels({
     "login_password": {"zh": "密码", "en": "Password"},
     "login_submit": {"zh": "登录", "en": "Sign in"},
     "login_failed": {"zh": "用户名或密码错误", "en": "Wrong user name or password"},
-    "logout": {"zh": "退出", "en": "Sign out"},
-    "forbidden": {"zh": "您的角色无权查看此页面", "en": "Your role may not open this page"},
-    "go_home": {"zh": "返回我的页面", "en": "Go to my page"},
-    "role_admin": {"zh": "管理员", "en": "Admin"},
-    "role_commander": {"zh": "指挥长", "en": "Commander"},
-    "role_grid_manager": {"zh": "网格员", "en": "Grid manager"},
-    "role_planner": {"zh": "规划人员", "en": "Planner"},
 })
 
 
@@ -53,23 +46,3 @@ def layout(lang: str = "zh", error: str | None = None, next: str | None = None, 
                         className="login-submit"),
         ]),
     ])
-
-
-def forbidden(lang: str, user) -> html.Div:
-    """What a page shows a user whose role may not open it (the server also refuses its data)."""
-    from dashboard.auth import home_page
-
-    home = home_page(user) if user is not None else PATH
-    return html.Div(className="page forbidden", children=[
-        dmc.Alert(t("forbidden", lang), color="red", id="forbidden"),
-        dcc.Link(t("go_home", lang), href=f"{home}?lang={lang}", refresh=True)])
-
-
-def user_badge(user, lang: str) -> list:
-    """The header's user name, role and sign-out link (nothing when nobody is logged in)."""
-    if user is None:
-        return []
-    return [html.Span([user.name, " · ", t(f"role_{user.role}", lang)], id="user-name",
-                      className="user-name"),
-            html.A(t("logout", lang), href=f"/logout?lang={lang}", id="logout",
-                   className="logout")]

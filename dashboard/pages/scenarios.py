@@ -13,8 +13,8 @@ from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_
 from dashboard import background, maps, overlay
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
-from dashboard.app import header
 from dashboard.context import context
+from dashboard.header import header
 from dashboard.i18n import add_labels, t
 from sim import ScenarioError
 

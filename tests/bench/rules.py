@@ -17,13 +17,14 @@ import time
 
 import numpy as np
 
-from layers import snapshot
-from layers.alerts import Engine
-from layers.bus import connect
-from layers.clock import ManualClock
-from layers.feed import Feed
-from layers.rules import load
-from layers.worker import Worker
+from layers.live import snapshot
+from layers.live.bus import connect
+from layers.live.feed import Feed
+from layers.live.worker import Worker
+from layers.loop.clock import ManualClock
+from layers.loop.engine import Engine
+from layers.loop.rules import load
+from layers.testing import raw
 from tests.bench._common import best_time, emit, parse_args
 
 
@@ -68,8 +69,8 @@ def main() -> None:
          "ms", "snapshot reads + one numpy threshold pass per layer", t_bare * 1e3)
 
     # -- a tick over fresh events vs only reading and decoding the same entries ---------------
-    from layers.alerts import event_frame
-    from layers.audit import AuditLog
+    from layers.loop.alerts import event_frame
+    from layers.loop.audit import AuditLog
 
     best_engine, best_read, per_alert = float("inf"), float("inf"), float("inf")
     for r in range(3):
@@ -80,7 +81,7 @@ def main() -> None:
         for kind in ("video", "incident"):
             if kind in tables:
                 bus.publish(kind, tables[kind], batch=5000)
-                entries[kind] = bus.r.xrange(bus.stream(kind))
+                entries[kind] = raw(bus).xrange(bus.stream(kind))
         start = time.perf_counter()
         for kind, items in entries.items():
             event_frame(twin, kind, items, engine.labels if kind == "video" else None)
@@ -92,7 +93,7 @@ def main() -> None:
         if summary["alerts"]:
             per_alert = min(per_alert, (elapsed - best_read) / len(summary["alerts"]))
         for kind in entries:
-            bus.r.xtrim(bus.stream(kind), maxlen=0)
+            raw(bus).xtrim(bus.stream(kind), maxlen=0)
     n = sum(t.num_rows for k, t in tables.items() if k in ("video", "incident"))
     emit("rules", f"event_tick_ms[{n} video+incident events]", best_engine * 1e3, "ms",
          "reading + decoding + locating the same entries", best_read * 1e3)

@@ -37,8 +37,8 @@ def grid_app(demo_twin, tmp_path_factory):
     """(base URL, hex of the sensor's cell, hex of a grid-8 cell) on a bus with known events."""
     from dashboard import context as app_context
     from dashboard.app import create_app
-    from layers.bus import connect
-    from layers.worker import Worker
+    from layers.live.bus import connect
+    from layers.live.worker import Worker
 
     before = app_context._CONTEXT  # the app context is process-wide: give it back afterwards
     bus = connect(home=tmp_path_factory.mktemp("grid-redis"), fsync="no")

@@ -11,6 +11,7 @@ import h3
 import numpy as np
 import pytest
 
+from layers.testing import server_pid
 from tests.dashboard.browser import login_context, serve
 
 pytestmark = pytest.mark.browser
@@ -21,8 +22,8 @@ def live_wall(demo_twin, tmp_path_factory):
     """The dashboard on a bus of its own (own embedded Redis) with an ingest worker running."""
     from dashboard.app import create_app
     from dashboard.context import context, set_context
-    from layers.bus import connect
-    from layers.worker import Worker
+    from layers.live.bus import connect
+    from layers.live.worker import Worker
 
     try:
         previous = context()
@@ -104,11 +105,11 @@ def test_stale_banner_shows_while_redis_is_stopped_and_goes_away_after(wall_page
     banner = wall_page.locator("#stale-banner")
     wall_page.wait_for_timeout(2000)
     assert banner.is_hidden()
-    os.kill(bus.r.pid, signal.SIGSTOP)
+    os.kill(server_pid(bus), signal.SIGSTOP)
     try:
         banner.wait_for(state="visible", timeout=15_000)
     finally:
-        os.kill(bus.r.pid, signal.SIGCONT)
+        os.kill(server_pid(bus), signal.SIGCONT)
     banner.wait_for(state="hidden", timeout=15_000)
 
 

@@ -10,7 +10,7 @@ import h3
 import numpy as np
 import pytest
 
-from layers.bus import connect
+from layers.live.bus import connect
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layers import snapshot
-from layers.bus import connect
-from layers.worker import Worker, stats
+from layers.live import snapshot
+from layers.live.bus import connect
+from layers.live.worker import Worker, stats
+from layers.testing import raw
 from tests.layers.conftest import iot_events
 
 NOW = time.time()
@@ -68,7 +69,7 @@ def test_each_kind_of_bad_event_is_dead_lettered_with_its_reason(bus, twin, kind
         g["id"] = f"good{i}"
     bus.publish(kind, bad + good)
     Worker(bus, twin, consumer="w").drain()
-    dead = bus.r.xrange(bus.dead)
+    dead = raw(bus).xrange(bus.keys.dead)
     assert len(dead) == len(bad)
     reasons = {}
     for _, fields in dead:
@@ -82,11 +83,11 @@ def test_each_kind_of_bad_event_is_dead_lettered_with_its_reason(bus, twin, kind
 
 def test_a_broken_arrow_batch_is_dead_lettered_and_the_rest_counted(bus, twin):
     good = iot_events(twin, 50, np.random.default_rng(0))
-    bus.r.xadd(bus.stream("iot"), {"arrow": b"\x00not arrow at all"})
+    raw(bus).xadd(bus.stream("iot"), {"arrow": b"\x00not arrow at all"})
     bus.publish("iot", good)
-    bus.r.xadd(bus.stream("iot"), {"arrow": b"ARROW1\x00\x00garbage"})
+    raw(bus).xadd(bus.stream("iot"), {"arrow": b"ARROW1\x00\x00garbage"})
     Worker(bus, twin, consumer="w").drain()
-    dead = bus.r.xrange(bus.dead)
+    dead = raw(bus).xrange(bus.keys.dead)
     assert len(dead) == 2 and all(b"broken Arrow batch" in f[b"reason"] for _, f in dead)
     assert snapshot.read(bus, "iot.count", "1h").sum() == 50
 
@@ -100,7 +101,7 @@ def test_bad_rows_of_an_arrow_batch_are_dead_lettered_one_by_one(bus, twin):
                       "label": ["person", "person", "dragon"]})
     bus.publish("video", table, batch=10)
     Worker(bus, twin, consumer="w").drain()
-    dead = {f[b"id"]: f for _, f in bus.r.xrange(bus.dead)}
+    dead = {f[b"id"]: f for _, f in raw(bus).xrange(bus.keys.dead)}
     assert set(dead) == {b"b", b"c"}
     assert b"lat" in dead[b"b"][b"reason"] and b"label" in dead[b"c"][b"reason"]
     assert dead[b"c"][b"row"] == b"2"
@@ -144,7 +145,7 @@ def test_hypothesis_corpus_of_malformed_events_all_dead_lettered_good_ones_count
     good = [dict(_good(twin, "iot", 500 + i), id=f"ok{i}") for i in range(n_good)]
     bus.publish("iot", good)
     Worker(bus, twin, consumer="w", history=False).drain()
-    dead = bus.r.xrange(bus.dead)
+    dead = raw(bus).xrange(bus.keys.dead)
     assert len(dead) == sent_bad
     assert all(f[b"reason"] for _, f in dead)
     assert not any(f.get(b"id", b"").startswith(b"ok") for _, f in dead)
@@ -171,7 +172,7 @@ def test_arbitrary_entries_are_each_either_counted_or_dead_lettered(server, twin
         fields = dict(fields)
         if "id" in fields:
             fields["id"] = f"{i}-{fields['id']!s}"[:100]  # ids unique, so nothing is a duplicate
-        bus.r.xadd(bus.stream(kind), fields)
+        raw(bus).xadd(bus.stream(kind), fields)
     worker = Worker(bus, twin, consumer="w", history=False)
     worker.drain()
     health = stats(bus)
@@ -181,7 +182,7 @@ def test_arbitrary_entries_are_each_either_counted_or_dead_lettered(server, twin
 
 
 def test_a_row_that_breaks_column_wise_validation_is_isolated(bus, twin, monkeypatch):
-    import layers.worker as worker_mod
+    import layers.live.decode as worker_mod
 
     real = worker_mod.validate
 
@@ -195,6 +196,6 @@ def test_a_row_that_breaks_column_wise_validation_is_isolated(bus, twin, monkeyp
     bad = dict(_good(twin, "iot", 9), id="bad", lat="north")
     bus.publish("iot", good + [bad])
     Worker(bus, twin, consumer="w").drain()
-    dead = bus.r.xrange(bus.dead)
+    dead = raw(bus).xrange(bus.keys.dead)
     assert [f[b"id"] for _, f in dead] == [b"bad"]
     assert snapshot.read(bus, "iot.count", "1h").sum() == 5

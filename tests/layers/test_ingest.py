@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from layers import history, snapshot
-from layers.worker import Worker, stats
+from layers.live import history, snapshot
+from layers.live.worker import Worker, stats
 from tests.layers.conftest import iot_events, random_points, truth_positions
 
 
@@ -217,8 +217,8 @@ def test_reads_fewer_entries_at_a_time_when_entries_are_big_batches(bus, twin):
 
 
 def test_the_same_id_text_in_two_kinds_is_two_events():
-    from layers.idset import hash_bytes_list
-    from layers.validate import KIND_SALT
+    from layers.live.idset import hash_bytes_list
+    from layers.live.validate import KIND_SALT
 
     ids = [b"g1", b"v1", b"e7", b"t7"]  # first characters 15 apart: the salts' spacing
     by_kind = {k: set(hash_bytes_list(ids, salt).tolist()) for k, salt in KIND_SALT.items()}

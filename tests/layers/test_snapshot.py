@@ -6,11 +6,12 @@ import time
 
 import numpy as np
 
-from layers import schema as S
-from layers import snapshot
-from layers.snapshot import Publisher
-from layers.state import LiveState, layer_values
-from layers.validate import Events
+from layers.live import schema as S
+from layers.live import snapshot
+from layers.live.snapshot import Publisher
+from layers.live.state import LiveState, layer_values
+from layers.live.validate import Events
+from layers.testing import raw
 
 
 def _events(kind: str, pos, now: float, code=0, value=1.0) -> Events:
@@ -21,7 +22,7 @@ def _events(kind: str, pos, now: float, code=0, value=1.0) -> Events:
 
 
 def _publish(bus, publisher, state, now):
-    pipe = bus.r.pipeline(transaction=True)
+    pipe = raw(bus).pipeline(transaction=True)
     made = publisher.publish(pipe, state, now, force=True)
     pipe.execute()
     return made

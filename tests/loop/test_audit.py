@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from layers.audit import AuditLog
+from layers.loop.audit import AuditLog
+from layers.testing import raw
 
 
 def _log(bus, n=5):
@@ -33,33 +34,33 @@ def test_records_of_one_subject_are_found_in_order(bus):
 
 def test_an_edited_record_is_detected(bus):
     log = _log(bus)
-    rec = json.loads(bus.r.lindex(log.log_key, 2))
+    rec = json.loads(raw(bus).lindex(log.log_key, 2))
     rec["actor"] = "mallory"
-    bus.r.lset(log.log_key, 2, json.dumps(rec))
+    raw(bus).lset(log.log_key, 2, json.dumps(rec))
     result = log.verify()
     assert not result.ok and any("seq 3" in p and "edited" in p for p in result.problems)
 
 
 def test_an_edited_record_with_a_recomputed_hash_breaks_the_chain(bus):
-    from layers.audit import record_hash
+    from layers.loop.audit import record_hash
 
     log = _log(bus)
-    rec = json.loads(bus.r.lindex(log.log_key, 1))
+    rec = json.loads(raw(bus).lindex(log.log_key, 1))
     rec["data"]["i"] = 99
     rec["hash"] = record_hash(rec)
-    bus.r.lset(log.log_key, 1, json.dumps(rec))
+    raw(bus).lset(log.log_key, 1, json.dumps(rec))
     assert any("does not chain" in p for p in log.verify().problems)
 
 
 def test_a_deleted_record_is_detected(bus):
     log = _log(bus)
-    bus.r.lrem(log.log_key, 1, bus.r.lindex(log.log_key, 1))
+    raw(bus).lrem(log.log_key, 1, raw(bus).lindex(log.log_key, 1))
     assert any("deleted" in p for p in log.verify().problems)
 
 
 def test_a_truncated_tail_is_detected(bus):
     log = _log(bus)
-    bus.r.rpop(log.log_key)
+    raw(bus).rpop(log.log_key)
     assert any("end" in p for p in log.verify().problems)
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from layers.testing import raw
 from tests.loop.conftest import alert
 
 
@@ -20,7 +21,7 @@ def cli(bus, redis_server, capsys):
     def run(*argv):
         parser = argparse.ArgumentParser(prog="cityops")
         register(parser.add_subparsers(dest="command", required=True))
-        words = list(argv) + ["--redis", f"unix://{redis_server.r.socket_file}",
+        words = list(argv) + ["--redis", f"unix://{redis_server.redis.socket_file}",
                               "--prefix", bus.prefix]
         args = parser.parse_args(words)
         try:
@@ -64,7 +65,7 @@ def test_a_bad_status_filter_exits_2(cli):
 def test_audit_verify_passes_then_fails_after_tampering(cli, store, demo_twin, bus):
     store.ingest(alert(demo_twin, ts=store.clock()))
     assert cli("audit", "verify")[0] == 0
-    bus.r.lset(bus.key("audit:log"), 0, bus.r.lindex(bus.key("audit:log"), 0).replace(
+    raw(bus).lset(bus.keys.audit("log"), 0, raw(bus).lindex(bus.keys.audit("log"), 0).replace(
         b'"severity":2', b'"severity":1'))
     code, out, _ = cli("audit", "verify")
     assert code == 1 and json.loads(out)["ok"] is False
@@ -86,10 +87,10 @@ def test_inspections_for_an_unknown_department_exit_2(cli):
 
 
 def test_alerts_cap_prints_cap_xml(cli, bus, demo_twin):
-    from layers.alerts import AlertStore
+    from layers.loop.alerts import AlertStore
 
     saved = AlertStore(bus).save(alert(demo_twin, ts=1_767_225_600.0, cells=[]))
-    code, out, _ = cli("alerts", "cap", saved["id"])
+    code, out, _ = cli("alerts", "cap", saved.id)
     assert code == 0 and "urn:oasis:names:tc:emergency:cap:1.2" in out
 
 

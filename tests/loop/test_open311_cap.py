@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from layers.testing import raw
 from tests.loop.conftest import cell_point
 
 KEY = "test-key"
@@ -18,8 +19,8 @@ def web(bus, demo_twin, clock):
     from flask import Flask
 
     from dashboard.web_api import register_routes
-    from layers.alerts import Engine
-    from layers.rules import load
+    from layers.loop.engine import Engine
+    from layers.loop.rules import load
 
     engine = Engine(bus, demo_twin, load(), clock=clock)
     server = Flask("test")
@@ -105,7 +106,7 @@ def test_a_bad_request_gets_the_spec_error_list(web, demo_twin, change, code, wo
 def test_a_refused_request_publishes_nothing(web, demo_twin, bus):
     client, _ = web
     client.post("/open311/v2/requests.json", data=_form(demo_twin, service_code="dragons"))
-    assert bus.r.xlen(bus.stream("incident")) == 0
+    assert raw(bus).xlen(bus.stream("incident")) == 0
 
 
 def test_an_oversize_body_is_refused_with_413(web, demo_twin):
@@ -136,16 +137,16 @@ def test_a_bad_date_filter_is_a_400(web):
 
 # -- CAP -------------------------------------------------------------------------------------------
 def _alert(demo_twin, bus):
-    from layers.alerts import AlertStore
+    from layers.loop.alerts import AlertStore
+    from layers.loop.records import Alert
 
     a = int(demo_twin.neighbors[0][demo_twin.neighbors[0] >= 0][0])
-    cells = [f"{int(demo_twin.cell_ids[i]):x}" for i in (0, a)]
+    cells = [int(demo_twin.cell_ids[i]) for i in (0, a)]
     lat, lng = demo_twin.centers
-    return AlertStore(bus).save({
-        "rule": "waterlogging", "category": "waterlogging", "severity": 3, "title": "道路积水",
-        "ts": 1_767_225_600.0, "lat": float(lat[0]), "lng": float(lng[0]), "cells": cells,
-        "evidence": [{"cell": cells[0], "value": 2.8}], "events": [], "source": "layer",
-        "case": "C000001"})
+    return AlertStore(bus).save(Alert(
+        rule="waterlogging", category="waterlogging", severity=3, title="道路积水",
+        ts=1_767_225_600.0, lat=float(lat[0]), lng=float(lng[0]), cells=cells,
+        evidence=[{"cell": cells[0], "value": 2.8}], source="layer", case="C000001"))
 
 
 def _parse(xml: str):
@@ -153,12 +154,12 @@ def _parse(xml: str):
 
 
 def test_cap_output_parses_and_carries_the_alerts_fields(bus, demo_twin):
-    from layers.cap import to_cap
+    from layers.protocols.cap import to_cap
 
     alert = _alert(demo_twin, bus)
     root = _parse(to_cap(alert))
     assert root.tag == f"{CAP}alert"
-    assert root.findtext(f"{CAP}identifier") == f"cityops-{alert['id']}"
+    assert root.findtext(f"{CAP}identifier") == f"cityops-{alert.id}"
     assert root.findtext(f"{CAP}sent") == "2026-01-01T08:00:00+08:00"
     info = root.find(f"{CAP}info")
     assert info.findtext(f"{CAP}category") == "Met"
@@ -170,7 +171,7 @@ def test_cap_output_parses_and_carries_the_alerts_fields(bus, demo_twin):
 
 
 def test_cap_elements_come_in_the_order_of_the_standard(bus, demo_twin):
-    from layers.cap import to_cap
+    from layers.protocols.cap import to_cap
 
     root = _parse(to_cap(_alert(demo_twin, bus)))
     tags = [c.tag.removeprefix(CAP) for c in root]
@@ -185,7 +186,7 @@ def test_cap_elements_come_in_the_order_of_the_standard(bus, demo_twin):
 def test_the_cap_area_is_a_closed_polygon_around_the_alerts_cells(bus, demo_twin):
     import shapely
 
-    from layers.cap import to_cap
+    from layers.protocols.cap import to_cap
 
     alert = _alert(demo_twin, bus)
     area = _parse(to_cap(alert)).find(f"{CAP}info/{CAP}area")
@@ -194,14 +195,14 @@ def test_the_cap_area_is_a_closed_polygon_around_the_alerts_cells(bus, demo_twin
     pairs = [tuple(map(float, p.split(","))) for p in polygons[0].text.split()]
     assert pairs[0] == pairs[-1] and len(pairs) >= 4
     shape = shapely.Polygon([(lng, lat) for lat, lng in pairs])
-    assert shape.contains(shapely.Point(alert["lng"], alert["lat"]))
+    assert shape.contains(shapely.Point(alert.lng, alert.lat))
 
 
 def test_the_cap_route_serves_an_alert_and_404s_an_unknown_one(web, bus, demo_twin):
     client, _ = web
     alert = _alert(demo_twin, bus)
-    res = client.get(f"/cap/alerts/{alert['id']}.xml")
+    res = client.get(f"/cap/alerts/{alert.id}.xml")
     assert res.status_code == 200 and res.mimetype == "application/cap+xml"
-    assert _parse(res.get_data(as_text=True)).findtext(f"{CAP}identifier").endswith(alert["id"])
+    assert _parse(res.get_data(as_text=True)).findtext(f"{CAP}identifier").endswith(alert.id)
     assert client.get("/cap/alerts/A999999.xml").status_code == 404
     assert json.loads(client.get("/cap/alerts/A999999.xml").data)[0]["code"] == 404

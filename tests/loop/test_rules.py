@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layers.rules import RuleError, load, parse
+from layers.loop.rules import RuleError, load, parse
+from layers.loop.rulestate import RuleStateStore
+from layers.testing import raw
 
 T0 = 1_767_225_600.0
 
@@ -60,11 +62,11 @@ def test_durations_accept_units():
 
 # -- layer rules -----------------------------------------------------------------------------------
 def _watch(bus, twin, **kw):
-    from layers.alerts import where_mask
-    from layers.whistle import LayerWatch
+    from layers.loop.engine import where_mask
+    from layers.loop.whistle import LayerWatch
 
     rule = parse(_rule(**kw)).rules[0]
-    return LayerWatch(bus, twin, rule, where_mask(twin, rule.where))
+    return LayerWatch(RuleStateStore(bus), twin, rule, where_mask(twin, rule.where))
 
 
 def test_a_sustained_condition_alerts_only_after_its_duration(bus, demo_twin):
@@ -94,8 +96,8 @@ def test_adjacent_cells_make_one_alert_with_all_their_cells(bus, demo_twin):
     b = int(demo_twin.neighbors[a][demo_twin.neighbors[a] >= 0][0])
     values[[a, b]] = [3.0, 4.0]
     alerts = watch.evaluate(values, T0)
-    assert len(alerts) == 1 and len(alerts[0]["cells"]) == 2
-    assert alerts[0]["evidence"][0]["value"] == 4.0
+    assert len(alerts) == 1 and len(alerts[0].cells) == 2
+    assert alerts[0].evidence[0]["value"] == 4.0
 
 
 def test_the_where_filter_limits_a_rule_to_cells_near_facilities(bus, demo_twin):
@@ -115,7 +117,7 @@ def test_rule_state_survives_a_restart(bus, demo_twin):
 # -- event rules through the engine ------------------------------------------------------------------
 @pytest.fixture
 def engine(bus, demo_twin, clock):
-    from layers.alerts import Engine
+    from layers.loop.engine import Engine
 
     return Engine(bus, demo_twin, load(), clock=clock)
 
@@ -135,7 +137,7 @@ def test_a_hotline_report_joins_the_open_sensor_case_of_the_same_event(bus, demo
     bus.publish("incident", [_report(lat + 0.001, lng, clock() - 30)])
     summary = engine.tick()
     assert summary["cases"] == [sensor_case]
-    assert engine.store.get(sensor_case)["reports"] == 1
+    assert engine.store.get(sensor_case).reports == 1
 
 
 def test_two_reports_far_apart_open_two_cases(bus, demo_twin, engine, clock):
@@ -156,34 +158,35 @@ def test_a_redelivered_event_is_not_counted_twice(bus, demo_twin, engine, clock)
     bus.publish("incident", [event])
     engine.tick()
     cases = engine.store.list()
-    assert len(cases) == 1 and cases[0]["reports"] == 1
+    assert len(cases) == 1 and cases[0].reports == 1
 
 
 def test_garbage_entries_never_stop_the_engine(bus, demo_twin, engine, clock):
-    from layers.bus import arrow_bytes
+    from layers.live.bus import arrow_bytes
 
-    bus.r.xadd(bus.stream("incident"), {"lat": "north", "id": "x"})
-    bus.r.xadd(bus.stream("video"), {"arrow": b"not arrow at all"})
-    bus.r.xadd(bus.stream("video"), {"arrow": arrow_bytes(__import__("pyarrow").table(
+    raw(bus).xadd(bus.stream("incident"), {"lat": "north", "id": "x"})
+    raw(bus).xadd(bus.stream("video"), {"arrow": b"not arrow at all"})
+    raw(bus).xadd(bus.stream("video"), {"arrow": arrow_bytes(__import__("pyarrow").table(
         {"label": ["fever"], "lat": [1000.0]}))})
     summary = engine.tick()
     assert summary["alerts"] == [] and summary["entries"] == {"video": 2, "incident": 1}
-    assert bus.r.xpending(bus.stream("video"), "rules")["pending"] == 0
+    assert raw(bus).xpending(bus.stream("video"), "rules")["pending"] == 0
 
 
 def test_the_engine_leaves_the_ingest_group_alone(bus, demo_twin, engine, clock):
-    from layers.bus import GROUP, ensure_groups
+    from layers.live.bus import ensure_groups
+    from layers.live.worker import GROUP
 
     ensure_groups(bus)
     bus.publish("incident", [_report(39.0, 117.7, clock() - 30)])
     engine.tick()
-    groups = {g["name"].decode(): g for g in bus.r.xinfo_groups(bus.stream("incident"))}
+    groups = {g["name"].decode(): g for g in raw(bus).xinfo_groups(bus.stream("incident"))}
     assert groups[GROUP]["last-delivered-id"] == b"0-0"
 
 
 def test_where_filters_by_unit_and_grid(demo_twin):
-    from layers.alerts import where_mask
-    from layers.rules import Where
+    from layers.loop.engine import where_mask
+    from layers.loop.rules import Where
 
     unit = str(demo_twin.units["name"].iloc[0])
     grid = str(demo_twin.grids["id"].iloc[3])
@@ -195,15 +198,15 @@ def test_where_filters_by_unit_and_grid(demo_twin):
 
 
 def test_where_naming_an_unknown_grid_is_a_clear_error(demo_twin):
-    from layers.alerts import where_mask
-    from layers.rules import Where
+    from layers.loop.engine import where_mask
+    from layers.loop.rules import Where
 
     with pytest.raises(ValueError, match="where.grids: no grid 'G9999'"):
         where_mask(demo_twin, Where(grids=["G9999"]))
 
 
 def test_events_of_a_tick_that_crashed_are_handled_by_the_next_engine(bus, demo_twin, clock):
-    from layers.alerts import Engine
+    from layers.loop.engine import Engine
     from tests.loop.conftest import cell_point
 
     lat, lng = cell_point(demo_twin, 9)

@@ -7,7 +7,6 @@ Deterministic for a seed, and cached under `$CITYOPS_HOME/twins/` (default
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from twin import cells as h3cells
+from twin import settings
 from twin.dataset import cells_dataset
 from twin.demo import attributes as attr_mod
 from twin.demo import geography as geo
@@ -22,14 +22,9 @@ from twin.demo import registries as reg
 from twin.grids import grids_registry, partition_grids
 from twin.model import Twin
 
-__all__ = ["binhai", "build_binhai", "cityops_home"]
+__all__ = ["binhai", "build_binhai"]
 
 DEMO_VERSION = 2  # bump when the demo's data or construction changes: invalidates caches
-
-
-def cityops_home() -> Path:
-    """`$CITYOPS_HOME`, default `~/.local/share/cityops`."""
-    return Path(os.environ.get("CITYOPS_HOME") or Path.home() / ".local" / "share" / "cityops")
 
 
 def binhai(resolution: int = 9, seed: int = 0, cache: bool = True) -> Twin:
@@ -38,7 +33,7 @@ def binhai(resolution: int = 9, seed: int = 0, cache: bool = True) -> Twin:
         raise ValueError(f"demo resolution {resolution} is out of range: use 5-11 (default 9)")
     if not cache:
         return build_binhai(resolution, seed)
-    folder = cityops_home() / "twins" / f"binhai-r{resolution}-s{seed}-v{DEMO_VERSION}"
+    folder = settings.home() / "twins" / f"binhai-r{resolution}-s{seed}-v{DEMO_VERSION}"
     if (folder / "twin.json").is_file():
         return Twin.load(folder)
     twin = build_binhai(resolution, seed)
@@ -77,6 +72,7 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
     grids["manager"] = [f"网格员{g + 1:04d}" for g in grids["grid"]]
     grids["source"] = "synthetic (demo)"
     meta = {"name": "binhai", "title": "滨海新区 Binhai New Area (demo)", "adcode": "120116",
+            "timezone": "Asia/Shanghai",
             "build": {"demo": "binhai", "seed": seed, "demo_version": DEMO_VERSION,
                       "resolution": resolution}}
     return Twin(ds, meta=meta, units=reg.units_registry(land_geom),

@@ -8,7 +8,6 @@ under 1% across a district of ~100 km.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import shapely
 import yaml
 
-from twin import crs
+from twin import crs, settings
 from twin.errors import TwinInputError
 
 ADCODE = "120116"  # Binhai New Area
@@ -26,23 +25,17 @@ _KX = 111_320.0 * np.cos(np.radians(_LAT0))
 _KY = 110_574.0
 
 
-def data_dir() -> Path:
-    """The repository's `data/` folder (or `$CITYOPS_DATA`)."""
-    env = os.environ.get("CITYOPS_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
-
-
 @lru_cache(maxsize=1)
 def places() -> dict:
     """The parsed `data/binhai/places.yaml`."""
-    with open(data_dir() / "binhai" / "places.yaml", encoding="utf-8") as f:
+    with open(settings.data_dir() / "binhai" / "places.yaml", encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 
 @lru_cache(maxsize=1)
 def departments() -> dict:
     """The parsed `data/binhai/departments.yaml`."""
-    with open(data_dir() / "binhai" / "departments.yaml", encoding="utf-8") as f:
+    with open(settings.data_dir() / "binhai" / "departments.yaml", encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 

@@ -1,0 +1,209 @@
+"""The rules engine (`cityops rules run`): events and layers -> alerts -> cases.
+
+`Engine.tick()` reads new video and incident entries with its own consumer group `rules` (so it
+never disturbs ingest), decodes them with THE decoder of the live pipeline (so it sees exactly
+the events ingest counts; rows ingest dead-letters are skipped here), evaluates the event rules,
+the parking watch and the layer rules (on the snapshots the ingest worker publishes), stores each
+alert, opens or joins its case, and only then acknowledges the entries (at-least-once; event ids
+already handled are skipped on redelivery). Escalation runs apart (`layers.loop.escalation`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from layers.live import schema as S
+from layers.live.bus import Bus, GroupReader
+from layers.live.decode import Decoder
+from layers.live.snapshot import SnapshotStore
+from layers.loop.alerts import AlertStore
+from layers.loop.cases import CaseStore
+from layers.loop.clock import Clock, pause, wall
+from layers.loop.notify import Outbox
+from layers.loop.parking import ParkingWatch
+from layers.loop.records import Alert
+from layers.loop.routing import Router
+from layers.loop.rules import RuleSet, Where
+from layers.loop.rulestate import RuleStateStore
+from layers.loop.whistle import EventWatch, LayerWatch, metres, read_layer
+from twin import cells as h3cells
+
+GROUP = "rules"
+EVENT_KINDS = ("video", "incident")
+log = logging.getLogger("cityops.rules")
+
+
+def where_mask(twin, where: Where) -> np.ndarray | None:
+    """Boolean per-cell mask of a rule's `where` (None = everywhere); errors name the bad value."""
+    mask = None
+
+    def both(m):
+        return m if mask is None else mask & m
+
+    if where.cells:
+        pos = twin.positions(h3cells.from_hex(where.cells))
+        if (pos < 0).any():
+            raise ValueError(f"where.cells: {where.cells[int(np.argmax(pos < 0))]} is not a cell "
+                             f"of the twin")
+        m = np.zeros(len(twin), bool)
+        m[pos] = True
+        mask = both(m)
+    if where.units:
+        m = np.zeros(len(twin), bool)
+        for u in where.units:
+            try:
+                m[twin.cells_in(str(u))] = True
+            except KeyError as exc:
+                raise ValueError(f"where.units: no unit {u!r} in the twin "
+                                 f"(see twin.units['name'])") from exc
+        mask = both(m)
+    if where.grids:
+        by_id = dict(zip(twin.grids["id"].astype(str), twin.grids["grid"].astype(int),
+                         strict=True))
+        numbers = []
+        for g in where.grids:
+            number = by_id.get(g) if isinstance(g, str) else int(g)
+            if number is None or number not in by_id.values():
+                raise ValueError(f"where.grids: no grid {g!r} in the twin (use ids like "
+                                 f"{next(iter(by_id), 'G0001')} or grid numbers)")
+            numbers.append(number)
+        mask = both(np.isin(twin.ds["grid"].values, numbers))
+    if where.near is not None:
+        fac = twin.facilities
+        sel = fac[fac["kind"].isin(where.near.kinds)] if len(fac) else fac
+        m = np.zeros(len(twin), bool)
+        lat, lng = twin.centers
+        for geom in sel.geometry:  # one vectorised pass per facility (tens to hundreds)
+            m |= metres(lat, lng, geom.y, geom.x) <= where.near.within_m
+        mask = both(m)
+    return mask
+
+
+class Engine:
+    """Evaluates a rule set every tick and turns alerts into cases."""
+
+    def __init__(self, bus: Bus, twin, ruleset: RuleSet, clock: Clock = wall,
+                 store: CaseStore | None = None, consumer: str = "rules-1",
+                 batch: int = 10_000, start_id: str = "0") -> None:
+        """`start_id`: where a new `rules` group starts ("0": the whole stream, "$": new only)."""
+        self.bus, self.twin, self.ruleset, self.clock = bus, twin, ruleset, clock
+        self.consumer, self.batch = consumer, batch
+        self.outbox = Outbox(bus)
+        self.store = store or CaseStore(bus, Router(twin), clock=clock, outbox=self.outbox)
+        self.alerts = AlertStore(bus)
+        self.state = RuleStateStore(bus)
+        self.snapshots = SnapshotStore(bus)
+        self.decoder = Decoder(twin)
+        cams = twin.cameras
+        camera_kinds = dict(zip(cams["id"].astype(str), cams["kind"].astype(str),
+                                strict=True)) if len(cams) else {}
+        self.layer_watches, self.event_watches = [], []
+        for rule in ruleset.enabled():
+            mask = where_mask(twin, rule.where)
+            if rule.layer is not None:
+                self.layer_watches.append(LayerWatch(self.state, twin, rule, mask))
+            else:
+                self.event_watches.append(EventWatch(self.state, twin, rule, mask, camera_kinds))
+        self.parking = ParkingWatch(bus, twin, ruleset.parking, self.outbox) \
+            if ruleset.parking else None
+        self.labels = {lab for w in self.event_watches if w.rule.event.kind == "video"
+                       for lab in (w.rule.event.labels or S.LABELS)}
+        if self.parking:
+            self.labels |= set(ruleset.parking.labels)
+        self.streams = {bus.stream(k): k for k in EVENT_KINDS}
+        self.reader = GroupReader(bus, GROUP, consumer, list(self.streams), start_id)
+        self._claim = True
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self) -> dict[str, list]:
+        """Entries per stream: first those a previous life left pending, then new ones."""
+        items: dict[str, list] = {s: [] for s in self.streams}
+        if self._claim:  # entries a previous life of this consumer read but did not finish
+            for stream, got in self.reader.claim(self.batch).items():
+                items[stream] += got
+            self._claim = False
+        while sum(len(v) for v in items.values()) < 10 * self.batch:
+            got = self.reader.read(self.batch)
+            if not any(got.values()):
+                break
+            for stream, entries in got.items():
+                items[stream] += entries
+        return items
+
+    def frames(self, items: dict[str, list], now: float) -> dict[str, pd.DataFrame]:
+        """The valid events of each kind as frames (the rows ingest counts)."""
+        out = {}
+        for stream, kind in self.streams.items():
+            select = {"label": self.labels} if kind == "video" else None
+            decoded = self.decoder.decode(kind, items[stream], now, S.KIND_FIELDS[kind], select)
+            out[kind] = self._fresh(decoded.frame, now)
+        return out
+
+    def _fresh(self, frame: pd.DataFrame, now: float) -> pd.DataFrame:
+        """Drop events already handled (redelivered entries, repeated ids within a batch)."""
+        if frame.empty:
+            return frame
+        frame = frame.drop_duplicates("id")
+        seen = self.state.seen(list(frame["id"]), int(now // 3600))
+        return frame[~seen]
+
+    # -- one tick ---------------------------------------------------------------------------------
+    def tick(self) -> dict:
+        """Read, evaluate, raise alerts, open/join cases, acknowledge."""
+        now = self.clock()
+        items = self._read()
+        frames = self.frames(items, now)
+        raised: list[Alert] = []
+        for watch in self.event_watches:
+            raised += self._safely(watch.rule.id, watch.evaluate,
+                                   frames[watch.rule.event.kind], now)
+        if self.parking is not None:
+            raised += self._safely("parking", self.parking.update, frames["video"], now)
+        cache: dict[tuple[str, str], np.ndarray | None] = {}
+        for watch in self.layer_watches:
+            spec = watch.rule.layer
+            if (spec.name, spec.window) not in cache:
+                cache[(spec.name, spec.window)] = read_layer(self.snapshots, spec.name,
+                                                             spec.window, len(self.twin))
+            values = cache[(spec.name, spec.window)]
+            if values is not None:
+                raised += self._safely(watch.rule.id, watch.evaluate, values, now)
+        cases = []
+        for alert in raised:
+            alert.id = self.alerts.new_id()
+            case_id, _ = self.store.ingest(alert)
+            alert.case = case_id
+            self.alerts.save(alert)
+            cases.append(case_id)
+        # handled ids and acks go together, after the cases: a crash before this point means a
+        # redelivery whose alerts merge into the same cases, never a lost event
+        pipe = self.bus.pipeline(transaction=True)
+        self.state.queue_seen(pipe, [i for f in frames.values() for i in f["id"]],
+                              int(now // 3600))
+        self.reader.queue_ack(pipe, {s: [eid for eid, _ in v] for s, v in items.items()})
+        self.state.queue_heartbeat(pipe, now, self.consumer)
+        pipe.execute()
+        return {"time": now, "entries": {self.streams[s]: len(v) for s, v in items.items()},
+                "alerts": [a.id for a in raised], "cases": cases}
+
+    def _safely(self, name: str, func: Callable, *args) -> list[Alert]:
+        try:
+            return func(*args)
+        except Exception:  # noqa: BLE001 - one broken rule must not stop the others
+            log.exception("rule %s failed this tick", name)
+            return []
+
+    def run(self, stop: Callable[[], bool] = lambda: False, interval_s: float = 5.0,
+            on_tick: Callable[[dict], None] | None = None) -> None:
+        """Tick every `interval_s` seconds (of wall time) until `stop()` is true."""
+        while not stop():
+            started = time.monotonic()
+            summary = self.tick()
+            if on_tick:
+                on_tick(summary)
+            pause(interval_s - (time.monotonic() - started), stop)
