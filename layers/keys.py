@@ -108,6 +108,7 @@ def _regex(pattern: str) -> re.Pattern:
 
 
 _REGEXES = [(_regex(f.pattern), f) for f in FAMILIES]
+_CASE_HEADS = frozenset(f.pattern.split(":")[1] for f in FAMILIES if f.pattern.startswith("cases:"))
 
 
 def check_kind(kind: str) -> str:
@@ -218,10 +219,10 @@ class Keys:
 
     def cases(self, name: str) -> str:
         """A case-store key after `cases:`, e.g. `state`, `open`, `grid:12`, `status:new`."""
-        key = self._k(f"cases:{name}")
-        if self.family(key) is None or not name:
+        head = name.split(":", 1)[0]
+        if head not in _CASE_HEADS:
             raise ValueError(f"no case key {name!r}: see layers.keys.FAMILIES")
-        return key
+        return f"{self.prefix}cases:{name}"
 
     def audit(self, name: str) -> str:
         """`audit:log`, `audit:head` or `audit:subject:{subject}`."""

@@ -31,6 +31,13 @@ class AlertStore:
         pipe.zadd(self.keys.alerts("created"), {alert.id: float(alert.ts)})
         return pipe
 
+    def stored(self, ids) -> list[bool]:
+        """Whether each alert id is stored already (a redelivered batch's alerts are)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for alert_id in ids:
+            pipe.hexists(self.keys.alerts("state"), alert_id)
+        return [bool(x) for x in pipe.execute()]
+
     def get(self, alert_id: str) -> Alert | None:
         raw = self.redis.hget(self.keys.alerts("state"), alert_id)
         return Alert.from_json(raw) if raw else None

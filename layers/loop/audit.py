@@ -34,6 +34,17 @@ def record_hash(record: dict) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A record to append: what happened (kind, data), to what (subject), by whom, when."""
+
+    kind: str
+    subject: str
+    actor: str
+    ts: float
+    data: dict
+
+
 @dataclass
 class Verification:
     """Result of `AuditLog.verify`: ok, records checked, and the problems found (first 20)."""
@@ -65,27 +76,53 @@ class AuditLog:
         `data` may be a function of the watched pipeline: it then reads the current state and
         builds the record inside the optimistic lock (and may raise to abort the append).
         """
-        if not actor or not isinstance(actor, str):
-            raise ValueError("every audit record needs an actor (a person or a system name)")
+        def build(pipe) -> list[Entry]:
+            return [Entry(kind, subject, actor, ts, data(pipe) if callable(data) else data)]
+
+        def extras(pipe, records: list[dict]) -> None:
+            if extra is not None:
+                extra(pipe, records[0])
+
+        return self.transact(build, extras)[0]
+
+    def transact(self, build: Callable[[redis.client.Pipeline], list[Entry]],
+                 extra: Callable[[redis.client.Pipeline, list[dict]], None] | None = None,
+                 watch: tuple[str, ...] = ()) -> list[dict]:
+        """Append the records `build(pipe)` returns, in order, and run `extra(pipe, records)`, all
+        in ONE transaction; retried from `build` when the log (or a `watch` key) changed meanwhile.
+
+        `build` runs inside the optimistic lock on a watched pipeline, so it can read the
+        current state; it may raise to abort. An empty list appends nothing but still runs
+        `extra` atomically.
+        """
         with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(self.head_key)
+                    pipe.watch(self.head_key, *watch)
                     head = pipe.hgetall(self.head_key)
-                    seq = int(head.get(b"seq", 0)) + 1
+                    seq = int(head.get(b"seq", 0))
                     prev = head.get(b"hash", GENESIS.encode()).decode()
-                    body = data(pipe) if callable(data) else data
-                    record = {"seq": seq, "ts": float(ts), "actor": actor, "kind": kind,
-                              "subject": subject, "data": body, "prev": prev}
-                    record["hash"] = record_hash(record)
+                    records = []
+                    for entry in build(pipe):
+                        if not entry.actor or not isinstance(entry.actor, str):
+                            raise ValueError("every audit record needs an actor (a person or a "
+                                             "system name)")
+                        seq += 1
+                        record = {"seq": seq, "ts": float(entry.ts), "actor": entry.actor,
+                                  "kind": entry.kind, "subject": entry.subject,
+                                  "data": entry.data, "prev": prev}
+                        record["hash"] = prev = record_hash(record)
+                        records.append(record)
                     pipe.multi()
-                    pipe.rpush(self.log_key, canonical(record))
-                    pipe.rpush(self.subject_key(subject), seq)
-                    pipe.hset(self.head_key, mapping={"seq": seq, "hash": record["hash"]})
+                    for record in records:
+                        pipe.rpush(self.log_key, canonical(record))
+                        pipe.rpush(self.subject_key(record["subject"]), record["seq"])
+                    if records:
+                        pipe.hset(self.head_key, mapping={"seq": seq, "hash": prev})
                     if extra is not None:
-                        extra(pipe, record)
+                        extra(pipe, records)
                     pipe.execute()
-                    return record
+                    return records
                 except redis.WatchError:
                     continue
 

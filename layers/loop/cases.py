@@ -21,7 +21,6 @@ from layers.loop.clock import Clock, wall
 from layers.loop.lifecycle import (
     ACTIONS,
     LEVELS,
-    MAX_EVENTS,
     OPEN,
     STATUSES,
     CaseError,
@@ -223,40 +222,19 @@ class CaseStore:
     def ingest(self, alert: Alert) -> tuple[str, bool]:
         """Open a case for an alert, or merge it into the open case it belongs to.
 
-        Returns (case id, True if a new case was opened).
+        Returns (case id, True if a new case was opened). The alert is stored with its case
+        (an alert without an id gets one). Batches go through `layers.loop.intake.Intake`.
         """
-        sla = self.categories.sla(alert.category)
-        ts = float(alert.ts or self.clock())
-        found = self._find_open(alert.category, alert.lat, alert.lng, sla, ts)
-        events = [str(e) for e in alert.events][:MAX_EVENTS]
-        if found:
-            self.write(found, "merge", f"rule:{alert.rule}", ts, {
-                "alert": alert.id, "severity": int(alert.severity), "events": events,
-                "reports": int(alert.reports), "note": f"{alert.rule} joined the case"})
-            return found, False
-        case_id = f"C{int(self.redis.incr(self._k('seq'))):06d}"
-        place = self.router.place(alert.lat, alert.lng)
-        deps = self.router.departments(alert.category)
-        self.write(case_id, "open", f"rule:{alert.rule}", ts, {
-            "category": alert.category, "severity": int(alert.severity),
-            "place": place.to_dict(), "departments": deps, "owner": place.manager or "",
-            "sla": sla.limits_dict(), "title": alert.title or self.categories.label(
-                alert.category, self.lang),
-            "source": alert.source, "alert": alert.id, "events": events,
-            "reports": int(alert.reports)})
-        self.write(case_id, "dispatch", "system", ts, {"to": deps, "grid_manager": place.manager},
-                   notify=self._dispatch_messages)
-        return case_id, True
+        from layers.loop.alerts import AlertStore
+        from layers.loop.intake import Intake
 
-    def _find_open(self, category: str, lat: float, lng: float, sla, ts: float) -> str | None:
-        if sla.merge_m <= 0:
-            return None
-        ids = self.redis.geosearch(self._k(f"open:geo:{category}"), longitude=lng,
-                                   latitude=lat, radius=sla.merge_m, unit="m", sort="ASC")
-        for case in self.many(i.decode() for i in ids):
-            if case.status in OPEN and ts - case.last_report <= 60 * sla.merge_window_min:
-                return case.id
-        return None
+        alerts = AlertStore(self.bus)
+        if not alert.id:
+            alert.id = alerts.new_id()
+        if not alert.ts:
+            alert.ts = self.clock()
+        case_id, opened = Intake(self, alerts).commit([alert])[0]
+        return (case_id or alerts.get(alert.id).case), opened
 
     def message_params(self, case: Case) -> dict:
         """The parameters every case message template may use."""

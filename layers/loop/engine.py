@@ -10,12 +10,14 @@ already handled are skipped on redelivery). Escalation runs apart (`layers.loop.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import redis
 
 from layers.live import schema as S
 from layers.live.bus import Bus, GroupReader
@@ -24,6 +26,7 @@ from layers.live.snapshot import SnapshotStore
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
 from layers.loop.clock import Clock, pause, wall
+from layers.loop.intake import Intake
 from layers.loop.notify import Outbox
 from layers.loop.parking import ParkingWatch
 from layers.loop.records import Alert
@@ -35,7 +38,21 @@ from twin import cells as h3cells
 
 GROUP = "rules"
 EVENT_KINDS = ("video", "incident")
+CLAIM_EVERY_S = 30.0   # how often the engine takes over entries left pending by others
+CLAIM_IDLE_MS = 60_000  # ... when they have been pending this long
 log = logging.getLogger("cityops.rules")
+
+
+def alert_id(alert: Alert) -> str:
+    """A deterministic id: the same rule raised on the same events (or, for layer rules, the
+    same cells from the same time) always gets the same id, so a replayed tick is a no-op."""
+    if alert.events:
+        basis = [alert.rule, *sorted(alert.events)]
+    else:
+        basis = [alert.rule, *map(str, alert.cells[:5]),
+                 *(repr(e.get("since", e.get("reminded", ""))) for e in alert.evidence[:1])]
+    digest = hashlib.sha1("\x1f".join(basis).encode()).hexdigest()[:16]
+    return f"A{digest}"
 
 
 def where_mask(twin, where: Where) -> np.ndarray | None:
@@ -117,16 +134,20 @@ class Engine:
             self.labels |= set(ruleset.parking.labels)
         self.streams = {bus.stream(k): k for k in EVENT_KINDS}
         self.reader = GroupReader(bus, GROUP, consumer, list(self.streams), start_id)
-        self._claim = True
+        self.intake = Intake(self.store, self.alerts)
+        self._claim = self._first_claim = True
+        self._next_claim = time.monotonic() + CLAIM_EVERY_S
+        self._failed = 0
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self) -> dict[str, list]:
         """Entries per stream: first those a previous life left pending, then new ones."""
         items: dict[str, list] = {s: [] for s in self.streams}
-        if self._claim:  # entries a previous life of this consumer read but did not finish
-            for stream, got in self.reader.claim(self.batch).items():
+        if self._claim:  # entries a previous life (or a dead consumer) read but did not finish
+            idle = 0 if self._first_claim else CLAIM_IDLE_MS
+            for stream, got in self.reader.claim(self.batch, idle).items():
                 items[stream] += got
-            self._claim = False
+            self._claim = self._first_claim = False
         while sum(len(v) for v in items.values()) < 10 * self.batch:
             got = self.reader.read(self.batch)
             if not any(got.values()):
@@ -154,10 +175,25 @@ class Engine:
 
     # -- one tick ---------------------------------------------------------------------------------
     def tick(self) -> dict:
-        """Read, evaluate, raise alerts, open/join cases, acknowledge."""
+        """Read, evaluate, then commit in ONE transaction: cases, alerts, rule state, handled
+        ids and the acknowledgements (so a crash anywhere leaves the tick undone, and its
+        redelivery gives the same alerts with the same ids)."""
         now = self.clock()
+        if time.monotonic() >= self._next_claim:  # entries a dead consumer left behind
+            self._claim = True
+            self._next_claim = time.monotonic() + CLAIM_EVERY_S
         items = self._read()
         frames = self.frames(items, now)
+        raised = self.evaluate(frames, now)
+        for alert in raised:
+            alert.id = alert_id(alert)
+        results = self._commit(raised, frames, items, now)
+        return {"time": now, "entries": {self.streams[s]: len(v) for s, v in items.items()},
+                "alerts": [a.id for a, r in zip(raised, results, strict=True) if r[0]],
+                "cases": [r[0] for r in results if r[0]], "failed": self._failed}
+
+    def evaluate(self, frames: dict[str, pd.DataFrame], now: float) -> list[Alert]:
+        """The alerts the rules raise on this tick's events and the current layers."""
         raised: list[Alert] = []
         for watch in self.event_watches:
             raised += self._safely(watch.rule.id, watch.evaluate,
@@ -173,23 +209,44 @@ class Engine:
             values = cache[(spec.name, spec.window)]
             if values is not None:
                 raised += self._safely(watch.rule.id, watch.evaluate, values, now)
-        cases = []
+        return raised
+
+    def _commit(self, raised: list[Alert], frames: dict[str, pd.DataFrame], items: dict,
+                now: float) -> list[tuple[str | None, bool]]:
+        """Cases for the alerts plus the tick's bookkeeping, in one transaction. An alert whose
+        case cannot be written is isolated (logged, counted) so the others still land."""
+        handled = [i for f in frames.values() for i in f["id"]]
+        acks = {s: [eid for eid, _ in v] for s, v in items.items()}
+
+        def more(pipe) -> None:
+            self.state.flush(pipe)
+            self.state.queue_seen(pipe, handled, int(now // 3600))
+            self.reader.queue_ack(pipe, acks)
+            self.state.queue_heartbeat(pipe, now, self.consumer)
+
+        pending = list(self.state.pending)
+        try:
+            return self.intake.commit(raised, more)
+        except (redis.RedisError, OSError):
+            self.state.discard()  # Redis trouble: nothing was written, the tick is redone
+            raise
+        except Exception:  # noqa: BLE001 - find the alert at fault; the rest still land
+            log.exception("the tick's commit failed; retrying its alerts one by one")
+        results: list[tuple[str | None, bool]] = []
         for alert in raised:
-            alert.id = self.alerts.new_id()
-            case_id, _ = self.store.ingest(alert)
-            alert.case = case_id
-            self.alerts.save(alert)
-            cases.append(case_id)
-        # handled ids and acks go together, after the cases: a crash before this point means a
-        # redelivery whose alerts merge into the same cases, never a lost event
-        pipe = self.bus.pipeline(transaction=True)
-        self.state.queue_seen(pipe, [i for f in frames.values() for i in f["id"]],
-                              int(now // 3600))
-        self.reader.queue_ack(pipe, {s: [eid for eid, _ in v] for s, v in items.items()})
-        self.state.queue_heartbeat(pipe, now, self.consumer)
-        pipe.execute()
-        return {"time": now, "entries": {self.streams[s]: len(v) for s, v in items.items()},
-                "alerts": [a.id for a in raised], "cases": cases}
+            try:
+                results += self.intake.commit([alert])
+            except (redis.RedisError, OSError):
+                self.state.discard()
+                raise
+            except Exception:  # noqa: BLE001 - one bad alert never aborts a tick
+                log.exception("alert %s (rule %s) could not be turned into a case", alert.id,
+                              alert.rule)
+                self._failed += 1
+                results.append((None, False))
+        self.state.pending[:] = pending
+        self.intake.commit([], more)
+        return results
 
     def _safely(self, name: str, func: Callable, *args) -> list[Alert]:
         try:

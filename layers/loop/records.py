@@ -97,7 +97,7 @@ class Alert:
     case: str | None = None
 
     def to_json(self) -> str:
-        return _dumps(dataclasses.asdict(self))
+        return _dumps(dict(self.__dict__))
 
     def title_in(self, lang: str) -> str:
         """The title in a language (the first one given when that one is missing)."""
@@ -152,7 +152,9 @@ class Case:
     deadline: float | None = None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """A plain dict (shallow: lists are shared, not copied)."""
+        return {**self.__dict__, "place": dict(self.place.__dict__),
+                "sla": dict(self.sla.__dict__)}
 
     def to_json(self) -> str:
         return _dumps(self.to_dict())

@@ -51,8 +51,14 @@ class Router:
 
     def place(self, lat: float, lng: float) -> Place:
         """The cell, grid, manager and unit of a point (cell None when outside the twin)."""
-        pos = int(self.twin.locate(np.array([lat]), np.array([lng]))[0])
-        return self.place_of(pos, lat, lng)
+        return self.places([lat], [lng])[0]
+
+    def places(self, lat, lng) -> list[Place]:
+        """The places of many points, located in one vectorised pass."""
+        lat, lng = np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
+        pos = self.twin.locate(lat, lng) if len(lat) else np.zeros(0, np.int64)
+        return [self.place_of(int(p), float(a), float(b))
+                for p, a, b in zip(pos.tolist(), lat, lng, strict=True)]
 
     def place_of(self, pos: int, lat: float | None = None, lng: float | None = None) -> Place:
         """The place of a cell position (its centre when lat/lng are not given)."""

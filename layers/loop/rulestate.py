@@ -1,8 +1,11 @@
 """What the rules engine remembers between ticks: episodes, recent events, handled event ids.
 
-`RuleStateStore` owns the key family `rules:*` (see layers.keys). Layer-rule state holds cell
-positions, so it is stored with the twin's fingerprint and ignored (with a warning) on another
-twin; event-rule episodes and cluster pools hold points and times only.
+`RuleStateStore` owns the key family `rules:*` (see layers.keys). Reads go to Redis at once;
+writes are held until `flush(pipe)` queues them into the engine's commit, the same transaction
+as the tick's cases, alerts and stream acknowledgements: a tick killed half-way leaves the rule
+state as it was, and the redelivered entries are evaluated against the same state again.
+Layer-rule state holds cell positions, so it is stored with the twin's fingerprint and ignored
+(with a warning) on another twin; event-rule episodes and cluster pools hold points and times.
 """
 
 from __future__ import annotations
@@ -23,6 +26,17 @@ class RuleStateStore:
 
     def __init__(self, bus: Bus) -> None:
         self.redis, self.keys = bus.redis, bus.keys
+        self.pending: list = []  # writes waiting for the engine's commit: fn(pipe)
+
+    def flush(self, pipe) -> None:
+        """Queue every held write into the commit's pipeline."""
+        for write in self.pending:
+            write(pipe)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        """Forget held writes (the commit failed: the tick is redone from Redis)."""
+        self.pending.clear()
 
     # -- layer rules: since when each cell meets the condition, cells in an episode ---------------
     def load_layer(self, rule: str, fingerprint: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,9 +56,10 @@ class RuleStateStore:
     def save_layer(self, rule: str, fingerprint: str, since: np.ndarray,
                    active: np.ndarray) -> None:
         pos = np.flatnonzero(~np.isnan(since)).astype(np.int64)
-        self.redis.hset(self.keys.rule_layer(rule), mapping={
-            "twin": fingerprint, "since_pos": pos.tobytes(), "since_ts": since[pos].tobytes(),
-            "active": np.flatnonzero(active).astype(np.int64).tobytes()})
+        mapping = {"twin": fingerprint, "since_pos": pos.tobytes(),
+                   "since_ts": since[pos].tobytes(),
+                   "active": np.flatnonzero(active).astype(np.int64).tobytes()}
+        self.pending.append(lambda pipe: pipe.hset(self.keys.rule_layer(rule), mapping=mapping))
 
     # -- event rules: the last time of each place's episode -----------------------------------------
     def episode_ends(self, rule: str, places: list[str]) -> list[float | None]:
@@ -53,33 +68,42 @@ class RuleStateStore:
 
     def set_episode_ends(self, rule: str, ends: dict[str, float]) -> None:
         if ends:
-            self.redis.hset(self.keys.rule_episodes(rule),
-                            mapping={k: repr(float(v)) for k, v in ends.items()})
+            mapping = {k: repr(float(v)) for k, v in ends.items()}
+            self.pending.append(lambda pipe: pipe.hset(self.keys.rule_episodes(rule),
+                                                       mapping=mapping))
 
     # -- cluster rules: a pool of recent matching events and the active clusters --------------------
     def pool(self, rule: str, rows: list[list], times: list[float],
-             older_than: float) -> tuple[list[list], dict[str, dict]]:
-        """Add rows to the rule's recent pool, drop the old ones; (pool rows, active clusters)."""
+             older_than: float, limit: int) -> tuple[list[list], dict[str, dict]]:
+        """The rule's recent pool (the last `limit` events newer than `older_than`) with `rows`
+        added, and its active clusters; the additions and the trim are held for the commit."""
         recent = self.keys.rule_recent(rule)
         pipe = self.redis.pipeline(transaction=False)
-        for row, ts in zip(rows, times, strict=True):
-            pipe.zadd(recent, {json.dumps(row): float(ts)})
-        pipe.zremrangebyscore(recent, "-inf", older_than)
-        pipe.zrange(recent, 0, -1)
+        pipe.zrevrangebyscore(recent, "+inf", f"({older_than}", start=0, num=limit)
         pipe.hgetall(self.keys.rule_episodes(rule))
-        *_, members, episodes = pipe.execute()
-        return ([json.loads(m) for m in members],
-                {k.decode(): json.loads(v) for k, v in episodes.items()})
+        members, episodes = pipe.execute()
+        pool = [json.loads(m) for m in reversed(members)] + list(rows)
+        pool = pool[-limit:]
+        added = {json.dumps(row): float(ts) for row, ts in zip(rows, times, strict=True)}
+
+        def write(p) -> None:
+            if added:
+                p.zadd(recent, added)
+            p.zremrangebyscore(recent, "-inf", older_than)
+            p.zremrangebyrank(recent, 0, -limit - 1)
+        self.pending.append(write)
+        return pool, {k.decode(): json.loads(v) for k, v in episodes.items()}
 
     def save_clusters(self, rule: str, active: dict[str, dict], stale: list[str]) -> None:
         key = self.keys.rule_episodes(rule)
-        pipe = self.redis.pipeline(transaction=False)
-        if stale:
-            pipe.hdel(key, *stale)
         fresh = {k: json.dumps(e) for k, e in active.items() if k not in stale}
-        if fresh:
-            pipe.hset(key, mapping=fresh)
-        pipe.execute()
+
+        def write(pipe) -> None:
+            if stale:
+                pipe.hdel(key, *stale)
+            if fresh:
+                pipe.hset(key, mapping=fresh)
+        self.pending.append(write)
 
     # -- the engine: which events were handled, its heartbeat ------------------------------------
     def seen(self, ids: list[str], hour: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from layers.loop.rules import Rule
 from layers.loop.rulestate import RuleStateStore
 
 M_PER_DEG = 111_195.0
+POOL_LIMIT = 100_000  # events a cluster rule keeps in its recent pool
 MAX_EVIDENCE = 20
 EVIDENCE_FIELDS = ("camera", "sensor", "label", "count", "source", "category", "severity", "text",
                    "plate", "value", "metric")
@@ -31,6 +32,35 @@ def metres(lat1, lng1, lat2, lng2) -> np.ndarray:
     lat1, lng1, lat2, lng2 = (np.asarray(a, dtype=float) for a in (lat1, lng1, lat2, lng2))
     dx = (lng1 - lng2) * np.cos(np.radians((lat1 + lat2) / 2.0))
     return M_PER_DEG * np.hypot(dx, lat1 - lat2)
+
+
+def near_pairs(pool: pd.DataFrame, rows: np.ndarray, within_m: float,
+               window_s: float) -> np.ndarray:
+    """(i, j) pairs, i in `rows`, of events of the same `cat` within `within_m` metres and
+    `window_s` seconds of each other (i == j included), as an (n, 2) int array.
+
+    Events are bucketed on a grid of `within_m` squares, so each event is compared with the
+    events of its own and the 8 surrounding squares only: time and memory grow with the number
+    of events times the local density, not with the square of the pool.
+    """
+    if not len(rows) or pool.empty:
+        return np.zeros((0, 2), dtype=np.int64)
+    lat, lng = pool["lat"].to_numpy(float), pool["lng"].to_numpy(float)
+    ts = pool["ts"].to_numpy(float)
+    cat = pd.factorize(pool["cat"])[0]
+    step_lat = within_m / M_PER_DEG
+    step_lng = step_lat / max(np.cos(np.radians(np.nanmean(lat))), 1e-6)
+    bx, by = np.floor(lat / step_lat).astype(np.int64), np.floor(lng / step_lng).astype(np.int64)
+    grid = pd.DataFrame({"j": np.arange(len(pool)), "cat": cat, "bx": bx, "by": by})
+    shifts = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    probe = pd.DataFrame({"i": np.repeat(rows, 9), "cat": np.repeat(cat[rows], 9),
+                          "bx": np.repeat(bx[rows], 9) + np.tile(shifts[:, 0], len(rows)),
+                          "by": np.repeat(by[rows], 9) + np.tile(shifts[:, 1], len(rows))})
+    pairs = probe.merge(grid, on=["cat", "bx", "by"])[["i", "j"]].to_numpy(np.int64)
+    i, j = pairs[:, 0], pairs[:, 1]
+    keep = (metres(lat[i], lng[i], lat[j], lng[j]) <= within_m) \
+        & (np.abs(ts[i] - ts[j]) <= window_s)
+    return pairs[keep]
 
 
 def patches(cells: np.ndarray, neighbors: np.ndarray) -> list[np.ndarray]:
@@ -168,24 +198,27 @@ class EventWatch:
         cols = ["id", "ts", "lat", "lng", "cat", "pos"]
         rows = [[_plain(v) for v in row] for row in hits[cols].itertuples(index=False)]
         members, active = self.state.pool(self.rule.id, rows, [r[1] for r in rows],
-                                          now - cl.window)
-        pool = pd.DataFrame(members, columns=cols)
-        alerts, new_ids = [], set(hits["id"])
-        for cat, group in pool.groupby("cat"):
-            lat, lng, ts = (group[c].to_numpy(float) for c in ("lat", "lng", "ts"))
-            near = (metres(lat[:, None], lng[:, None], lat[None, :], lng[None, :]) <= cl.within_m) \
-                & (np.abs(ts[:, None] - ts[None, :]) <= cl.window)
-            counts = near.sum(axis=1)
-            for i in np.flatnonzero((counts >= cl.min_count) & group["id"].isin(new_ids).to_numpy()):
-                if any(e["cat"] == cat and now - e["ts"] <= cl.window
-                       and metres(e["lat"], e["lng"], lat[i], lng[i]) <= cl.within_m
-                       for e in active.values()):
-                    continue
-                members_i = group[near[i]]
-                key = str(group["id"].iloc[i])
-                active[key] = {"cat": cat, "lat": float(lat[i]), "lng": float(lng[i]),
-                               "ts": float(ts[i])}
-                alerts.append(self._alert(members_i.assign(cat=cat), reports=0))
+                                          now - cl.window, POOL_LIMIT)
+        pool = pd.DataFrame(members, columns=cols).drop_duplicates("id", keep="last")
+        pool = pool.reset_index(drop=True)
+        new = np.flatnonzero(pool["id"].isin(set(hits["id"])).to_numpy())
+        pairs = near_pairs(pool, new, cl.within_m, cl.window)
+        counts = np.bincount(pairs[:, 0], minlength=len(pool)) if len(pairs) else \
+            np.zeros(len(pool), dtype=np.int64)
+        alerts = []
+        lat, lng, ts = (pool[c].to_numpy(float) for c in ("lat", "lng", "ts"))
+        cats = pool["cat"].to_numpy()
+        triggers = [i for i in new if counts[i] >= cl.min_count]
+        for i in sorted(triggers, key=lambda k: (ts[k], k)):
+            cat = cats[i]
+            if any(e["cat"] == cat and now - e["ts"] <= cl.window
+                   and metres(e["lat"], e["lng"], lat[i], lng[i]) <= cl.within_m
+                   for e in active.values()):
+                continue
+            members_i = pool.iloc[pairs[pairs[:, 0] == i, 1]]
+            active[str(pool["id"].iloc[i])] = {"cat": cat, "lat": float(lat[i]),
+                                               "lng": float(lng[i]), "ts": float(ts[i])}
+            alerts.append(self._alert(members_i.assign(cat=cat), reports=0))
         stale = [k for k, e in active.items() if now - e["ts"] > cl.window]
         self.state.save_clusters(self.rule.id, active, stale)
         return alerts

@@ -8,6 +8,10 @@ Event tick: one tick over N fresh video+incident events in Arrow batches (the fe
 incident is a citizen report, so most of the time goes into opening/merging cases), vs reading,
 decoding and locating the same entries; and the cost per alert turned into a case, vs one
 hash-chained audit append.
+Keeping up: events/s of the rules engine against the ingest worker's on the same events in the
+demo's mix (issue 13 asks for >= 0.5).
+Cluster rule: time and peak memory per incident of the hotline cluster rule's pool at 10k and
+100k incidents (linear: the per-incident figures stay flat).
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def main() -> None:
          "ms", "snapshot reads + one numpy threshold pass per layer", t_bare * 1e3)
 
     # -- a tick over fresh events vs only reading and decoding the same entries ---------------
-    from layers.loop.alerts import event_frame
+    from layers.live.decode import Decoder
+    from layers.live.schema import KIND_FIELDS
     from layers.loop.audit import AuditLog
 
     best_engine, best_read, per_alert = float("inf"), float("inf"), float("inf")
@@ -83,8 +88,10 @@ def main() -> None:
                 bus.publish(kind, tables[kind], batch=5000)
                 entries[kind] = raw(bus).xrange(bus.stream(kind))
         start = time.perf_counter()
+        decoder = Decoder(twin)
         for kind, items in entries.items():
-            event_frame(twin, kind, items, engine.labels if kind == "video" else None)
+            decoder.decode(kind, items, t0, KIND_FIELDS[kind],
+                           {"label": engine.labels} if kind == "video" else None)
         best_read = min(best_read, time.perf_counter() - start)
         start = time.perf_counter()
         summary = engine.tick()
@@ -102,6 +109,68 @@ def main() -> None:
     emit("rules", "alert_to_case_ms_per_alert", per_alert * 1e3, "ms",
          "one hash-chained audit append (one transaction)", t_append * 1e3)
     bus.close()
+    keeping_up(twin, 60_000 if args.quick else 300_000)
+    cluster_scaling(twin, (2_000, 20_000) if args.quick else (10_000, 100_000))
+
+
+def keeping_up(twin, n_events: int) -> None:
+    """Events/s of the rules engine and of the ingest worker on the same demo-mix events."""
+    from dashboard.system import DEMO_SHARES
+
+    bus = connect(home=tempfile.mkdtemp(prefix="cityops-bench-keepup-"), prefix="keep:",
+                  fsync="no")
+    now = time.time()
+    feed = Feed(twin, seed=5, anomaly_every_s=0, shares=DEMO_SHARES)
+    tables = feed.generate(now - 90, now - 30, n_events / 60)
+    for kind, table in tables.items():
+        bus.publish(kind, table, batch=5000)
+    n = sum(t.num_rows for t in tables.values())
+    clock = ManualClock(now)
+    worker = Worker(bus, twin, consumer="keep", clock=clock, history=False)
+    start = time.perf_counter()
+    worker.drain()
+    t_ingest = time.perf_counter() - start
+    engine = Engine(bus, twin, load(), clock=clock, consumer="keep", batch=20_000)
+    n_rules = sum(t.num_rows for k, t in tables.items() if k in ("video", "incident"))
+    start = time.perf_counter()
+    while any(engine.tick()["entries"].values()):
+        pass
+    t_rules = time.perf_counter() - start
+    emit("rules", f"rules_events_per_s[{n_rules} video+incident of {n} events]",
+         n_rules / t_rules, "events/s", "the ingest worker on the same entries (all kinds)",
+         n / t_ingest)
+    bus.close()
+
+
+def cluster_scaling(twin, sizes: tuple[int, int]) -> None:
+    """Per-incident time and memory of the cluster rule's pool, small vs large."""
+    import tracemalloc
+
+    import pandas as pd
+
+    from layers.loop.whistle import near_pairs
+
+    rng = np.random.default_rng(3)
+    lat, lng = twin.centers
+    figures = {}
+    for n in sizes:
+        idx = rng.integers(0, len(twin), n)
+        pool = pd.DataFrame({"id": [f"h{i}" for i in range(n)],
+                             "ts": time.time() - rng.uniform(0, 3600, n),
+                             "lat": lat[idx], "lng": lng[idx],
+                             "cat": rng.choice(["noise", "garbage", "road_damage"], n)})
+        tracemalloc.start()
+        start = time.perf_counter()
+        near_pairs(pool, np.arange(n), 500.0, 3600.0)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        figures[n] = (elapsed / n, peak / n)
+    small, large = sizes
+    emit("rules", f"cluster_us_per_incident[{large}]", figures[large][0] * 1e6, "us",
+         f"the same at {small} incidents (1.0 = linear)", figures[small][0] * 1e6)
+    emit("rules", f"cluster_bytes_per_incident[{large}]", figures[large][1], "B",
+         f"the same at {small} incidents (1.0 = linear)", figures[small][1])
 
 
 if __name__ == "__main__":

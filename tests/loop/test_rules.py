@@ -107,11 +107,27 @@ def test_the_where_filter_limits_a_rule_to_cells_near_facilities(bus, demo_twin)
     assert watch.evaluate(values, T0) == []
 
 
+def _commit(watch, bus) -> None:
+    """What the engine does at the end of a tick: the held rule-state writes, committed."""
+    pipe = raw(bus).pipeline(transaction=True)
+    watch.state.flush(pipe)
+    pipe.execute()
+
+
 def test_rule_state_survives_a_restart(bus, demo_twin):
     values = np.zeros(len(demo_twin), np.float32)
     values[100] = 3.0
-    assert len(_watch(bus, demo_twin).evaluate(values, T0)) == 1
+    first = _watch(bus, demo_twin)
+    assert len(first.evaluate(values, T0)) == 1
+    _commit(first, bus)
     assert _watch(bus, demo_twin).evaluate(values, T0 + 60) == []
+
+
+def test_rule_state_is_not_saved_before_the_ticks_commit(bus, demo_twin):
+    values = np.zeros(len(demo_twin), np.float32)
+    values[100] = 3.0
+    assert len(_watch(bus, demo_twin).evaluate(values, T0)) == 1  # killed before the commit
+    assert len(_watch(bus, demo_twin).evaluate(values, T0 + 60)) == 1  # the same alert again
 
 
 # -- event rules through the engine ------------------------------------------------------------------
@@ -213,11 +229,53 @@ def test_events_of_a_tick_that_crashed_are_handled_by_the_next_engine(bus, demo_
     bus.publish("incident", [_report(lat, lng, clock() - 30)])
     crashing = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-x")
 
-    def down(alert):
+    def down(*_args, **_kw):
         raise ConnectionError("Redis went away")
 
-    crashing.store.ingest = down
+    crashing.intake.commit = down
     with pytest.raises(ConnectionError):
         crashing.tick()
     again = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-x")
     assert len(again.tick()["cases"]) == 1
+
+
+def test_one_alert_that_cannot_become_a_case_does_not_stop_the_others(bus, demo_twin, clock):
+    from layers.loop.engine import Engine
+    from tests.loop.conftest import cell_point
+
+    for grid in (9, 40):
+        lat, lng = cell_point(demo_twin, grid)
+        bus.publish("incident", [_report(lat, lng, clock() - 30, i=grid)])
+    engine = Engine(bus, demo_twin, load(), clock=clock)
+    real_open = engine.intake._open
+
+    def broken(case_id, alert, place):
+        if any(e.endswith("-40") for e in alert.events):
+            raise ValueError("a broken alert")
+        return real_open(case_id, alert, place)
+
+    engine.intake._open = broken
+    summary = engine.tick()
+    assert len(summary["cases"]) == 1 and summary["failed"] == 1
+    assert raw(bus).xpending(bus.stream("incident"), "rules")["pending"] == 0
+
+
+def test_a_replayed_tick_raises_no_second_alert_and_no_merge(bus, demo_twin, clock):
+    from layers.loop.engine import Engine
+    from tests.loop.conftest import cell_point
+
+    lat, lng = cell_point(demo_twin, 9)
+    bus.publish("incident", [_report(lat, lng, clock() - 30)])
+    engine = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-y")
+    frames = engine.frames(engine._read(), clock())
+    alerts = engine.evaluate(frames, clock())
+    from layers.loop.engine import alert_id
+
+    for alert in alerts:
+        alert.id = alert_id(alert)
+    engine.intake.commit(alerts)  # the cases land, then the process dies before its ack
+    again = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-y")
+    summary = again.tick()
+    assert summary["cases"] == [] and engine.alerts.count() == 1
+    case = engine.store.get(engine.alerts.list()[0].case)
+    assert [r["data"]["action"] for r in engine.store.history(case.id)] == ["open", "dispatch"]
