@@ -57,7 +57,7 @@ def test_a_bad_users_file_names_the_user_and_the_field(tmp_path, spec, words):
 
     path = tmp_path / "users.yaml"
     path.write_text(yaml.safe_dump({"users": {"u1": spec}}))
-    with pytest.raises(auth.UsersFileError) as err:
+    with pytest.raises(users_file.UsersFileError) as err:
         users_file.load_users(path)
     assert all(w in str(err.value) for w in words) and str(path) in str(err.value)
 
