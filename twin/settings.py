@@ -60,6 +60,21 @@ def tile_url() -> str | None:
     return os.environ.get("CITYOPS_TILE_URL") or None
 
 
+def number(name: str, default: float) -> float:
+    """A numeric setting from `$name` (e.g. a size limit), else `default`; a bad value is an
+    error naming the variable."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"${name}={raw!r} is not a number") from exc
+    if not value >= 0:
+        raise ValueError(f"${name}={raw!r} must be a non-negative number")
+    return value
+
+
 def private_file(path: Path, make: callable) -> Path:
     """A file only its owner may read (0600), created once with the text `make()` returns."""
     path.parent.mkdir(parents=True, exist_ok=True)

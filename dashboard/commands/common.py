@@ -52,9 +52,23 @@ def load_twin(args: argparse.Namespace):
 
 
 def print_json(obj) -> None:
-    """Pretty JSON on stdout, Chinese kept readable."""
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=_default)
+    """Pretty, strict JSON on stdout (no NaN/Infinity: they print as null), Chinese readable."""
+    json.dump(_strict(obj), sys.stdout, ensure_ascii=False, indent=2, default=_default,
+              allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _strict(obj):
+    """The same data with every non-finite float replaced by None."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(v) for v in obj]
+    return obj
 
 
 def _default(obj):
@@ -63,7 +77,7 @@ def _default(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
-        return float(obj)
+        return float(obj) if np.isfinite(obj) else None
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)

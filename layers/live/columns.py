@@ -54,6 +54,10 @@ class ArrowColumns:
     def _col(self, name: str) -> pa.Array | None:
         return self._cols.get(name)
 
+    def names(self) -> list[str]:
+        """The field names present in this group."""
+        return [k for k in self._cols if k != "_"]
+
     def present(self, name: str) -> np.ndarray:
         col = self._col(name)
         if col is None:

@@ -10,6 +10,9 @@ validated alone, so one bad row never costs its neighbours.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from layers.live import schema as S
+from layers.live.arrowsize import ArrowSizeError, decoded_size
 from layers.live.bus import flat
 from layers.live.columns import ArrowColumns, split_entries
 from layers.live.idset import IdSet
@@ -34,10 +39,20 @@ class DeadRow:
     fields: dict[str, str]
     row: int | None = None
 
-    def record(self, stream: str) -> dict[str, str]:
-        """The dead-letter stream entry for it."""
-        out = dict(self.fields)
+    def record(self, stream: str, excerpt: int = 256) -> dict[str, str | bytes]:
+        """The dead-letter stream entry for it: the fields (each cut to `excerpt` bytes, with
+        the size and SHA-256 of what was cut), the reason, the stream and the entry id."""
+        out: dict[str, str | bytes] = {}
+        cut = {}
+        for name, value in self.fields.items():
+            raw = value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
+            if len(raw) > excerpt:
+                cut[name] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+                raw = raw[:excerpt]
+            out[name[:128]] = raw
         out.update({"reason": self.reason, "stream": stream, "entry": self.entry})
+        if cut:
+            out["truncated"] = json.dumps(cut)
         if self.row is not None:
             out["row"] = str(self.row)
         return out
@@ -72,9 +87,10 @@ def _as_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 class Decoder:
     """Decodes entries of one twin; keeps a memo of exact coordinates -> cell position."""
 
-    def __init__(self, twin) -> None:
+    def __init__(self, twin, limits: S.Limits | None = None) -> None:
         self.twin = twin
         self.points = IdSet()
+        self.limits = limits or S.Limits.from_settings()
 
     def decode(self, kind: str, items: list, now: float,
                frame_fields: tuple[str, ...] | None = None,
@@ -97,7 +113,7 @@ class Decoder:
             eid = items[i][0]
             try:
                 f = fields[i]
-                table = pa.ipc.open_stream(f[f.index(b"arrow") + 1]).read_all()
+                table = self._arrow(f[f.index(b"arrow") + 1])
             except (pa.ArrowException, OSError, ValueError, IndexError, TypeError) as exc:
                 out.dead.append(DeadRow(_entry_id(eid), f"broken Arrow batch: {exc}",
                                         _fields_dict(fields[i])))
@@ -115,11 +131,32 @@ class Decoder:
                 pd.DataFrame(columns=list(FRAME_COLUMNS))
         return out
 
+    def _arrow(self, blob) -> pa.Table:
+        """The table of a batch entry, after checking its sizes without decoding it."""
+        limits = self.limits
+        if not isinstance(blob, bytes | bytearray | memoryview):
+            raise TypeError("the arrow field must hold the bytes of an Arrow IPC stream")
+        if len(blob) > limits.entry_bytes:
+            raise ValueError(f"the entry is {len(blob):,} bytes, over the {limits.entry_bytes:,} "
+                             f"limit: send smaller batches")
+        try:
+            size = decoded_size(blob)
+        except (ArrowSizeError, struct.error) as exc:
+            raise ValueError(f"not an Arrow IPC stream ({exc})") from exc
+        if size.decoded_bytes > limits.decoded_bytes:
+            raise ValueError(f"decompresses to {size.decoded_bytes:,} bytes, over the "
+                             f"{limits.decoded_bytes:,} limit: send smaller batches")
+        if size.rows > limits.batch_rows:
+            raise ValueError(f"{size.rows:,} rows, over the {limits.batch_rows:,} limit: send "
+                             f"smaller batches")
+        return pa.ipc.open_stream(blob).read_all()
+
     def _validate(self, kind: str, cols, now: float, out: Decoded, where) -> tuple[Events, np.ndarray]:
         """Valid events and the mask of valid rows; dead rows appended to `out.dead`."""
         out.rows += cols.n
         try:
-            ev, bad, reasons = validate(kind, cols, self.twin, now, self.points)
+            ev, bad, reasons = validate(kind, cols, self.twin, now, self.points,
+                                        self.limits.field_bytes)
         except Exception:  # noqa: BLE001 - input must never kill a consumer: isolate the row
             ev, bad, reasons = self._row_by_row(kind, cols, now)
         ok = np.ones(cols.n, dtype=bool)
@@ -135,7 +172,8 @@ class Decoder:
         parts, bad, reasons = [], [], []
         for i in range(cols.n):
             try:
-                one, b, r = validate(kind, cols.take_row(i), self.twin, now)
+                one, b, r = validate(kind, cols.take_row(i), self.twin, now,
+                                     field_bytes=self.limits.field_bytes)
                 parts.append(one)
                 if len(b):
                     bad.append(i)

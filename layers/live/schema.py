@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 KINDS = ("iot", "video", "incident")
 COMMON_FIELDS = ("id", "ts", "lat", "lng", "crs")
 KIND_FIELDS = {
@@ -28,6 +30,45 @@ MAX_ID_BYTES = 128
 MAX_TEXT_CHARS = 1000
 MAX_FIELD_BYTES = 4096
 FUTURE_TOLERANCE_S = 300.0
+
+# Numeric bounds per field (a value outside is dead-lettered with the bound it broke). They are
+# physical or product limits, wide enough for any real reading, narrow enough that no value can
+# overflow a float32 layer or turn into Infinity.
+METRIC_BOUNDS = {  # iot `value` by metric: (low, high)
+    "water_level_m": (-20.0, 100.0), "rain_mm_h": (0.0, 500.0), "pm25": (0.0, 5_000.0),
+    "co_ppm": (0.0, 50_000.0), "temp_c": (-80.0, 80.0), "smoke": (0.0, 1.0),
+}
+VIDEO_COUNT_MAX = 100_000.0  # people/vehicles in one detection
+SEVERITIES = (1.0, 2.0, 3.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits on what enters the pipeline, checked BEFORE anything is decoded.
+
+    Settings: $CITYOPS_MAX_ENTRY_BYTES (one stream entry, default 16 MB),
+    $CITYOPS_MAX_DECODED_BYTES (an Arrow batch once decompressed, default 64 MB),
+    $CITYOPS_MAX_BATCH_ROWS (rows of one Arrow batch, default 1,000,000),
+    $CITYOPS_MAX_FIELD_BYTES (one field of one event, default 4096),
+    $CITYOPS_DEAD_EXCERPT_BYTES (what a dead letter keeps of a long field, default 256).
+    """
+
+    entry_bytes: int = 16 * 2**20
+    decoded_bytes: int = 64 * 2**20
+    batch_rows: int = 1_000_000
+    field_bytes: int = MAX_FIELD_BYTES
+    dead_excerpt: int = 256
+
+    @staticmethod
+    def from_settings() -> Limits:
+        from twin.settings import number
+
+        d = Limits()
+        return Limits(int(number("CITYOPS_MAX_ENTRY_BYTES", d.entry_bytes)),
+                      int(number("CITYOPS_MAX_DECODED_BYTES", d.decoded_bytes)),
+                      int(number("CITYOPS_MAX_BATCH_ROWS", d.batch_rows)),
+                      int(number("CITYOPS_MAX_FIELD_BYTES", d.field_bytes)),
+                      int(number("CITYOPS_DEAD_EXCERPT_BYTES", d.dead_excerpt)))
 
 
 def sum_channels() -> list[str]:

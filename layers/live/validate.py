@@ -100,11 +100,14 @@ def _locate(twin, lat, lng, crs, ok, cache: IdSet | None) -> np.ndarray:
     return pos
 
 
-def validate(kind: str, cols, twin, now: float,
-             cache: IdSet | None = None) -> tuple[Events, np.ndarray, list[str]]:
+def validate(kind: str, cols, twin, now: float, cache: IdSet | None = None,
+             field_bytes: int = S.MAX_FIELD_BYTES) -> tuple[Events, np.ndarray, list[str]]:
     """Valid events, and the row indices + reasons of the invalid ones (`cache`: point memo)."""
     n = cols.n
     why = _Reasons(n)
+    for name in cols.names():
+        why.flag(cols.nbytes(name) > field_bytes,
+                 f"field {name!r} is over {field_bytes} bytes: send less, link large content")
     for name in S.REQUIRED[kind]:
         why.flag(~cols.present(name), f"missing field {name!r}: every {kind} event needs "
                                       f"{', '.join(S.REQUIRED[kind])}")
@@ -135,6 +138,10 @@ def _kind_fields(kind: str, cols, why: _Reasons) -> tuple[np.ndarray, np.ndarray
         why.flag(code < 0, f"unknown metric: use one of {', '.join(S.METRICS)}")
         value = cols.numeric("value")
         why.flag(~np.isfinite(value), "value is not a finite number")
+        low = np.array([S.METRIC_BOUNDS[m][0] for m in S.METRICS] + [np.nan])[code]
+        high = np.array([S.METRIC_BOUNDS[m][1] for m in S.METRICS] + [np.nan])[code]
+        why.flag(~((value >= low) & (value <= high)),
+                 "value out of the metric's range: see layers.live.schema.METRIC_BOUNDS")
         why.flag(cols.nbytes("sensor") > S.MAX_ID_BYTES, "sensor id too long")
         return code, value
     if kind == "video":
@@ -142,7 +149,8 @@ def _kind_fields(kind: str, cols, why: _Reasons) -> tuple[np.ndarray, np.ndarray
         why.flag(code < 0, f"unknown label: use one of {', '.join(S.LABELS)}")
         has_count = cols.present("count")
         value = np.where(has_count, cols.numeric("count"), 1.0)
-        why.flag(~(value >= 0) | ~np.isfinite(value), "count is not a non-negative number")
+        why.flag(~((value >= 0) & (value <= S.VIDEO_COUNT_MAX)),
+                 f"count is not a number in [0, {S.VIDEO_COUNT_MAX:.0f}]")
         conf = np.where(cols.present("confidence"), cols.numeric("confidence"), 1.0)
         why.flag(~((conf >= 0) & (conf <= 1)), "confidence is not a number in [0, 1]")
         why.flag(cols.nbytes("camera") > S.MAX_ID_BYTES, "camera id too long")
@@ -153,7 +161,7 @@ def _kind_fields(kind: str, cols, why: _Reasons) -> tuple[np.ndarray, np.ndarray
              f"unknown source: use one of {', '.join(S.SOURCES)}")
     why.flag(code < 0, f"unknown category: use one of {', '.join(S.CATEGORIES)}")
     severity = cols.numeric("severity")
-    why.flag(~np.isin(severity, (1.0, 2.0, 3.0, 4.0)), "severity is not 1, 2, 3 or 4")
+    why.flag(~np.isin(severity, S.SEVERITIES), "severity is not 1, 2, 3 or 4")
     why.flag(cols.text_chars("text", S.MAX_TEXT_CHARS) > S.MAX_TEXT_CHARS,
              f"text longer than {S.MAX_TEXT_CHARS} characters")
     return code, np.ones(cols.n)

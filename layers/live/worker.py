@@ -166,7 +166,7 @@ class Worker:
         self._acks[stream].extend(eid for eid, _ in items)
         decoded = self.decoder.decode(kind, items, now)
         for dead in decoded.dead:
-            self._dead.append(dead.record(stream))
+            self._dead.append(dead.record(stream, self.decoder.limits.dead_excerpt))
         self.totals["dead"] += len(decoded.dead)
         # Arrow entries hold many events: read fewer entries at a time to bound memory
         self._batch_rows = 0.5 * self._batch_rows + 0.5 * decoded.rows / max(len(items), 1)

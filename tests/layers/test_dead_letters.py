@@ -37,13 +37,14 @@ CORRUPTIONS = {  # name -> (field, bad value or None to drop the field)
     "lng out of range": ("lng", "-181"), "outside the twin": ("lat", "10.0"),
     "unparsable ts": ("ts", "yesterday"), "future ts": ("ts", repr(NOW + 3600)),
     "ancient ts": ("ts", repr(NOW - 3 * 86400)), "unknown crs": ("crs", "epsg3857"),
-    "long id": ("id", "x" * 200),
+    "long id": ("id", "x" * 200), "fifty years ahead": ("ts", repr(NOW + 50 * 365 * 86400)),
+    "ts 1e308": ("ts", "1e308"), "oversized field": ("note", "x" * 5000),
 }
 KIND_CORRUPTIONS = {
     "iot": {"unknown metric": ("metric", "radiation"), "bad value": ("value", "high"),
-            "nan value": ("value", "NaN")},
+            "nan value": ("value", "NaN"), "value out of range": ("value", "1e300")},
     "video": {"unknown label": ("label", "unicorn"), "negative count": ("count", "-1"),
-              "bad confidence": ("confidence", "1.5")},
+              "bad confidence": ("confidence", "1.5"), "count 1e300": ("count", "1e300")},
     "incident": {"unknown category": ("category", "ufo"), "unknown source": ("source", "x"),
                  "severity 5": ("severity", "5"), "oversized text": ("text", "长" * 1001)},
 }
@@ -199,3 +200,47 @@ def test_a_row_that_breaks_column_wise_validation_is_isolated(bus, twin, monkeyp
     dead = raw(bus).xrange(bus.keys.dead)
     assert [f[b"id"] for _, f in dead] == [b"bad"]
     assert snapshot.read(bus, "iot.count", "1h").sum() == 5
+
+
+def _arrow_entry(table, compression=None) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema,
+                           options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
+        writer.write(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_compressed_batch_that_would_inflate_past_the_limit_is_refused_undecoded(bus, twin):
+    import pyarrow as pa
+
+    lat, lng = twin.centers
+    bomb = pa.table({"id": ["b"] * 300, "ts": [NOW - 30] * 300, "lat": [float(lat[0])] * 300,
+                     "lng": [float(lng[0])] * 300, "sensor": ["S"] * 300,
+                     "metric": ["pm25"] * 300, "value": [1.0] * 300,
+                     "note": ["x" * 1_000_000] * 300})  # 300 MB once decompressed
+    blob = _arrow_entry(bomb, "zstd")
+    assert len(blob) < 100_000
+    raw(bus).xadd(bus.stream("iot"), {"arrow": blob})
+    bus.publish("iot", [_good(twin, "iot", 1)])
+    Worker(bus, twin, consumer="w").drain()
+    (_, dead), = raw(bus).xrange(bus.keys.dead)
+    assert b"decompresses to 300," in dead[b"reason"] and b"over the" in dead[b"reason"]
+    assert len(dead[b"arrow"]) <= 256 and b"sha256" in dead[b"truncated"]
+    assert snapshot.read(bus, "iot.count", "1h").sum() == 1
+
+
+def test_a_dead_letter_keeps_an_excerpt_the_size_and_a_hash_of_a_huge_field(bus, twin):
+    import hashlib
+    import json
+
+    event = _good(twin, "incident", 3)
+    event["text"] = "长" * 20_000
+    bus.publish("incident", [event])
+    Worker(bus, twin, consumer="w").drain()
+    (_, dead), = raw(bus).xrange(bus.keys.dead)
+    cut = json.loads(dead[b"truncated"])["text"]
+    full = event["text"].encode()
+    assert len(dead[b"text"]) <= 256
+    assert cut == {"bytes": len(full), "sha256": hashlib.sha256(full).hexdigest()}

@@ -279,3 +279,16 @@ def test_a_replayed_tick_raises_no_second_alert_and_no_merge(bus, demo_twin, clo
     assert summary["cases"] == [] and engine.alerts.count() == 1
     case = engine.store.get(engine.alerts.list()[0].case)
     assert [r["data"]["action"] for r in engine.store.history(case.id)] == ["open", "dispatch"]
+
+
+@pytest.mark.parametrize("ts", ["1e308", "far future"])
+def test_the_engine_sees_only_what_ingest_counts(bus, demo_twin, clock, ts):
+    from layers.loop.engine import Engine
+    from tests.loop.conftest import cell_point
+
+    lat, lng = cell_point(demo_twin, 9)
+    event = _report(lat, lng, clock() - 30)
+    event["ts"] = "1e308" if ts == "1e308" else repr(clock() + 50 * 365 * 86400)
+    bus.publish("incident", [event])
+    summary = Engine(bus, demo_twin, load(), clock=clock).tick()
+    assert summary["entries"] == {"video": 0, "incident": 1} and summary["cases"] == []
