@@ -3,15 +3,22 @@ as the rules engine or the dashboard), live counts until Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 
+from layers.clock import pause
 from layers.live import feed as feed_mod
 from layers.live import snapshot
 from layers.live.bus import connect
+from layers.live.health import HealthStore
 from layers.live.worker import Worker, stats
+
+log = logging.getLogger("cityops.demo")
 
 
 def status_line(bus) -> str:
@@ -20,13 +27,23 @@ def status_line(bus) -> str:
     recent = {k: int(snapshot.read(bus, f"{k}.count", "5m").sum())
               for k in ("iot", "video", "incident")}
     lag = sum((s["lag"] or 0) for s in h["streams"].values())
+    trouble = [f"{name} {rep['state']}" for name, rep in h["health"].items()
+               if rep["state"] not in ("running", "stopped")]
+    memory = h["memory"]
+    warn = [f"Redis memory {memory['share']:.0%} of its budget"] if memory["warning"] else []
     return (f"{time.strftime('%H:%M:%S')}  counted {h['counted']:>9,}  last 5 min: "
             f"iot {recent['iot']:,}  video {recent['video']:,}  incident {recent['incident']:,}"
-            f"  | {h['events_per_s']:,.0f} ev/s  dead {h['dead']}  lag {lag}")
+            f"  | {h['events_per_s']:,.0f} ev/s  dead {h['dead']}  lag {lag}"
+            + ("  | " + ", ".join(trouble + warn) if trouble or warn else ""))
 
 
 class LiveSystem:
-    """Feed + ingest worker (+ extra services) running in threads on one bus until `stop()`."""
+    """Feed + ingest worker (+ extra services) running in threads on one bus until `stop()`.
+
+    Each part is supervised: if it fails it is restarted with backoff (1 s doubling to 30 s),
+    said on the terminal and reported in `cityops layers stats` (health); one part's failure
+    never stops the others.
+    """
 
     def __init__(self, twin, rate: float = 300.0, batch: int = 100, url: str | None = None,
                  home=None, prefix: str = "cityops:", seed: int = 0,
@@ -44,18 +61,31 @@ class LiveSystem:
                                                shares=shares))]
         loops += [(name, lambda fn=fn: fn(self.bus, self.stopping.is_set))
                   for name, fn in services]
-        self.threads = [threading.Thread(target=self._guarded(fn), name=name, daemon=True)
-                        for name, fn in loops]
+        self.health = HealthStore(self.bus)
+        self.restarts: dict[str, int] = {}
+        self.threads = [threading.Thread(target=self._supervised(name, fn), name=name,
+                                         daemon=True) for name, fn in loops]
         for t in self.threads:
             t.start()
 
-    def _guarded(self, func: Callable) -> Callable:
+    def _supervised(self, name: str, func: Callable) -> Callable:
+        """Run `func` until the system stops, restarting it with backoff when it fails."""
         def run():
-            try:
-                func()
-            except BaseException as exc:  # noqa: BLE001 - reported by the owner
-                self.errors.append(exc)
-                self.stopping.set()
+            delay = 1.0
+            while not self.stopping.is_set():
+                try:
+                    func()
+                    return
+                except Exception as exc:  # noqa: BLE001 - reported, then restarted
+                    self.errors.append(exc)
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    print(f"demo: {name} failed ({type(exc).__name__}: {exc}); restarting in "
+                          f"{delay:.0f} s", file=sys.stderr, flush=True)
+                    log.exception("service %s failed", name)
+                    self.health.report(f"demo-{name}", "restarting", f"{type(exc).__name__}: "
+                                       f"{exc}", restarted=True)
+                    pause(delay, self.stopping.is_set)
+                    delay = min(2 * delay, 30.0)
         return run
 
     def stop(self, close_bus: bool = True) -> dict:
@@ -63,13 +93,13 @@ class LiveSystem:
         self.stopping.set()
         for t in self.threads:
             t.join(timeout=30)
-        self.worker.release()
-        self.worker.close()
-        health = stats(self.bus)
-        if close_bus:
-            self.bus.close()  # stops the embedded server unless another process still uses it
-        if self.errors:
-            raise self.errors[0]
+        try:
+            self.worker.release()
+            self.worker.close()
+            health = stats(self.bus)
+        finally:
+            if close_bus:
+                self.bus.close()  # stops the embedded server unless another process uses it
         return health
 
 
@@ -86,15 +116,37 @@ def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None
     print(f"demo: {twin.name} ({len(twin):,} cells), feed {rate:g} events/s, Redis prefix "
           f"{prefix!r}; Ctrl-C to stop", file=out, flush=True)
     start = time.monotonic()
-    try:
-        while not system.stopping.is_set():
-            system.stopping.wait(every_s)
-            print(status_line(system.bus), file=out, flush=True)
-            if duration is not None and time.monotonic() - start >= duration:
-                break
-    except KeyboardInterrupt:
-        pass
+    with stop_signals(system.stopping):
+        try:
+            while not system.stopping.is_set():
+                system.stopping.wait(every_s)
+                try:
+                    print(status_line(system.bus), file=out, flush=True)
+                except Exception as exc:  # noqa: BLE001 - Redis may be restarting
+                    print(f"demo: no figures now ({type(exc).__name__}: {exc})", file=out,
+                          flush=True)
+                if duration is not None and time.monotonic() - start >= duration:
+                    break
+        except KeyboardInterrupt:
+            pass
     return system.stop()
+
+
+@contextlib.contextmanager
+def stop_signals(stopping: threading.Event):
+    """SIGTERM and SIGHUP stop the system like Ctrl-C (so it cleans up and stops Redis);
+    only in the main thread, where Python delivers signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    for sig in old:
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 DEMO_SHARES = {"iot": 0.35, "video": 0.649, "incident": 0.001}  # ~0.3 hotline reports/s at 300/s
 

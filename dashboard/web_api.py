@@ -15,9 +15,9 @@ import json
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from layers.clock import Clock, wall
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
-from layers.loop.clock import Clock, wall
 from layers.loop.routing import Router
 from layers.protocols.cap import to_cap
 from layers.protocols.open311 import MAX_BODY, Open311, Open311Error

@@ -52,6 +52,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("snap:meta", "hash", "layers.live.snapshot", "snapshot version, time, cell count"),
     Family("snap:changes", "stream", "layers.live.snapshot", "per version: changed layers and "
            "the positions of the changed cells"),
+    Family("health:{service}", "hash", "layers.live.health", "a long-running part's state, "
+           "since, restarts, last error, heartbeat"),
     # -- the closed loop ---------------------------------------------------------------------------
     Family("rules:meta", "hash", "layers.loop.rulestate", "rules engine heartbeat, consumer"),
     Family("rules:seen:{hour}", "set", "layers.loop.rulestate", "event ids the rules engine "
@@ -193,6 +195,9 @@ class Keys:
     @property
     def snap_changes(self) -> str:
         return self._k("snap:changes")
+
+    def health(self, service: str) -> str:
+        return self._k(f"health:{service}")
 
     # loop ------------------------------------------------------------------------------------------
     @property

@@ -25,3 +25,29 @@ def small():
     from twin.testing import small_twin
 
     return small_twin()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a redis-server this session started is still alive: every fixture
+    stops what it starts."""
+    import psutil
+
+    roots = [os.environ["CITYOPS_HOME"]]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        try:
+            roots.append(str(factory.getbasetemp()))
+        except (OSError, ValueError):
+            pass
+    from tests.redis_process import redis_servers_in
+
+    left = [p for root in roots for p in redis_servers_in(root)]
+    _, alive = psutil.wait_procs(left, timeout=30)
+    if alive:
+        described = ", ".join(f"pid {p.pid} in {p.cwd()}" for p in alive)
+        session.config.get_terminal_writer().line(
+            f"redis-server processes the tests started are still running: {described}",
+            red=True)
+        for proc in alive:
+            proc.kill()
+        session.exitstatus = 1

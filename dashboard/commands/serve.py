@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 from dashboard.commands.common import CliError, add_twin_args, load_twin
 
@@ -48,5 +49,17 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc) if args.users is None or str(args.users) in str(exc)
                        else f"{args.users}: {exc}") from exc
     print(f"CityOps Twin dashboard on http://{args.host}:{args.port}", flush=True)
-    app.run(host=args.host, port=args.port, debug=False)
+
+    def interrupt(*_) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop like Ctrl-C: the bus is closed
+        signal.signal(sig, interrupt)
+    try:
+        app.run(host=args.host, port=args.port, debug=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if bus is not None:
+            bus.close()  # an embedded server nobody else uses stops with us
     return 0

@@ -25,6 +25,7 @@ __all__ = ["Bus", "BusError", "GroupReader", "arrow_bytes", "connect", "ensure_g
 
 MIN_VERSION = (6, 2, 0)  # XAUTOCLAIM and exclusive XRANGE bounds
 DEAD_MAXLEN = 100_000
+MEMORY_WARNING = 0.8  # share of Redis's memory budget at which stats and the wall warn
 
 
 @dataclass
@@ -126,6 +127,33 @@ class Bus:
         """Entries after id `after` (exclusive), counted on the server up to `cap`."""
         script = "return #redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])"
         return int(self.redis.eval(script, 1, stream, f"({after}", cap))
+
+    def trim_acknowledged(self, stream: str, retention_s: float, now: float) -> int:
+        """Drop the entries older than the retention that every consumer group has
+        acknowledged (XTRIM MINID); the number of entries removed."""
+        floor = _id_at(now - retention_s)
+        try:
+            groups = self.redis.xinfo_groups(stream)
+        except redis.ResponseError:
+            return 0
+        for g in groups:
+            name = g["name"]
+            summary = self.redis.xpending(stream, name)
+            if summary["pending"]:
+                floor = min(floor, _parse_id(summary["min"]), key=_id_key)
+            else:
+                last = g["last-delivered-id"]
+                floor = min(floor, _next_id(_parse_id(last)), key=_id_key)
+        return int(self.redis.xtrim(stream, minid=floor, approximate=False))
+
+    def memory(self) -> dict:
+        """Redis memory in use, its budget (maxmemory, 0 = none) and the share used."""
+        info = self.redis.info("memory")
+        used, budget = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0))
+        share = used / budget if budget else None
+        return {"used_bytes": used, "budget_bytes": budget,
+                "share": None if share is None else round(share, 4),
+                "warning": share is not None and share >= MEMORY_WARNING}
 
     def queue_ack(self, pipe, stream: str, group: str, ids: list) -> None:
         if ids:
@@ -248,6 +276,25 @@ class GroupReader:
 
     def pending(self, stream: str) -> int:
         return int(self.bus.redis.xpending(stream, self.group)["pending"])
+
+
+def _parse_id(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _id_at(t: float) -> str:
+    """The first stream id at epoch time `t`."""
+    return f"{max(0, int(t * 1000))}-0"
+
+
+def _next_id(entry_id: str) -> str:
+    ms, seq = _id_key(entry_id)
+    return f"{ms}-{seq + 1}"
 
 
 def flat(fields) -> list:

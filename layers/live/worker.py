@@ -10,25 +10,32 @@ entries, so each event is applied exactly once. Ids are deduplicated on 64-bit h
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from collections.abc import Callable
 
 import numpy as np
+import redis
 
+from layers.clock import pause
 from layers.live import schema as S
 from layers.live.bus import Bus, GroupReader
 from layers.live.checkpoint import CheckpointStore, LeaseLost, WorkerError
 from layers.live.decode import Decoder
+from layers.live.health import HealthStore
 from layers.live.idset import IdSet
 from layers.live.snapshot import Publisher, SnapshotStore
 from layers.live.state import LiveState
 from layers.live.validate import Events
 
 GROUP = "ingest"
+TRIM_EVERY_S = 60.0  # how often the worker trims acknowledged entries past the retention
 LAG_CAP = 100_000  # Redis < 7 only: the lag is counted up to this many entries
 READ_EVENTS = 400_000  # about this many events per read (per stream)
+MAX_BACKOFF_S = 30.0
+log = logging.getLogger("cityops.ingest")
 
 __all__ = ["GROUP", "LeaseLost", "Worker", "WorkerError", "reset", "stats"]
 
@@ -49,13 +56,22 @@ class Worker:
         self.n = len(twin)
         self._prefetch = True
         self.streams = {bus.stream(k): k for k in S.KINDS}
-        self.state = LiveState(self.n)
-        self.ids = IdSet(1 << 20)
         self.decoder = Decoder(twin)
         self.reader: GroupReader | None = None  # made by start(), which creates the groups
         self.store = CheckpointStore(bus)
-        self.publisher = Publisher(bus, twin.cell_ids)
+        self.health = HealthStore(bus)
         self.cells_hash = twin.fingerprint
+        self._fresh_state()
+        from twin.settings import number
+
+        self.retention_s = number("CITYOPS_STREAM_RETENTION_S", 86_400.0)
+        self._next_trim = time.monotonic() + TRIM_EVERY_S
+
+    def _fresh_state(self) -> None:
+        """Empty in-memory state: what `start` fills from the last checkpoint."""
+        self.state = LiveState(self.n)
+        self.ids = IdSet(1 << 20)
+        self.publisher = Publisher(self.bus, self.twin.cell_ids)
         self.totals: dict = {"counted": 0, "dead": 0, "duplicates": 0, "last_event_ts": 0.0}
         self.totals.update({f"counted_{k}": 0 for k in S.KINDS})
         self._reset_pending()
@@ -64,6 +80,16 @@ class Worker:
         self._id_hour = None
         self.epoch = -1
         self.started = False
+
+    def step_back(self) -> None:
+        """Drop everything not checkpointed (its entries stay pending in Redis) and the read
+        connection; the next `start` reloads the last checkpoint, so nothing counts twice."""
+        if self.reader is not None:
+            try:
+                self.reader.close()
+            except (redis.RedisError, OSError):
+                pass
+        self._fresh_state()
 
     def _reset_pending(self) -> None:
         self._acks: dict[str, list] = {s: [] for s in self.streams}
@@ -101,16 +127,42 @@ class Worker:
             history.sync(self.bus.history_dir, self.state, self.twin.cell_ids)
 
     # -- the loop ---------------------------------------------------------------------------
-    def run(self, stop: Callable[[], bool] = lambda: False, block_ms: int = 500) -> None:
-        """Process entries until `stop()` is true; checkpoints on the way and at the end."""
-        if not self.started:
-            self.start()
+    def run(self, stop: Callable[[], bool] = lambda: False, block_ms: int = 500,
+            standby_s: float = 1.0) -> None:
+        """Process entries until `stop()` is true; checkpoints on the way and at the end.
+
+        Never ends for Redis trouble: a lost lease makes the worker step back and stand by
+        until it can take the lease again; a lost connection (Redis restarting) makes it step
+        back and reconnect with backoff. Either way it reloads the last checkpoint, so counts
+        stay exact.
+        """
+        delay = standby_s
         while not stop():
-            self.step(block_ms)
-        self._prefetch = False
-        if self.reader.inflight:  # entries already delivered to us: process them too
-            self.step(0)
-        self.checkpoint(force_publish=True)
+            try:
+                if not self.started:
+                    self.health.report(self.consumer, "starting")
+                    self.start(wait_s=block_ms / 1000.0)
+                    self.health.report(self.consumer, "running")
+                    delay = standby_s
+                self.step(block_ms)
+            except LeaseLost as exc:
+                log.warning("%s; standing by to take the lease again", exc)
+                self.step_back()
+                self.health.report(self.consumer, "standby", str(exc))
+                pause(delay, stop)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("worker %s lost Redis (%s); reconnecting in %.0f s", self.consumer,
+                            exc, delay)
+                self.step_back()
+                self.health.report(self.consumer, "reconnecting", str(exc))
+                pause(delay, stop)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+        if self.started:
+            self._prefetch = False
+            if self.reader.inflight:  # entries already delivered to us: process them too
+                self.step(0)
+            self.checkpoint(force_publish=True)
+            self.health.report(self.consumer, "stopped")
 
     def drain(self, idle_reads: int = 1, stop: Callable[[], bool] = lambda: False) -> None:
         """Process until a read returns nothing (or `stop()`), then checkpoint."""
@@ -133,7 +185,15 @@ class Worker:
             self.checkpoint(force_publish=True)
         elif due:
             self.checkpoint()
+        if time.monotonic() >= self._next_trim:
+            self.trim()
         return n
+
+    def trim(self) -> int:
+        """Drop stream entries past the retention that every group has acknowledged."""
+        self._next_trim = time.monotonic() + TRIM_EVERY_S
+        now = self.clock()
+        return sum(self.bus.trim_acknowledged(s, self.retention_s, now) for s in self.streams)
 
     def _dirty(self) -> bool:
         return bool(self._since or self._dead or any(self._acks.values()) or self.state.dirty)
@@ -268,7 +328,7 @@ def stats(bus: Bus) -> dict:
            "last_event_ts": float(meta.get("last_event_ts", 0)) or None,
            "heartbeat": float(meta.get("heartbeat", 0)) or None,
            "dead_letters": bus.dead_count(), "snapshot_version": int(meta.get("version", 0)),
-           "streams": {}}
+           "memory": bus.memory(), "health": HealthStore(bus).summary(), "streams": {}}
     for kind in S.KINDS:
         out["streams"][kind] = _stream_health(bus, kind)
     return out

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from layers.clock import Clock, wall
 from layers.live.bus import Bus
 from layers.loop import sla as sla_mod
 from layers.loop.audit import AuditLog
-from layers.loop.clock import Clock, wall
 from layers.loop.lifecycle import (
     ACTIONS,
     LEVELS,
@@ -122,6 +122,24 @@ class CaseStore:
         """Ids of open cases whose next deadline has passed."""
         now = self.clock() if now is None else now
         return [i.decode() for i in self.redis.zrangebyscore(self._k("deadline"), "-inf", now)]
+
+    def reserve_ids(self, n: int) -> list[str]:
+        """`n` new case ids (C000001, ...)."""
+        if n <= 0:
+            return []
+        last = int(self.redis.incrby(self._k("seq"), n))
+        return [f"C{i:06d}" for i in range(last - n + 1, last + 1)]
+
+    def open_nearby(self, queries: list[tuple[str, float, float, float]]) -> list[list[str]]:
+        """Per (category, lat, lng, radius m): open cases of that category within the radius,
+        nearest first (one round trip for all)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for category, lat, lng, radius in queries:
+            if radius > 0:
+                pipe.geosearch(self._k(f"open:geo:{category}"), longitude=lng, latitude=lat,
+                               radius=radius, unit="m", sort="ASC")
+        found = iter(pipe.execute())
+        return [[i.decode() for i in next(found)] if q[3] > 0 else [] for q in queries]
 
     def due_for_escalation(self, now: float) -> list[str]:
         """Ids of open cases past their deadline that can still climb a level."""

@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 import redis
 
+from layers.clock import Clock, pause, wall
 from layers.live import schema as S
 from layers.live.bus import Bus, GroupReader
 from layers.live.decode import Decoder
+from layers.live.health import HealthStore
 from layers.live.snapshot import SnapshotStore
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
-from layers.loop.clock import Clock, pause, wall
 from layers.loop.intake import Intake
 from layers.loop.notify import Outbox
 from layers.loop.parking import ParkingWatch
@@ -257,10 +258,37 @@ class Engine:
 
     def run(self, stop: Callable[[], bool] = lambda: False, interval_s: float = 5.0,
             on_tick: Callable[[dict], None] | None = None) -> None:
-        """Tick every `interval_s` seconds (of wall time) until `stop()` is true."""
+        """Tick every `interval_s` seconds (of wall time) until `stop()` is true.
+
+        Redis trouble never ends the loop: the tick's writes were one transaction, so nothing
+        half-done is left; the engine reloads its rule state and tries again with backoff.
+        """
+        health, delay = HealthStore(self.bus), 1.0
+        health.report(self.consumer, "running")
         while not stop():
             started = time.monotonic()
-            summary = self.tick()
-            if on_tick:
-                on_tick(summary)
+            try:
+                summary = self.tick()
+                if on_tick:
+                    on_tick(summary)
+                if delay > 1.0:
+                    health.report(self.consumer, "running")
+                delay = 1.0
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("rules engine %s lost Redis (%s); retrying in %.0f s",
+                            self.consumer, exc, delay)
+                health.report(self.consumer, "reconnecting", str(exc))
+                pause(delay, stop)
+                delay = min(2 * delay, 30.0)
+                self.reload()
+                continue
             pause(interval_s - (time.monotonic() - started), stop)
+        health.report(self.consumer, "stopped")
+
+    def reload(self) -> None:
+        """Forget in-memory rule state and re-read it (after a failed commit)."""
+        self.state.discard()
+        for watch in self.layer_watches:
+            watch.since, watch.active = self.state.load_layer(watch.rule.id,
+                                                              self.twin.fingerprint, watch.n)
+        self._claim = self._first_claim = True

@@ -13,8 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 
+import redis
+
+from layers.clock import pause
+from layers.live.health import HealthStore
 from layers.loop.cases import CaseStore
-from layers.loop.clock import pause
 from layers.loop.lifecycle import CaseError, allowed
 from layers.loop.records import Case
 
@@ -53,11 +56,26 @@ class Escalator:
             done.append(cid)
         return done
 
-    def run(self, stop: Callable[[], bool] = lambda: False, interval_s: float = 10.0) -> None:
-        """Tick every `interval_s` seconds until `stop()` is true."""
+    def run(self, stop: Callable[[], bool] = lambda: False, interval_s: float = 10.0,
+            name: str = "escalation") -> None:
+        """Tick every `interval_s` seconds until `stop()` is true; Redis trouble makes it wait
+        and retry (each escalation is one transaction: nothing is left half-done)."""
+        health, delay = HealthStore(self.store.bus), 1.0
+        health.report(name, "running")
         while not stop():
             started = time.monotonic()
-            escalated = self.tick()
-            if escalated:
-                log.info("escalated %d cases", len(escalated))
+            try:
+                escalated = self.tick()
+                if escalated:
+                    log.info("escalated %d cases", len(escalated))
+                if delay > 1.0:
+                    health.report(name, "running")
+                delay = 1.0
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("escalation lost Redis (%s); retrying in %.0f s", exc, delay)
+                health.report(name, "reconnecting", str(exc))
+                pause(delay, stop)
+                delay = min(2 * delay, 30.0)
+                continue
             pause(interval_s - (time.monotonic() - started), stop)
+        health.report(name, "stopped")

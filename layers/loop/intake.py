@@ -135,24 +135,13 @@ class Intake:
         return plan
 
     def _new_ids(self, n: int) -> list[str]:
-        if not n:
-            return []
-        last = int(self.store.redis.incrby(self.store.keys.cases("seq"), n))
-        return [f"C{i:06d}" for i in range(last - n + 1, last + 1)]
+        return self.store.reserve_ids(n)
 
     def _nearby(self, alerts: list[Alert]) -> list[list[str]]:
         """Per alert, the open cases of its category within its merge radius, nearest first."""
-        store = self.store
-        pipe = store.redis.pipeline(transaction=False)
-        radii = []
-        for a in alerts:
-            sla = store.categories.sla(a.category)
-            radii.append(sla.merge_m)
-            if sla.merge_m > 0:
-                pipe.geosearch(store.keys.cases(f"open:geo:{a.category}"), longitude=a.lng,
-                               latitude=a.lat, radius=sla.merge_m, unit="m", sort="ASC")
-        found = iter(pipe.execute())
-        return [[i.decode() for i in next(found)] if r > 0 else [] for r in radii]
+        cats = self.store.categories
+        return self.store.open_nearby([(a.category, a.lat, a.lng,
+                                        cats.sla(a.category).merge_m) for a in alerts])
 
     def _join(self, alert: Alert, near: list[str], existing: dict[str, Case],
               opened: dict[tuple, list[_Opened]]) -> str | None:

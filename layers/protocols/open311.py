@@ -17,10 +17,10 @@ import re
 import numpy as np
 import pandas as pd
 
+from layers.clock import Clock, wall
 from layers.live import schema as S
 from layers.live.bus import Bus
 from layers.loop.cases import OPEN, CaseStore
-from layers.loop.clock import Clock, wall
 from twin import settings
 
 MAX_BODY = 64 * 1024

@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
+from layers.clock import ManualClock
 from layers.live import snapshot
 from layers.live.bus import connect
 from layers.live.feed import Feed
 from layers.live.worker import Worker
-from layers.loop.clock import ManualClock
 from layers.loop.engine import Engine
 from layers.loop.rules import load
 from layers.testing import raw

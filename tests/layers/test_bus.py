@@ -83,3 +83,50 @@ def test_embedded_server_killed_and_restarted_keeps_acknowledged_state(twin, tmp
     Worker(again, twin, consumer="w").drain()
     assert snapshot.read(again, "iot.count", "24h").sum() == 500
     raw(again).shutdown(nosave=True)
+
+
+def _entries(bus, kind, n, t0):
+    ids = []
+    for i in range(n):
+        ids += bus.add_entries(kind, [{"id": f"x{i}", "n": str(i)}])
+    return ids
+
+
+def test_acknowledged_entries_past_the_retention_are_trimmed(bus):
+    stream = bus.stream("video")
+    ids = _entries(bus, "video", 10, 0)
+    bus.ensure_group(stream, "a")
+    got = raw(bus).xreadgroup("a", "c", {stream: ">"}, count=10)[0][1]
+    raw(bus).xack(stream, "a", *[eid for eid, _ in got])
+    now = int(ids[-1].split("-")[0]) / 1000 + 1
+    assert bus.trim_acknowledged(stream, retention_s=0.0, now=now) == 10
+    assert bus.length("video") == 0
+
+
+def test_entries_a_group_has_not_acknowledged_are_kept(bus):
+    stream = bus.stream("video")
+    ids = _entries(bus, "video", 10, 0)
+    bus.ensure_group(stream, "a")
+    bus.ensure_group(stream, "b")
+    got = raw(bus).xreadgroup("a", "c", {stream: ">"}, count=10)[0][1]
+    raw(bus).xack(stream, "a", *[eid for eid, _ in got])
+    raw(bus).xreadgroup("b", "c", {stream: ">"}, count=4)  # b read 4 and acknowledged none
+    now = int(ids[-1].split("-")[0]) / 1000 + 1
+    bus.trim_acknowledged(stream, retention_s=0.0, now=now)
+    assert bus.length("video") == 10
+
+
+def test_recent_entries_stay_for_the_retention(bus):
+    stream = bus.stream("video")
+    ids = _entries(bus, "video", 5, 0)
+    bus.ensure_group(stream, "a")
+    got = raw(bus).xreadgroup("a", "c", {stream: ">"}, count=10)[0][1]
+    raw(bus).xack(stream, "a", *[eid for eid, _ in got])
+    now = int(ids[-1].split("-")[0]) / 1000 + 1
+    assert bus.trim_acknowledged(stream, retention_s=3600.0, now=now) == 0
+
+
+def test_memory_use_is_reported_against_the_budget(bus):
+    memory = bus.memory()
+    assert memory["used_bytes"] > 0 and memory["budget_bytes"] > 0
+    assert 0 < memory["share"] < 1 and memory["warning"] is False

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from layers.loop.clock import ManualClock
+from layers.clock import ManualClock
 
 _counter = itertools.count()
 

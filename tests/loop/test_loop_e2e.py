@@ -18,9 +18,9 @@ ANOMALIES = ("flood", "gas", "crowd", "fever", "parking")
 
 @pytest.fixture(scope="module")
 def loop(redis_server, demo_twin, tmp_path_factory):
+    from layers.clock import ManualClock
     from layers.live.feed import Feed
     from layers.live.worker import Worker
-    from layers.loop.clock import ManualClock
     from layers.loop.engine import Engine
     from layers.loop.rules import load
     from tests.loop.conftest import cell_point
