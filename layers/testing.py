@@ -25,3 +25,12 @@ def server_pid(bus: Bus) -> int:
 def socket_url(bus: Bus) -> str:
     """A unix:// URL of the embedded server, to hand to another process."""
     return f"unix://{bus.redis.socket_file}"
+
+
+def stop_server(bus: Bus) -> None:
+    """Shut an embedded server down whoever else is still connected (end of a test fixture)."""
+    import contextlib
+
+    with contextlib.suppress(redis.RedisError, OSError):
+        bus.redis.shutdown(nosave=True)
+    bus.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from layers.testing import stop_server
 from tests.dashboard.browser import serve
 from tests.dashboard.conftest import DEMO_PASSWORDS, login, login_context
 from tests.loop.conftest import alert
@@ -41,7 +42,7 @@ def loop_app(demo_twin, tmp_path_factory):
     yield url, ids
     server.shutdown()
     app_context._CONTEXT = before
-    bus.close()
+    stop_server(bus)
 
 
 @pytest.fixture

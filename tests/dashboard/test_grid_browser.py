@@ -16,6 +16,7 @@ import h3
 import numpy as np
 import pytest
 
+from layers.testing import stop_server
 from tests.dashboard.browser import login_context, serve
 
 pytestmark = pytest.mark.browser
@@ -68,7 +69,7 @@ def grid_app(demo_twin, tmp_path_factory):
     worker.release()
     worker.close()
     app_context._CONTEXT = before
-    bus.close()
+    stop_server(bus)
 
 
 def _page(chromium, url: str, **viewport):

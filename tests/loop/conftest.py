@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from layers.clock import ManualClock
+from layers.testing import stop_server
 
 _counter = itertools.count()
 
@@ -17,7 +18,7 @@ def redis_server(tmp_path_factory):
 
     bus = connect(home=tmp_path_factory.mktemp("loop-redis"), fsync="no")
     yield bus
-    bus.close()
+    stop_server(bus)
 
 
 @pytest.fixture
