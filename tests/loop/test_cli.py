@@ -13,10 +13,16 @@ from tests.loop.conftest import alert
 
 
 @pytest.fixture
-def cli(bus, redis_server, capsys):
-    """Run `cityops ...` in-process on the test bus: returns (exit code, stdout, stderr)."""
+def cli(bus, redis_server, capsys, monkeypatch):
+    """Run `cityops ...` in-process on the test bus: returns (exit code, stdout, stderr).
+
+    The command and the test's stores share one audit key and one anchors file (the settings
+    every process writing one audit log must share)."""
     from dashboard.commands.cases import register
     from dashboard.commands.common import CliError
+
+    monkeypatch.setenv("CITYOPS_AUDIT_KEY", "the-test-audit-key")
+    monkeypatch.setenv("CITYOPS_AUDIT_ANCHORS", str(bus.home / "audit-anchors.log"))
 
     def run(*argv):
         parser = argparse.ArgumentParser(prog="cityops")
