@@ -88,9 +88,10 @@ class CaseStore:
 
     def list(self, status: str | None = None, department: str | None = None,
              grid: int | None = None, open_only: bool = False, overdue: bool = False,
-             limit: int = 200) -> list[Case]:
-        """Cases matching every filter given, newest first."""
-        return self.many(self.ids(status, department, grid, open_only, overdue)[:limit])
+             limit: int = 200, offset: int = 0) -> list[Case]:
+        """Cases matching every filter given, newest first (`offset` newest skipped)."""
+        ids = self.ids(status, department, grid, open_only, overdue)
+        return self.many(ids[offset:offset + limit])
 
     def ids(self, status: str | None = None, department: str | None = None,
             grid: int | None = None, open_only: bool = False, overdue: bool = False) -> list[str]:
