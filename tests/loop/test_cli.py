@@ -212,6 +212,23 @@ def test_rules_check_names_the_broken_rule(cli, tmp_path):
         args.func(args)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("rules: []  # 规则\n".encode("gbk"), "not UTF-8 text"),
+    (b"rules:\n  - id: r1\n    category: waterlogging\n    where: {cells: [zzzz]}\n"
+     b"    layer: {name: iot.water_level_m.max, above: 2}\n", "'zzzz' is not an H3 cell"),
+    (b"rules:\n  - id: r1\n    category: waterlogging\n"
+     b"    layer: {name: iot.water_level_m.max, above: .nan}\n", "must be a finite number"),
+])
+def test_rules_check_refuses_a_broken_file_in_one_line(tmp_path, capsys, text, message):
+    from dashboard.cli import main
+
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(text)
+    assert main(["rules", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and message in err
+
+
 def test_rules_run_once_turns_a_report_into_a_case(cli, bus, demo_twin, tmp_path):
     import time
 
