@@ -42,13 +42,21 @@ def load_twin(args: argparse.Namespace):
     """The twin chosen by `--twin` or `--demo`; bad folders are a CliError."""
     from twin import Twin, TwinInputError
 
+    if getattr(args, "demo", None):
+        return demo_twin(args.demo_resolution)
     try:
-        if getattr(args, "demo", None):
-            from twin.demo import binhai
-
-            return binhai(resolution=args.demo_resolution)
         return Twin.load(args.twin)
     except (FileNotFoundError, TwinInputError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def demo_twin(resolution: int, seed: int = 0):
+    """The Binhai demo twin; a resolution outside its range is a CliError naming the range."""
+    from twin.demo import binhai
+
+    try:
+        return binhai(resolution=resolution, seed=seed)
+    except ValueError as exc:
         raise CliError(str(exc)) from exc
 
 
