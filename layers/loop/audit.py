@@ -17,7 +17,8 @@ says they are unkeyed.
 
 Appends are serialised with WATCH on the head; callers may queue more commands into the same
 MULTI (e.g. the case view and its indexes), so a record and what is derived from it are written
-together or not at all.
+together or not at all. `append` writes one record, `transact` a batch of them in one
+transaction.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from layers.loop.anchors import Anchor, AnchorFile
 from layers.loop.signing import RECORD, canonical, digest, key_id, sign, signed
 from twin import settings
 
-__all__ = ["GENESIS", "AuditLog", "Verification", "canonical", "record_hash"]
+__all__ = ["GENESIS", "AuditLog", "Entry", "Verification", "canonical", "record_hash"]
 
 GENESIS = "0" * 64      # the `prev` of record 1
 MAX_PROBLEMS = 20       # problems listed by `verify` (all are counted)
@@ -52,6 +53,17 @@ def record_hash(record: dict) -> str:
     """Plain SHA-256 of a record without its `hash` (how unkeyed records were hashed; anyone,
     an attacker included, can compute it)."""
     return digest(_body(record))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A record to append: what happened (kind, data), to what (subject), by whom, when."""
+
+    kind: str
+    subject: str
+    actor: str
+    ts: float
+    data: dict
 
 
 @dataclass
@@ -124,35 +136,63 @@ class AuditLog:
         `data` may be a function of the watched pipeline: it then reads the current state and
         builds the record inside the optimistic lock (and may raise to abort the append).
         """
-        if not actor or not isinstance(actor, str):
-            raise ValueError("every audit record needs an actor (a person or a system name)")
+        def build(pipe) -> list[Entry]:
+            return [Entry(kind, subject, actor, ts, data(pipe) if callable(data) else data)]
+
+        def extras(pipe, records: list[dict]) -> None:
+            if extra is not None:
+                extra(pipe, records[0])
+
+        return self.transact(build, extras)[0]
+
+    def transact(self, build: Callable[[redis.client.Pipeline], list[Entry]],
+                 extra: Callable[[redis.client.Pipeline, list[dict]], None] | None = None,
+                 watch: tuple[str, ...] = ()) -> list[dict]:
+        """Append the records `build(pipe)` returns, in order, and run `extra(pipe, records)`, all
+        in ONE transaction; retried from `build` when the log (or a `watch` key) changed meanwhile.
+
+        `build` runs inside the optimistic lock on a watched pipeline, so it can read the
+        current state; it may raise to abort. An empty list appends nothing but still runs
+        `extra` atomically. Each record is sealed with an HMAC under the audit key; the last one
+        is anchored when the batch reaches a multiple of `anchor_every` or is the first under
+        this key, so fewer than `anchor_every` records ever follow the last anchor.
+        """
         key, kid = self.key, self.key_id
         with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(self.head_key)
+                    pipe.watch(self.head_key, *watch)
                     head = pipe.hgetall(self.head_key)
-                    seq = int(head.get(b"seq", 0)) + 1
+                    first = seq = int(head.get(b"seq", 0))
                     prev = head.get(b"hash", GENESIS.encode()).decode()
-                    first_under_key = head.get(b"key_id", b"").decode() != kid
-                    body = data(pipe) if callable(data) else data
-                    record = {"seq": seq, "ts": float(ts), "actor": actor, "kind": kind,
-                              "subject": subject, "data": body, "prev": prev, "key_id": kid}
-                    record["hash"] = sign(key, RECORD, record)
+                    new_key = head.get(b"key_id", b"").decode() != kid
+                    records = []
+                    for entry in build(pipe):
+                        if not entry.actor or not isinstance(entry.actor, str):
+                            raise ValueError("every audit record needs an actor (a person or a "
+                                             "system name)")
+                        seq += 1
+                        record = {"seq": seq, "ts": float(entry.ts), "actor": entry.actor,
+                                  "kind": entry.kind, "subject": entry.subject,
+                                  "data": entry.data, "prev": prev, "key_id": kid}
+                        record["hash"] = prev = sign(key, RECORD, record)
+                        records.append(record)
                     pipe.multi()
-                    pipe.rpush(self.log_key, canonical(record))
-                    pipe.rpush(self.subject_key(subject), seq)
-                    pipe.hset(self.head_key, mapping={"seq": seq, "hash": record["hash"],
-                                                      "key_id": kid})
+                    for record in records:
+                        pipe.rpush(self.log_key, canonical(record))
+                        pipe.rpush(self.subject_key(record["subject"]), record["seq"])
+                    if records:
+                        pipe.hset(self.head_key, mapping={"seq": seq, "hash": prev,
+                                                          "key_id": kid})
                     if extra is not None:
-                        extra(pipe, record)
+                        extra(pipe, records)
                     pipe.execute()
                     break
                 except redis.WatchError:
                     continue
-        if first_under_key or seq % self.anchor_every == 0:
-            self._anchor(seq, record["hash"])
-        return record
+        if records and (new_key or seq // self.anchor_every > first // self.anchor_every):
+            self._anchor(seq, prev)
+        return records
 
     def _anchor(self, seq: int, record_hash: str) -> None:
         """Write an anchor; a failure is logged, never undoes the record already written."""

@@ -138,6 +138,19 @@ def test_appends_anchor_the_head_every_n_records(bus, monkeypatch):
     assert not log.verify().ok
 
 
+def test_a_batch_in_one_transaction_is_chained_sealed_and_anchored(bus, monkeypatch):
+    from layers.loop.audit import Entry
+
+    monkeypatch.setenv("CITYOPS_AUDIT_ANCHOR_EVERY", "3")
+    log = AuditLog(bus)
+    for n in (2, 2, 3):
+        log.transact(lambda pipe, n=n: [Entry("case", "C1", "bob", 1.0, {"i": i})
+                                        for i in range(n)])
+    lines = [json.loads(x) for x in (bus.home / "audit-anchors.log").read_text().splitlines()]
+    assert [a["seq"] for a in lines] == [2, 4, 7]  # first under the key, then past 3 and 6
+    assert log.verify().ok and len(log) == 7
+
+
 def test_rewriting_a_record_and_rechaining_every_later_one_is_detected(bus):
     log = _log(bus, 120)
     prev = None
