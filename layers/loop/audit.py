@@ -157,7 +157,7 @@ class AuditLog:
         is anchored when the batch reaches a multiple of `anchor_every` or is the first under
         this key, so fewer than `anchor_every` records ever follow the last anchor.
         """
-        key, kid = self.key, self.key_id
+        key, kid, every = self.key, self.key_id, self.anchor_every  # settings read up front
         with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -190,7 +190,7 @@ class AuditLog:
                     break
                 except redis.WatchError:
                     continue
-        if records and (new_key or seq // self.anchor_every > first // self.anchor_every):
+        if records and (new_key or seq // every > first // every):
             self._anchor(seq, prev)
         return records
 

@@ -286,3 +286,10 @@ def test_a_draw_with_an_operator_chosen_seed_is_reported(bus, demo_twin):
     assert result.ok and len(result.notices) == 1
     assert f"draw {chosen['draw']} (health): seed 5 was chosen by the operator (chief" in \
         result.notices[0]
+
+
+def test_a_bad_anchor_period_is_refused_before_anything_is_written(bus, monkeypatch):
+    monkeypatch.setenv("CITYOPS_AUDIT_ANCHOR_EVERY", "often")
+    with pytest.raises(ValueError, match="CITYOPS_AUDIT_ANCHOR_EVERY is 'often'"):
+        AuditLog(bus).append("case", "C1", "alice", 1.0, {})
+    assert len(AuditLog(bus)) == 0
