@@ -84,8 +84,10 @@ FAMILIES: tuple[Family, ...] = (
            "by deadline"),
     Family("cases:by_event", "hash", "layers.loop.cases", "event id -> case id"),
     Family("cases:by_alert", "hash", "layers.loop.cases", "alert id -> case id"),
-    Family("audit:log", "list", "layers.loop.audit", "the hash-chained audit records"),
-    Family("audit:head", "hash", "layers.loop.audit", "last sequence number and hash"),
+    Family("audit:log", "list", "layers.loop.audit", "the audit records: hash-chained, "
+           "each sealed with an HMAC under the audit key (kept outside Redis)"),
+    Family("audit:head", "hash", "layers.loop.audit", "last sequence number, hash and "
+           "audit key id (anchored outside Redis)"),
     Family("audit:subject:{subject}", "list", "layers.loop.audit", "sequence numbers of one "
            "subject's records"),
     Family("outbox", "stream", "layers.loop.notify", "messages waiting for a gateway"),

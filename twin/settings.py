@@ -14,6 +14,10 @@ about the city, not about the server the software happens to run on.
 | users file           | `CITYOPS_USERS`        | `data/users.yaml` (demo users)            |
 | Open311 API keys     | `CITYOPS_OPEN311_KEYS` | none                                      |
 | raster basemap       | `CITYOPS_TILE_URL`     | none: the twin's own vector basemap       |
+| audit chain key      | `CITYOPS_AUDIT_KEY`    | generated once, `home/audit_key` (0600)   |
+| audit anchors file   | `CITYOPS_AUDIT_ANCHORS` | `home/audit-anchors.log` (0600)          |
+| audit anchor period  | `CITYOPS_AUDIT_ANCHOR_EVERY` | every 100 audit records             |
+| largest twin build   | `CITYOPS_MAX_CELLS`    | 5,000,000 cells                           |
 """
 
 from __future__ import annotations
@@ -98,6 +102,45 @@ def secret(name: str = "secret_key", env: str = "CITYOPS_SECRET",
         return value.encode()
     path = private_file((folder or home()) / name, lambda: secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def audit_key(folder: Path | None = None) -> bytes:
+    """The key of the audit chain's HMACs: `$CITYOPS_AUDIT_KEY`, else `folder/audit_key` (0600,
+    made once; `folder` defaults to the home). It lives outside Redis on purpose: whoever can
+    write Redis but not this file cannot forge a record. Every process that appends to one
+    audit log must use the same key (set the variable when they run on several machines)."""
+    return secret("audit_key", "CITYOPS_AUDIT_KEY", folder)
+
+
+def audit_anchors(folder: Path | None = None) -> Path:
+    """The append-only file of signed audit checkpoints: `$CITYOPS_AUDIT_ANCHORS`, else
+    `folder/audit-anchors.log` (`folder` defaults to the home)."""
+    env = os.environ.get("CITYOPS_AUDIT_ANCHORS")
+    return Path(env) if env else (folder or home()) / "audit-anchors.log"
+
+
+def audit_anchor_every() -> int:
+    """How many audit records at most between two anchors: `$CITYOPS_AUDIT_ANCHOR_EVERY`, 100."""
+    return _positive_int("CITYOPS_AUDIT_ANCHOR_EVERY", 100)
+
+
+def max_cells() -> int:
+    """The most cells `twin build` makes: `$CITYOPS_MAX_CELLS`, default 5,000,000."""
+    return _positive_int("CITYOPS_MAX_CELLS", 5_000_000)
+
+
+def _positive_int(env: str, default: int) -> int:
+    text = os.environ.get(env, "").strip().replace("_", "")
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"${env} is {os.environ[env]!r}: give a whole number of at least 1 "
+                         f"(default {default})")
+    return value
 
 
 def timezone(name: str | None = None) -> ZoneInfo:

@@ -10,13 +10,20 @@ from __future__ import annotations
 import argparse
 
 from dashboard.commands.common import (
+    OPERATOR,
     CliError,
     add_bus_args,
+    add_page_args,
     add_twin_args,
+    check_page,
     connect_bus,
     load_twin,
     print_json,
+    resolve_actor,
 )
+
+ACTOR_HELP = (f"who acts: a user of the users file ($CITYOPS_USERS), or {OPERATOR} (the local "
+              f"operator); the OS user is recorded beside it")
 
 
 def register(subparsers) -> None:
@@ -25,7 +32,8 @@ def register(subparsers) -> None:
     _cases(subparsers.add_parser("cases", help="cases (work orders): list, show, act, scorecards"))
     p = subparsers.add_parser("audit", help="the hash-chained audit log")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    q = sub.add_parser("verify", help="re-check the whole chain (exit 1 if tampered with)")
+    q = sub.add_parser("verify", help="re-check the keyed chain, its anchors and every case view "
+                       "(exit 1 if tampered with)")
     add_bus_args(q)
     q.set_defaults(func=_audit_verify)
     q = sub.add_parser("show", help="the records of one subject (a case id, draw:DEPT, ...)")
@@ -131,7 +139,7 @@ def _cases(p) -> None:
     q.add_argument("--grid", type=int, metavar="N", help="a grid number")
     q.add_argument("--open", action="store_true", help="open cases only")
     q.add_argument("--overdue", action="store_true", help="open cases past their deadline")
-    q.add_argument("--limit", type=int, default=50)
+    add_page_args(q, 50)
     q.add_argument("--json", action="store_true")
     add_bus_args(q)
     q.set_defaults(func=_cases_list)
@@ -143,7 +151,7 @@ def _cases(p) -> None:
                        "dispatch, escalate, note")
     q.add_argument("id")
     q.add_argument("action")
-    q.add_argument("--actor", required=True, metavar="NAME")
+    q.add_argument("--actor", required=True, metavar="NAME", help=ACTOR_HELP)
     q.add_argument("--note", default="")
     add_bus_args(q)
     q.set_defaults(func=_cases_act)
@@ -173,9 +181,11 @@ def _store(args):
 def _cases_list(args) -> int:
     from layers.loop.cases import CaseError
 
+    check_page(args)
     try:
         cases = _store(args).list(status=args.status, department=args.department, grid=args.grid,
-                                  open_only=args.open, overdue=args.overdue, limit=args.limit)
+                                  open_only=args.open, overdue=args.overdue, limit=args.limit,
+                                  offset=args.offset)
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
@@ -199,13 +209,35 @@ def _cases_show(args) -> int:
 
 
 def _cases_act(args) -> int:
-    from layers.loop.cases import CaseError
+    from layers.loop.cases import ACTIONS, CaseError
 
+    actor, context, user = resolve_actor(args.actor)
+    store = _store(args)
+    if user is not None and args.action in ACTIONS:
+        _check_user_may(user, store, args.id, args.action)
     try:
-        print_json(_store(args).act(args.id, args.action, args.actor, args.note).view())
+        print_json(store.act(args.id, args.action, actor, args.note, context=context).view())
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     return 0
+
+
+def _check_user_may(user, store, case_id: str, action: str) -> None:
+    """A named user acts on the command line only as the dashboard would let them."""
+    from dashboard.policy import ROLE_ACTIONS, can_see_case
+
+    case = store.get(case_id)
+    if case is None:
+        raise CliError(f"no case {case_id!r}: see `cityops cases list`")
+    allowed = sorted(ROLE_ACTIONS.get(user.role, ()))
+    if action not in allowed:
+        raise CliError(f"--actor {user.username} is a {user.role}, who may not {action} cases "
+                       f"(may: {', '.join(allowed) or 'nothing'}): act as another user or as "
+                       f"{OPERATOR}")
+    if not can_see_case(user, case):
+        raise CliError(f"--actor {user.username} may not act on case {case_id} (grid "
+                       f"{case.place.grid_id or case.place.grid}, not one of theirs): act as "
+                       f"another user or as {OPERATOR}")
 
 
 def _time(text: str | None, name: str, default: float) -> float:
@@ -261,9 +293,9 @@ def _cases_parking(args) -> int:
 
 # -- audit -------------------------------------------------------------------------------------------
 def _audit_verify(args) -> int:
-    from layers.loop.audit import AuditLog
+    from layers.loop.integrity import verify
 
-    result = AuditLog(connect_bus(args)).verify()
+    result = verify(connect_bus(args))
     print_json(result.to_dict())
     return 0 if result.ok else 1
 
@@ -282,8 +314,10 @@ def _inspections(p) -> None:
     q.add_argument("--department", required=True, metavar="ID")
     q.add_argument("--targets", type=int, required=True, metavar="N")
     q.add_argument("--inspectors", type=int, required=True, metavar="M")
-    q.add_argument("--seed", type=int, help="reproduce a draw (default: a fresh random seed)")
-    q.add_argument("--actor", default="cli")
+    q.add_argument("--seed", type=int, help="choose the seed, e.g. to reproduce a draw (default: "
+                   "the system's randomness); the record says the operator chose it")
+    q.add_argument("--actor", default=OPERATOR, metavar="NAME",
+                   help=ACTOR_HELP + f" (default {OPERATOR})")
     add_twin_args(q)
     add_bus_args(q)
     q.set_defaults(func=_draw)
@@ -302,9 +336,10 @@ def _draw(args) -> int:
 
     from layers.loop.inspections import DrawError, draw
 
+    actor, context, _ = resolve_actor(args.actor)
     try:
         print_json(draw(connect_bus(args), load_twin(args), args.department, args.targets,
-                        args.inspectors, args.seed, args.actor, time.time()))
+                        args.inspectors, args.seed, actor, time.time(), context))
     except DrawError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -331,9 +366,10 @@ def _draw_list(args) -> int:
 # -- alerts ------------------------------------------------------------------------------------------
 def _alerts(p) -> None:
     sub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
-    q = sub.add_parser("list", help="alerts, newest first (JSON)")
-    q.add_argument("--rule")
-    q.add_argument("--limit", type=int, default=50)
+    q = sub.add_parser("list", help="alerts, newest first: one line each (--json: in full)")
+    q.add_argument("--rule", help="only the alerts of this rule id")
+    add_page_args(q, 20)
+    q.add_argument("--json", action="store_true", help="the alerts in full, as JSON")
     add_bus_args(q)
     q.set_defaults(func=_alerts_list)
     q = sub.add_parser("show", help="one alert with its evidence (JSON)")
@@ -356,9 +392,26 @@ def _alert(args):
 
 
 def _alerts_list(args) -> int:
-    from layers.loop.alerts import AlertStore
+    import sys
 
-    print_json([a.view() for a in AlertStore(connect_bus(args)).list(args.limit, args.rule)])
+    from layers.loop.alerts import AlertStore
+    from twin.settings import city_time
+
+    check_page(args)
+    store = AlertStore(connect_bus(args))
+    alerts = store.list(args.limit, args.rule, args.offset)
+    if args.json:
+        print_json([a.view() for a in alerts])
+    else:
+        for a in alerts:
+            print(f"{a.id}  {city_time(a.ts):%Y-%m-%d %H:%M:%S}  sev{a.severity}  "
+                  f"{a.category:<16} {a.rule:<20} {a.case or '-':<8} {a.title_in('zh')}")
+    if not args.rule and alerts:
+        total = store.count()
+        more = (f"; --offset {args.offset + len(alerts)} for older ones"
+                if args.offset + len(alerts) < total else "")
+        print(f"alerts {args.offset + 1}-{args.offset + len(alerts)} of {total}, newest "
+              f"first{more}", file=sys.stderr)
     return 0
 
 

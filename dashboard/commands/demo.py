@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import print_json
+from dashboard.commands.common import demo_twin, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,9 +48,7 @@ def dashboard_service(twin, host: str, port: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.demo import binhai
-
-    twin = binhai(resolution=args.resolution, seed=args.seed)
+    twin = demo_twin(args.resolution, args.seed)
     if args.twin_only:
         print_json(twin.summary())
         return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard.commands.common import CliError, print_json
+from dashboard.commands.common import CliError, demo_twin, load_twin, print_json
 
 EXPORT_FORMATS = {"geojson": (".geojson", ".json"), "geoparquet": (".parquet", ".geoparquet")}
 
@@ -19,8 +19,11 @@ def register(subparsers) -> None:
                                    description="Build, describe and export a city twin.")
     sub = parser.add_subparsers(dest="twin_command", metavar="ACTION", required=True)
     _add_build(sub)
-    info = sub.add_parser("info", help="print a JSON summary of a twin folder")
-    info.add_argument("folder", metavar="DIR", help="a twin folder")
+    info = sub.add_parser("info", help="print a JSON summary of a twin folder or the demo twin")
+    info.add_argument("folder", metavar="DIR", nargs="?", help="a twin folder")
+    info.add_argument("--demo", choices=["binhai"], help="the built-in demo twin instead")
+    info.add_argument("--demo-resolution", type=int, default=9, metavar="R",
+                      help="H3 resolution of the demo twin (default 9)")
     info.set_defaults(func=_info)
     export = sub.add_parser("export", help="write the twin's cells as GeoJSON or GeoParquet")
     export.add_argument("folder", metavar="DIR", help="a twin folder")
@@ -60,12 +63,11 @@ def _add_build(sub) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from twin.build import build_from_files, check_resolution
+    from twin.build import build_from_files
     from twin.errors import TwinInputError
 
     try:
         if args.demo:
-            check_resolution(args.resolution)
             twin, report = _demo(args), {"warnings": []}
         else:
             twin, report = build_from_files(
@@ -83,9 +85,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace):
-    from twin.demo import binhai
-
-    twin = binhai(resolution=args.resolution)
+    twin = demo_twin(args.resolution)
     if args.name:
         twin.meta["name"] = args.name
     return twin
@@ -101,7 +101,9 @@ def _load(folder: str):
 
 
 def _info(args: argparse.Namespace) -> int:
-    print_json(_load(args.folder).summary())
+    if (args.folder is None) == (args.demo is None):
+        raise CliError("give a twin folder DIR or --demo binhai (one of them)")
+    print_json((load_twin(args) if args.demo else _load(args.folder)).summary())
     return 0
 
 

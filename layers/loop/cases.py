@@ -12,7 +12,7 @@ new alert belongs to in one GEOSEARCH. Escalation runs as its own service
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from layers.clock import Clock, wall
 from layers.live.bus import Bus
@@ -63,6 +63,14 @@ class CaseStore:
             return []
         return [Case.from_json(r) for r in self.redis.hmget(self._k("state"), ids) if r]
 
+    def scan(self, batch: int = 1000) -> Iterator[tuple[str, Case | None]]:
+        """Every stored case view as (id, Case), None where the view is not readable."""
+        for cid, raw in self.redis.hscan_iter(self._k("state"), count=batch):
+            try:
+                yield cid.decode(), Case.from_json(raw)
+            except (ValueError, KeyError, TypeError):
+                yield cid.decode(), None
+
     def history(self, case_id: str) -> list[dict]:
         return self.audit.for_subject(case_id)
 
@@ -79,9 +87,10 @@ class CaseStore:
 
     def list(self, status: str | None = None, department: str | None = None,
              grid: int | None = None, open_only: bool = False, overdue: bool = False,
-             limit: int = 200) -> list[Case]:
-        """Cases matching every filter given, newest first."""
-        return self.many(self.ids(status, department, grid, open_only, overdue)[:limit])
+             limit: int = 200, offset: int = 0) -> list[Case]:
+        """Cases matching every filter given, newest first (`offset` newest skipped)."""
+        ids = self.ids(status, department, grid, open_only, overdue)
+        return self.many(ids[offset:offset + limit])
 
     def ids(self, status: str | None = None, department: str | None = None,
             grid: int | None = None, open_only: bool = False, overdue: bool = False) -> list[str]:
@@ -162,7 +171,7 @@ class CaseStore:
             if old is not None and action not in ("merge", "open"):
                 check(old, action)
             out["old"] = old
-            return {"action": action, **data}
+            return {**data, "action": action}
 
         def extra(pipe, record) -> None:
             new = fold(out["old"], record)
@@ -213,14 +222,18 @@ class CaseStore:
             pipe.hset(k("by_alert"), a, cid)
 
     def act(self, case_id: str, action: str, actor: str, note: str = "",
-            ts: float | None = None) -> Case:
-        """Do a lifecycle action as `actor` (a person or system); returns the new state."""
+            ts: float | None = None, context: dict | None = None) -> Case:
+        """Do a lifecycle action as `actor` (a person or system); returns the new state.
+
+        `context` is recorded beside the action in the audit record (e.g. the OS user behind a
+        command-line actor); it never changes the case.
+        """
         if action not in ACTIONS:
             raise CaseError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
         if not actor:
             raise CaseError("an action needs an actor: pass --actor NAME")
         ts = self.clock() if ts is None else ts
-        data = {"note": note} if note else {}
+        data = {**(context or {}), **({"note": note} if note else {})}
         if action == "escalate":
             case = self.get(case_id)
             if case is None:

@@ -2,9 +2,12 @@
 
 `draw` picks `targets` facilities from the twin's registry (the kinds the department inspects,
 data/rules/inspections.yaml) and `inspectors` people from its roster, with numpy's PCG64 seeded by
-`seed` (a fresh random seed when none is given), and records the draw in the audit log with the
-seed and a fingerprint of both pools. `verify` repeats the draw from the recorded seed and pools
-and says whether the recorded result is exactly what the seed gives.
+`seed`, and records the draw in the audit log with the seed, where the seed came from and a
+fingerprint of both pools. The seed comes from the system's randomness (`secrets`) unless the
+operator gives one; then the record says `seed_source: operator`, because whoever picks the seed
+can try seeds until the draw suits them, and `verify` (and `cityops audit verify`) report it.
+`verify` repeats the draw from the recorded seed and pools and says whether the recorded result
+is exactly what the seed gives.
 """
 
 from __future__ import annotations
@@ -61,18 +64,25 @@ def pick(seed: int, targets: list[str], inspectors: list[str], n_targets: int,
 
 
 def draw(bus: Bus, twin, department: str, n_targets: int, n_inspectors: int,
-         seed: int | None = None, actor: str = "system", ts: float = 0.0) -> dict:
-    """Draw and record; returns the audit record's data plus its `draw` id (audit seq)."""
+         seed: int | None = None, actor: str = "system", ts: float = 0.0,
+         context: dict | None = None) -> dict:
+    """Draw and record; returns the audit record's data plus its `draw` id (audit seq).
+
+    Without `seed` the system draws one; a given seed is recorded as the operator's choice.
+    `context` is recorded beside the draw (e.g. the OS user behind a command-line actor).
+    """
     targets, inspectors = pools(twin, department)
     for what, n, pool in (("targets", n_targets, targets), ("inspectors", n_inspectors, inspectors)):
         if n < 1 or n > len(pool):
             raise DrawError(f"--{what} must be between 1 and {len(pool)} for {department} "
                             f"(the pool has {len(pool)}), got {n}")
+    source = "system" if seed is None else "operator"
     seed = secrets.randbits(63) if seed is None else int(seed)
     if seed < 0:
         raise DrawError(f"--seed must be a non-negative integer, got {seed}")
     chosen_t, chosen_i = pick(seed, targets, inspectors, n_targets, n_inspectors)
-    data = {"department": department, "seed": seed, "algorithm": ALGORITHM,
+    data = {**(context or {}), "department": department, "seed": seed, "seed_source": source,
+            "algorithm": ALGORITHM,
             "targets_pool": fingerprint(targets), "targets_pool_size": len(targets),
             "inspectors_pool": fingerprint(inspectors),
             "inspectors_pool_size": len(inspectors),
@@ -82,7 +92,8 @@ def draw(bus: Bus, twin, department: str, n_targets: int, n_inspectors: int,
 
 
 def verify(bus: Bus, twin, draw_id: int) -> dict:
-    """Repeat a recorded draw from its seed: {ok, draw, reasons}."""
+    """Repeat a recorded draw from its seed: {ok, draw, department, seed, seed_source, reasons}
+    (+ `notice` when the seed was not drawn by the system)."""
     records = AuditLog(bus).records(int(draw_id), int(draw_id))
     if not records or records[0]["kind"] != "inspection.draw":
         raise DrawError(f"audit record {draw_id} is not an inspection draw: see "
@@ -99,8 +110,28 @@ def verify(bus: Bus, twin, draw_id: int) -> dict:
                     len(data["inspectors"]))
         if t != data["targets"] or i != data["inspectors"]:
             reasons.append("the recorded targets/inspectors are not what the seed gives")
-    return {"ok": not reasons, "draw": int(draw_id), "department": data["department"],
-            "seed": data["seed"], "reasons": reasons}
+    out = {"ok": not reasons, "draw": int(draw_id), "department": data["department"],
+           "seed": data["seed"], "seed_source": data.get("seed_source", "unrecorded"),
+           "reasons": reasons}
+    notice = seed_notice(records[0])
+    return out | ({"notice": notice} if notice else {})
+
+
+def seed_notice(record: dict) -> str | None:
+    """What to tell about a recorded draw's seed: None when the system drew it."""
+    data = record["data"]
+    source = data.get("seed_source")
+    if source == "system":
+        return None
+    where = f"draw {record['seq']} ({data.get('department')})"
+    if source == "operator":
+        who = record.get("actor")
+        if data.get("os_user"):
+            who = f"{who}, OS user {data['os_user']}"
+        return (f"{where}: seed {data.get('seed')} was chosen by the operator ({who}), not "
+                f"drawn by the system: the draw is reproducible but not proven random")
+    return (f"{where}: recorded before seed sources were kept: its seed may have been chosen "
+            f"by the operator")
 
 
 def draws(bus: Bus) -> list[dict]:

@@ -6,6 +6,8 @@ optional numeric threshold, optionally a `cluster` of N within a radius and time
 cells chosen by `where` (cells, units, grids, near facility kinds, camera kinds). It emits alerts
 of a `category` and `severity`, once per episode. The `parking` block configures the soft
 enforcement of illegal parking (`layers.loop.parking`). Durations are seconds or "30s", "10m", "1h".
+Every number must be finite (`.nan`, `.inf` are refused) and every cell in `where.cells` an H3
+hex id, so a broken rule file fails at `cityops rules check`, not while the engine runs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import (
 )
 
 from layers.live import schema as S
+from twin import cells as h3cells
 from twin import settings
 from twin.durations import parse_duration
 
@@ -32,7 +35,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Near(_Strict):
@@ -48,6 +51,12 @@ class Where(_Strict):
     grids: list[str | int] = []
     near: Near | None = None
     camera_kinds: list[str] = []
+
+    @field_validator("cells")
+    @classmethod
+    def _cells(cls, value: list[str]) -> list[str]:
+        h3cells.from_hex(value)  # a ValueError names the first string that is not a cell
+        return value
 
 
 class LayerCondition(_Strict):
@@ -159,6 +168,12 @@ def _where(err: dict) -> str:
     return ".".join(str(p) for p in err["loc"]) or "(the rule itself)"
 
 
+def _message(err: dict) -> str:
+    if err["type"] == "finite_number":
+        return "must be a finite number (not .nan or .inf)"
+    return err["msg"].removeprefix("Value error, ")
+
+
 def parse(raw, source: str = "<rules>") -> RuleSet:
     """Validate a rule set from parsed YAML; RuleError names the rule and field at fault."""
     if not isinstance(raw, dict):
@@ -179,8 +194,7 @@ def parse(raw, source: str = "<rules>") -> RuleSet:
             rule = Rule(**item)
         except ValidationError as exc:
             err = exc.errors()[0]
-            msg = err["msg"].removeprefix("Value error, ")
-            raise RuleError(f"{source}: {label}: field {_where(err)}: {msg}") from exc
+            raise RuleError(f"{source}: {label}: field {_where(err)}: {_message(err)}") from exc
         if rule.id in seen:
             raise RuleError(f"{source}: {label}: field id: duplicate rule id, ids must be unique")
         seen.add(rule.id)
@@ -188,7 +202,7 @@ def parse(raw, source: str = "<rules>") -> RuleSet:
     try:
         parking = Parking(**raw["parking"]) if raw.get("parking") is not None else None
     except (ValidationError, TypeError) as exc:
-        detail = (f"field {_where(exc.errors()[0])}: {exc.errors()[0]['msg']}"
+        detail = (f"field {_where(exc.errors()[0])}: {_message(exc.errors()[0])}"
                   if isinstance(exc, ValidationError) else str(exc))
         raise RuleError(f"{source}: parking: {detail}") from exc
     return RuleSet(rules=rules, parking=parking)
@@ -201,6 +215,9 @@ def load(path: str | Path | None = None) -> RuleSet:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RuleError(f"cannot read rule file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"{path}: not UTF-8 text (byte {exc.start}): save the file as "
+                        f"UTF-8") from exc
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from exc
     return parse(raw, str(path))

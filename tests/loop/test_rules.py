@@ -56,6 +56,30 @@ def test_an_unreadable_file_is_a_rule_error(tmp_path):
         load(tmp_path / "bad.yaml")
 
 
+@pytest.mark.parametrize("change, field", [
+    ({"layer": {"name": "iot.water_level_m.max", "above": float("nan")}}, "layer.above"),
+    ({"layer": {"name": "iot.water_level_m.max", "below": float("-inf")}}, "layer.below"),
+    ({"sustained": float("inf")}, "sustained"),
+    ({"layer": None, "event": {"kind": "iot", "field": "value", "above": float("nan")}},
+     "event.above"),
+])
+def test_a_number_that_is_not_finite_is_refused(change, field):
+    with pytest.raises(RuleError, match=rf"rule 'r1': field {field}: .*finite"):
+        parse(_rule(**change))
+
+
+def test_a_where_cell_that_is_no_h3_cell_is_refused_naming_it():
+    with pytest.raises(RuleError, match=r"rule 'r1': field where.cells: 'zzzz' is not an H3 cell"):
+        parse(_rule(where={"cells": ["8931aa0a2a3ffff", "zzzz"]}))
+
+
+def test_a_rule_file_that_is_not_utf8_is_a_rule_error(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes("rules: []  # 规则\n".encode("gbk"))
+    with pytest.raises(RuleError, match=r"gbk.yaml: not UTF-8 text .*save the file as UTF-8"):
+        load(path)
+
+
 def test_durations_accept_units():
     assert parse(_rule(sustained="1.5h")).rules[0].sustained == 5400
 

@@ -56,6 +56,22 @@ def test_a_draw_is_recorded_in_the_audit_log_with_its_seed(bus, demo_twin):
     assert all(t.startswith("F-hazchem_site") for t in result["targets"])
 
 
+def test_a_draw_without_a_seed_takes_it_from_the_system(bus, demo_twin):
+    result = inspections.draw(bus, demo_twin, "fire", 2, 1)
+    assert result["seed_source"] == "system"
+    checked = inspections.verify(bus, demo_twin, result["draw"])
+    assert checked["seed_source"] == "system" and "notice" not in checked
+
+
+def test_a_draw_with_an_operator_chosen_seed_says_so(bus, demo_twin):
+    result = inspections.draw(bus, demo_twin, "fire", 2, 1, seed=3, actor="chief",
+                              context={"os_user": "wang"})
+    assert result["seed_source"] == "operator" and result["os_user"] == "wang"
+    checked = inspections.verify(bus, demo_twin, result["draw"])
+    assert checked["ok"] and checked["seed_source"] == "operator"
+    assert "chosen by the operator (chief, OS user wang)" in checked["notice"]
+
+
 def test_the_same_seed_gives_the_same_draw(bus, demo_twin):
     a = inspections.draw(bus, demo_twin, "education", 10, 2, seed=7)
     b = inspections.draw(bus, demo_twin, "education", 10, 2, seed=7)
