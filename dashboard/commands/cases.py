@@ -54,6 +54,8 @@ def _rules(p) -> None:
     q.add_argument("--interval", type=float, default=5.0, metavar="S",
                    help="seconds between ticks (default 5)")
     q.add_argument("--once", action="store_true", help="one tick, then exit")
+    q.add_argument("--batch", type=int, default=10_000, metavar="N",
+                   help="entries read per stream per read (default 10000)")
     q.add_argument("--consumer", default="rules-1", help="consumer name in group `rules`")
     q.add_argument("--only-new", action="store_true", help="on first start, skip the events "
                    "already in the streams (default: evaluate them all)")
@@ -94,11 +96,13 @@ def _rules_run(args) -> int:
 
     if args.interval <= 0:
         raise CliError(f"--interval must be positive, got {args.interval}")
+    if args.batch < 1:
+        raise CliError(f"--batch must be at least 1, got {args.batch}")
     rules = _load_rules(args.rules)
     twin = load_twin(args)
     bus = connect_bus(args)
     try:
-        engine = Engine(bus, twin, rules, consumer=args.consumer,
+        engine = Engine(bus, twin, rules, consumer=args.consumer, batch=args.batch,
                         start_id="$" if args.only_new else "0")
     except ValueError as exc:  # a `where` naming cells/units the twin lacks
         raise CliError(str(exc)) from exc

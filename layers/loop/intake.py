@@ -20,6 +20,7 @@ from layers.loop.lifecycle import MAX_EVENTS, OPEN, fold
 from layers.loop.records import Alert, Case, Place
 
 M_PER_DEG = 111_195.0
+GEO_SLACK = 1.02  # GEOSEARCH a little wider than the radius; the exact test is `_metres`
 
 
 def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -141,32 +142,42 @@ class Intake:
         """Per alert, the open cases of its category within its merge radius, nearest first."""
         cats = self.store.categories
         return self.store.open_nearby([(a.category, a.lat, a.lng,
-                                        cats.sla(a.category).merge_m) for a in alerts])
+                                        GEO_SLACK * cats.sla(a.category).merge_m + 1.0
+                                        if cats.sla(a.category).merge_m > 0 else 0.0)
+                                       for a in alerts])
 
     def _join(self, alert: Alert, near: list[str], existing: dict[str, Case],
               opened: dict[tuple, list[_Opened]]) -> str | None:
-        """The case the alert joins: the nearest open one of its category still in its window."""
+        """The case the alert joins: the nearest open one of its category still in its window.
+
+        Distances are measured the same way for cases in Redis (found with a slightly wider
+        GEOSEARCH) and for cases this batch opened, so how entries fall into batches never
+        changes which case an alert joins.
+        """
         sla = self.store.categories.sla(alert.category)
         if sla.merge_m <= 0:
             return None
         window, ts = 60.0 * sla.merge_window_min, float(alert.ts)
-        best, best_d = None, float("inf")
+        candidates = []
         for cid in near:
             case = existing.get(cid)
             if case is not None and case.status in OPEN and ts - case.last_report <= window:
-                best, best_d = cid, _metres(alert.lat, alert.lng, case.place.lat, case.place.lng)
-                break
-        chosen = None
+                d = _metres(alert.lat, alert.lng, case.place.lat, case.place.lng)
+                if d <= sla.merge_m:
+                    candidates.append((d, cid, None))
         for o in _around(opened, alert.category, alert.lat, alert.lng, sla.merge_m):
             if ts - o.last_report <= window:
                 d = _metres(alert.lat, alert.lng, o.lat, o.lng)
-                if d <= sla.merge_m and d < best_d:
-                    best, best_d, chosen = o.id, d, o
+                if d <= sla.merge_m:
+                    candidates.append((d, o.id, o))
+        if not candidates:
+            return None
+        _, best, chosen = min(candidates, key=lambda c: (c[0], c[1]))
         if chosen is not None:
             chosen.last_report = max(chosen.last_report, ts)
-            if best in existing:
-                case = existing[best]
-                existing[best] = replace(case, last_report=max(case.last_report, ts))
+        if best in existing:
+            case = existing[best]
+            existing[best] = replace(case, last_report=max(case.last_report, ts))
         return best
 
     def _merge(self, case_id: str, alert: Alert) -> Entry:
