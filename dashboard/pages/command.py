@@ -191,7 +191,11 @@ def tick(state: dict, layer: str, window: str, replay: int, lang: str = "zh") ->
           *[Output(f"kpi-value-{k}", "children") for k in LIVE_KPIS],
           Input("wall-tick", "n_intervals"), State("wall-state", "data"),
           State("layer-pick", "value"), State("window-pick", "value"), State("replay", "value"),
-          State("wall-lang", "data"), prevent_initial_call=True)
+          State("wall-lang", "data"), prevent_initial_call=True,
+          # one poll in flight at most: the timer pauses while the server answers, so a slow
+          # server makes updates coarser (each carries everything since the last) instead of
+          # queueing them
+          running=[(Output("wall-tick", "disabled"), True, False)])
 def _on_tick(_n, state, layer, window, replay, lang):
     patch, state, kpis, alerts, board, stale = tick(state or {}, layer, window, replay or 0,
                                                     lang)

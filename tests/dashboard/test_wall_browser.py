@@ -143,3 +143,35 @@ def test_a_scenario_put_on_the_wall_shows_its_people_in_hazard_zones(wall_page, 
             timeout=90_000)
     finally:
         overlay.publish(bus, None)
+
+
+def test_a_slow_server_never_has_more_than_one_wall_poll_in_flight(wall_page, monkeypatch):
+    from dashboard import live
+
+    real = live.update
+
+    def slow(*args, **kw):
+        time.sleep(4.0)  # slower than the wall's timer
+        return real(*args, **kw)
+
+    monkeypatch.setattr(live, "update", slow)
+    in_flight, most, done = set(), [0], []
+
+    def is_poll(request) -> bool:
+        return "_dash-update-component" in request.url and "wall-tick" in (request.post_data or "")
+
+    def started(request):
+        if is_poll(request):
+            in_flight.add(id(request))
+            most[0] = max(most[0], len(in_flight))
+
+    def finished(request):
+        if id(request) in in_flight:
+            in_flight.discard(id(request))
+            done.append(1)
+
+    wall_page.on("request", started)
+    wall_page.on("requestfinished", finished)
+    wall_page.on("requestfailed", finished)
+    _until(wall_page, lambda: len(done) >= 3, "three slow polls", timeout_s=180)
+    assert most[0] == 1
