@@ -385,6 +385,26 @@ def press(triggered_id, triggered_value, note_states: list[dict],
     return pressed
 
 
+def act_and_report(triggered_id, triggered_value, note_states: list[dict], user: User | None,
+                   version: int | None, lang: str) -> tuple:
+    """What a page's action callback returns: (new version, feedback) after pressing a case
+    action button, (no_update, an error) when it cannot be done, no_updates for a re-render."""
+    import dash_mantine_components as dmc
+    from dash import no_update
+
+    from layers.loop.cases import CaseError
+
+    try:
+        pressed = press(triggered_id, triggered_value, note_states, user)
+    except (CaseError, NoteRequired) as exc:
+        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
+    if pressed is None:
+        return no_update, no_update
+    case_id, action = pressed
+    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
+        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
+
+
 def note_for(states: list[dict], case_id: str) -> str:
     """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
     for item in states or []:

@@ -19,7 +19,6 @@ from dashboard.header import header
 from dashboard.i18n import add_labels, t
 from dashboard.policy import visible_grids
 from dashboard.session import current_user
-from layers.loop.cases import CaseError
 from layers.loop.scorecard import scorecard
 
 PATH = "/cases"
@@ -138,16 +137,8 @@ def _on_detail(case_id, _version, _tick, lang):
           State({"type": "cases-note", "case": ALL}, "value"), State("cases-version", "data"),
           State("cases-lang", "data"), prevent_initial_call=True)
 def _on_act(_clicks, _notes, version, lang):
-    try:
-        pressed = cv.press(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                           current_user())
-    except (CaseError, cv.NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
-    if pressed is None:
-        return no_update, no_update
-    case_id, action = pressed
-    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
-        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
+    return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
+                             current_user(), version, lang)
 
 
 @callback(Output("cases-score-department", "figure"), Output("cases-score-grid", "figure"),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import redis
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboard import cards, maps
 from dashboard import case_view as cv
@@ -25,7 +25,6 @@ from dashboard.header import header
 from dashboard.i18n import add_labels, t
 from dashboard.policy import can_see_grid, visible_grids
 from dashboard.session import current_user, require
-from layers.loop.cases import CaseError
 
 PATH = "/grid"
 
@@ -323,16 +322,8 @@ def _on_cases(grid: int, _version, _tick, lang: str):
           State({"type": "grid-note", "case": ALL}, "value"), State("grid-version", "data"),
           State("grid-lang", "data"), prevent_initial_call=True)
 def _on_act(_clicks, _notes, version, lang):
-    try:
-        pressed = cv.press(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                           current_user())
-    except (CaseError, cv.NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
-    if pressed is None:
-        return no_update, no_update
-    case_id, action = pressed
-    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
-        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
+    return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
+                             current_user(), version, lang)
 
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
