@@ -278,9 +278,16 @@ class GroupReader:
             args += ["BLOCK", block_ms]
         args += ["STREAMS", *self.streams, *([">"] * len(self.streams))]
         if self._conn is None:
-            self._conn = self.bus.redis.connection_pool.make_connection()
+            self._conn = self._pool().make_connection()
         self._conn.send_command(*args)
         self.inflight = True
+
+    def _pool(self):
+        """The connection pool of the node holding our streams (one slot: one node)."""
+        client = self.bus.redis
+        if hasattr(client, "get_node_from_key"):  # a Redis Cluster client
+            return client.get_node_from_key(self.streams[0]).redis_connection.connection_pool
+        return client.connection_pool
 
     def receive(self) -> list[tuple[str, list]]:
         """The reply of the last `send`: [(stream, [(id, flat fields), ...]), ...]."""
