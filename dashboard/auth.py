@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, jsonify, redirect, request, session
 
+from dashboard.i18n import lang_of
 from dashboard.policy import can_open, home_page, safe_next
 from dashboard.session import EXTENSION, current_user
 from dashboard.users import authenticate, load_users
@@ -91,7 +92,7 @@ def _login():
     users = current_app.extensions[EXTENSION]
     form = request.form
     user = authenticate(users, form.get("username", ""), form.get("password", ""))
-    lang = form.get("lang", "zh")
+    lang = lang_of(form.get("lang"))
     if user is None:
         nxt = quote(form.get("next", ""), safe="")
         return redirect(f"/login?error=1&lang={lang}&next={nxt}", 303)
@@ -102,7 +103,7 @@ def _login():
 
 def _logout():
     session.clear()
-    return redirect(f"/login?lang={request.args.get('lang', 'zh')}", 303)
+    return redirect(f"/login?lang={lang_of(request.args.get('lang'))}", 303)
 
 
 def _guarded_layout(path: str, layout):
