@@ -64,7 +64,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     _share_page_callbacks()
     from dashboard import auth
 
-    auth.install(app, users)
+    auth.install(app, users, bus=bus)
     if bus is not None:
         from dashboard.web_api import register_routes
 

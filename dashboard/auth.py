@@ -2,7 +2,8 @@
 
 The decisions are `dashboard.policy` (pure); users come from `dashboard.users`. A Flask session
 (signed cookie; secret from $CITYOPS_SECRET or generated once under $CITYOPS_HOME) carries the
-user name (`dashboard.session`).
+user name and a random session id that must be live on the server (`dashboard.session`,
+`dashboard.session_store`): logout ends it for every copy of the cookie.
 
 `install(app)` adds a `before_request` guard: pages redirect to /login without a session, the
 Dash callback endpoint answers 401/403 JSON, and every callback of a page module is refused to a
@@ -17,11 +18,12 @@ import inspect
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Flask, current_app, jsonify, redirect, request, session
+from flask import Flask, current_app, jsonify, redirect, request
 
 from dashboard.i18n import lang_of
 from dashboard.policy import can_open, home_page, safe_next
-from dashboard.session import EXTENSION, current_user
+from dashboard.session import EXTENSION, SESSIONS, begin, current_user, end
+from dashboard.session_store import SessionStore
 from dashboard.users import authenticate, load_users
 
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
@@ -96,13 +98,12 @@ def _login():
     if user is None:
         nxt = quote(form.get("next", ""), safe="")
         return redirect(f"/login?error=1&lang={lang}&next={nxt}", 303)
-    session.clear()
-    session["user"] = user.username
+    begin(user)
     return redirect(safe_next(form.get("next"), user), 303)
 
 
 def _logout():
-    session.clear()
+    end()
     return redirect(f"/login?lang={lang_of(request.args.get('lang'))}", 303)
 
 
@@ -117,12 +118,18 @@ def _guarded_layout(path: str, layout):
     return wrapped
 
 
-def install(app, users_file: str | Path | None = None, home: str | Path | None = None) -> None:
-    """Users, sessions, the login/logout routes and the guard on a Dash app's Flask server."""
+def install(app, users_file: str | Path | None = None, home: str | Path | None = None,
+            bus=None) -> None:
+    """Users, sessions, the login/logout routes and the guard on a Dash app's Flask server.
+
+    With a `bus`, the live session ids are kept in Redis (every dashboard process on the bus
+    honours a logout); without one, in this process's memory.
+    """
     import dash
 
     server: Flask = app.server
     server.extensions[EXTENSION] = load_users(users_file)
+    server.extensions[SESSIONS] = SessionStore(bus)
     server.extensions["cityops_dash"] = app  # the Dash app, for tools and tests
     server.secret_key = secret_key(home)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
