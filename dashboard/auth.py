@@ -21,15 +21,17 @@ from urllib.parse import quote
 from flask import Flask, current_app, jsonify, redirect, request
 
 from dashboard.i18n import lang_of
-from dashboard.policy import can_open, home_page, safe_next
+from dashboard.policy import can_open, home_page, local_path, safe_next
 from dashboard.session import EXTENSION, SESSIONS, begin, current_user, end
 from dashboard.session_store import SessionStore
+from dashboard.throttle import LoginThrottle
 from dashboard.users import authenticate, load_users
 
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash"})
 CALLBACK_PATH = "/_dash-update-component"
+THROTTLE = "cityops_throttle"
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."  # dash pages' router
 
 
@@ -91,13 +93,24 @@ def _guard(app):
 
 
 def _login():
-    users = current_app.extensions[EXTENSION]
+    """POST /login: refused while the name or the address is locked out (`LoginThrottle`),
+    whatever the password; a failure counts against both; success opens a new session."""
     form = request.form
-    user = authenticate(users, form.get("username", ""), form.get("password", ""))
-    lang = lang_of(form.get("lang"))
+    name, lang = form.get("username", ""), lang_of(form.get("lang"))
+    address = request.remote_addr or "unknown"
+    throttle: LoginThrottle = current_app.extensions[THROTTLE]
+    wait = throttle.wait(name, address)
+    user = None if wait else authenticate(current_app.extensions[EXTENSION], name,
+                                          form.get("password", ""))
     if user is None:
-        nxt = quote(form.get("next", ""), safe="")
-        return redirect(f"/login?error=1&lang={lang}&next={nxt}", 303)
+        wait = wait or throttle.failed(name, address)
+        back = f"/login?lang={lang}&next={quote(local_path(form.get('next')) or '', safe='')}"
+        if not wait:
+            return redirect(f"{back}&error=1", 303)
+        reply = redirect(f"{back}&error=locked&wait={wait}", 303)
+        reply.headers["Retry-After"] = str(wait)
+        return reply
+    throttle.succeeded(name)
     begin(user)
     return redirect(safe_next(form.get("next"), user), 303)
 
@@ -130,6 +143,7 @@ def install(app, users_file: str | Path | None = None, home: str | Path | None =
     server: Flask = app.server
     server.extensions[EXTENSION] = load_users(users_file)
     server.extensions[SESSIONS] = SessionStore(bus)
+    server.extensions[THROTTLE] = LoginThrottle(bus)
     server.extensions["cityops_dash"] = app  # the Dash app, for tools and tests
     server.secret_key = secret_key(home)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")

@@ -100,6 +100,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
     Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
            "dashboard session (random id; expires when idle, deleted on logout)"),
+    Family("login:fails:{subject}", "string", "dashboard.throttle", "failed sign-ins of one "
+           "user or address (a digest) in the current window; expires with the window"),
 )
 
 OWNERS = frozenset(f.owner for f in FAMILIES)
@@ -258,6 +260,10 @@ class Keys:
     def session(self, sid: str) -> str:
         """`sessions:{sid}`: one live dashboard session."""
         return self._k(f"sessions:{_token(sid, 'session id')}")
+
+    def login_fails(self, subject: str) -> str:
+        """`login:fails:{subject}`: a failed-login counter (`user:<digest>`, `addr:<digest>`)."""
+        return self._k(f"login:fails:{_token(subject, 'login subject')}")
 
 
 def _token(text: str, what: str) -> str:
