@@ -46,10 +46,13 @@ def _share_page_callbacks() -> None:
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
-               users: str | Path | None = None, tile_url: str | None = None) -> Dash:
+               users: str | Path | None = None, tile_url: str | None = None,
+               secure_cookies: bool | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
-    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
+    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
+    `secure_cookies` marks the session cookie Secure (default $CITYOPS_SECURE_COOKIES): turn it
+    on when the dashboard is served over HTTPS.
     """
     set_context(twin, bus)
     from dashboard import maps
@@ -64,7 +67,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     _share_page_callbacks()
     from dashboard import auth
 
-    auth.install(app, users, bus=bus)
+    auth.install(app, users, bus=bus, secure_cookies=secure_cookies)
     if bus is not None:
         from dashboard.web_api import register_routes
 

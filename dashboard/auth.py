@@ -132,13 +132,17 @@ def _guarded_layout(path: str, layout):
 
 
 def install(app, users_file: str | Path | None = None, home: str | Path | None = None,
-            bus=None) -> None:
+            bus=None, secure_cookies: bool | None = None) -> None:
     """Users, sessions, the login/logout routes and the guard on a Dash app's Flask server.
 
     With a `bus`, the live session ids are kept in Redis (every dashboard process on the bus
-    honours a logout); without one, in this process's memory.
+    honours a logout); without one, in this process's memory. The session cookie is HttpOnly and
+    SameSite=Lax; with `secure_cookies` (default: $CITYOPS_SECURE_COOKIES) it is also Secure and
+    named `__Host-session`, so a browser sends it over HTTPS only, to this host only.
     """
     import dash
+
+    from twin import settings
 
     server: Flask = app.server
     server.extensions[EXTENSION] = load_users(users_file)
@@ -146,7 +150,10 @@ def install(app, users_file: str | Path | None = None, home: str | Path | None =
     server.extensions[THROTTLE] = LoginThrottle(bus)
     server.extensions["cityops_dash"] = app  # the Dash app, for tools and tests
     server.secret_key = secret_key(home)
-    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    secure = settings.secure_cookies() if secure_cookies is None else bool(secure_cookies)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                         SESSION_COOKIE_SECURE=secure,
+                         SESSION_COOKIE_NAME="__Host-session" if secure else "session")
     app.cityops_pages = {p["path"] for p in dash.page_registry.values()}
     for page in dash.page_registry.values():
         if page["path"] != "/login" and not getattr(page["layout"], "guarded", False):

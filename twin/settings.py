@@ -13,6 +13,7 @@ about the city, not about the server the software happens to run on.
 | session/HMAC secret  | `CITYOPS_SECRET`       | generated once, `home/secret_key` (0600)  |
 | users file           | `CITYOPS_USERS`        | `data/users.yaml` (demo users)            |
 | Open311 API keys     | `CITYOPS_OPEN311_KEYS` | none                                      |
+| Secure cookies       | `CITYOPS_SECURE_COOKIES` | off (on: the site is served over HTTPS) |
 | raster basemap       | `CITYOPS_TILE_URL`     | none: the twin's own vector basemap       |
 """
 
@@ -53,6 +54,26 @@ def users_file() -> Path:
 def open311_keys() -> set[str]:
     """API keys accepted by Open311 POST, from `$CITYOPS_OPEN311_KEYS` (comma separated)."""
     return {k.strip() for k in os.environ.get("CITYOPS_OPEN311_KEYS", "").split(",") if k.strip()}
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+def flag(env: str, default: bool = False) -> bool:
+    """A yes/no setting from `$env` (1/0, true/false, yes/no, on/off); the error names it."""
+    value = os.environ.get(env)
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ValueError(f"${env}={value!r} is not a yes/no value: set it to 1 or 0")
+    return text in _TRUE
+
+
+def secure_cookies() -> bool:
+    """`$CITYOPS_SECURE_COOKIES`: mark the session cookie Secure (only sent over HTTPS). Turn it
+    on whenever the dashboard is served over HTTPS (directly or behind a TLS proxy)."""
+    return flag("CITYOPS_SECURE_COOKIES")
 
 
 def tile_url() -> str | None:

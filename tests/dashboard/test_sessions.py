@@ -145,3 +145,38 @@ def test_logging_in_as_another_user_ends_the_first_session(app):
         first = sess["sid"]
     _login(client, "commander")
     assert app.server.extensions["cityops_sessions"].user(first) is None
+
+
+# -- the cookie ------------------------------------------------------------------------------------
+def _set_cookie(demo_twin, **kw) -> str:
+    from dashboard.app import create_app
+
+    client = create_app(demo_twin, **kw).server.test_client()
+    reply = client.post("/login", data={"username": "admin", "password": DEMO_PASSWORDS["admin"]})
+    return reply.headers["Set-Cookie"]
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(demo_twin, monkeypatch):
+    monkeypatch.delenv("CITYOPS_SECURE_COOKIES", raising=False)
+    cookie = _set_cookie(demo_twin)
+    assert cookie.startswith("session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_served_over_https_the_session_cookie_is_secure_and_bound_to_the_host(demo_twin,
+                                                                              monkeypatch):
+    monkeypatch.setenv("CITYOPS_SECURE_COOKIES", "1")
+    cookie = _set_cookie(demo_twin)
+    assert cookie.startswith("__Host-session=") and "; Secure" in cookie and "HttpOnly" in cookie
+    assert "Domain" not in cookie and "Path=/" in cookie
+    monkeypatch.delenv("CITYOPS_SECURE_COOKIES")
+    assert "; Secure" in _set_cookie(demo_twin, secure_cookies=True)
+
+
+def test_a_secure_cookies_setting_that_is_not_yes_or_no_is_refused_by_name(demo_twin,
+                                                                           monkeypatch):
+    from dashboard.app import create_app
+
+    monkeypatch.setenv("CITYOPS_SECURE_COOKIES", "maybe")
+    with pytest.raises(ValueError, match="CITYOPS_SECURE_COOKIES"):
+        create_app(demo_twin)
