@@ -94,8 +94,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("parking:vehicles", "hash", "layers.loop.parking", "vehicle -> sighting state"),
     Family("parking:kpi", "hash", "layers.loop.parking", "reminders, left in time, cases"),
     # -- protocols and the dashboard ---------------------------------------------------------------
-    Family("open311:seq", "string", "layers.protocols.open311", "service request id counter"),
-    Family("open311:req", "hash", "layers.protocols.open311", "request id -> stored request"),
+    Family("open311:req", "hash", "layers.protocols.open311", "service request id (random, "
+           "not enumerable) -> stored request"),
     Family("open311:requests", "zset", "layers.protocols.open311", "request ids by time"),
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
     Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
@@ -249,7 +249,7 @@ class Keys:
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:
-        if name not in ("seq", "req", "requests"):
+        if name not in ("req", "requests"):
             raise ValueError(f"no open311 key {name!r}")
         return self._k(f"open311:{name}")
 

@@ -57,8 +57,71 @@ def test_a_request_becomes_a_case_and_its_status_follows_the_case(web, demo_twin
     for action in ("accept", "resolve"):
         engine.store.act(case_id, action, actor="urban-3", note="已清运")
     view = client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]
-    assert view["status"] == "closed" and "已清运" in view["status_notes"]
+    assert view["status"] == "closed" and view["status_notes"] == "已处置完毕 / resolved"
     assert view["requested_datetime"].endswith("+08:00")
+
+
+def _posted_case(client, engine, demo_twin, clock, **form):
+    rid = client.post("/open311/v2/requests.json", data=_form(demo_twin, **form)).get_json()[0][
+        "service_request_id"]
+    clock.advance(5)
+    engine.tick()
+    return rid, engine.store.by_event(f"open311-{rid}")
+
+
+def test_an_anonymous_reader_never_sees_a_cases_internal_notes(web, demo_twin, clock):
+    client, engine = web
+    rid, case_id = _posted_case(client, engine, demo_twin, clock)
+    engine.store.act(case_id, "accept", actor="grid_a",
+                     note="internal: suspect lives in room 302, tel 13800138000")
+    shown = client.get(f"/open311/v2/requests/{rid}.json").get_data(as_text=True)
+    listed = client.get("/open311/v2/requests.json").get_data(as_text=True)
+    for text in (shown, listed):
+        assert "internal" not in text and "302" not in text and "13800138000" not in text
+        assert case_id not in text
+    view = json.loads(shown)[0]
+    assert view["status_notes"] == "责任部门已接单 / accepted by the responsible department"
+
+
+@pytest.mark.parametrize("status, words", [
+    (None, "awaiting dispatch"), ("dispatched", "sent to the responsible department"),
+    ("on_scene", "staff are on site"), ("escalated", "escalated"), ("closed", "已办结"),
+    ("no-such-status", "awaiting dispatch"),
+])
+def test_the_public_status_sentence_follows_the_case_status_only(status, words):
+    from layers.protocols.open311 import public_status
+
+    assert words in public_status(status) and " / " in public_status(status)
+
+
+def test_a_requests_description_and_address_are_shown_without_personal_data(web, demo_twin):
+    client, _ = web
+    rid = client.post("/open311/v2/requests.json", data=_form(
+        demo_twin, description="王先生反映垃圾堆积，电话13800138000，车牌津A12345",
+        address_string="3号楼2单元302室", media_url="https://img.example/x?tel=13800138000",
+        phone="13800138000", first_name="Wang", email="w@example.com")).get_json()[0][
+        "service_request_id"]
+    text = client.get(f"/open311/v2/requests/{rid}.json").get_data(as_text=True)
+    for personal in ("13800138000", "津A12345", "王先生", "302", "Wang", "w@example.com"):
+        assert personal not in text
+    view = json.loads(text)[0]
+    assert "垃圾堆积" in view["description"] and view["media_url"] is None
+
+
+def test_request_ids_are_random_so_nobody_can_count_through_them(web, demo_twin):
+    client, _ = web
+    ids = [client.post("/open311/v2/requests.json", data=_form(demo_twin)).get_json()[0][
+        "service_request_id"] for _ in range(3)]
+    assert len(set(ids)) == 3 and all(len(i) == 20 and int(i, 16) > 2 ** 40 for i in ids)
+    assert client.get("/open311/v2/requests/1.json").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["test-ke", "test-key2", "TEST-KEY", " test-key", 12345, ""])
+def test_only_an_exact_open311_key_is_accepted(web, demo_twin, key):
+    client, _ = web
+    form = _form(demo_twin)
+    form["api_key"] = key
+    assert client.post("/open311/v2/requests.json", json=form).status_code == 403
 
 
 def test_a_json_body_is_accepted_too(web, demo_twin):
