@@ -47,12 +47,13 @@ def _share_page_callbacks() -> None:
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
-               secure_cookies: bool | None = None) -> Dash:
+               secure_cookies: bool | None = None, keys_file: str | Path | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
     `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
     `secure_cookies` marks the session cookie Secure (default $CITYOPS_SECURE_COOKIES): turn it
-    on when the dashboard is served over HTTPS.
+    on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
+    holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
     """
     set_context(twin, bus)
     from dashboard import maps
@@ -65,13 +66,15 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
     _share_page_callbacks()
-    from dashboard import auth
+    from dashboard import auth, web_api
+    from dashboard.apikeys import KeyRing
+    from dashboard.session import KEYS
 
     auth.install(app, users, bus=bus, secure_cookies=secure_cookies)
+    app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
-        from dashboard.web_api import register_routes
-
-        register_routes(app.server, bus, twin, set(api_keys))
+        web_api.register_routes(app.server, bus, twin, set(api_keys))
+    web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")
     return app

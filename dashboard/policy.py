@@ -59,6 +59,12 @@ def can_see_grid(user: User | None, grid: int | None) -> bool:
     return grids is None or (grid is not None and int(grid) in grids)
 
 
+def can_see_alert(user: User | None, grid: int | None) -> bool:
+    """Whether a user (or an API key, by its role) may read an alert at a grid: whoever may see
+    that grid's cases (commanders and admins every alert, grid managers their grids')."""
+    return user is not None and can_see_grid(user, grid)
+
+
 def can_open(user: User | None, path: str) -> bool:
     """Whether a user may open a page (the login page is open to everyone)."""
     if path == "/login":

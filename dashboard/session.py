@@ -1,19 +1,23 @@
-"""The logged-in user of the current request: a signed session cookie whose session id is live.
+"""Who is asking: the logged-in user (a signed session cookie whose session id is live), or,
+on the data routes, the API key the request presents.
 
 The cookie (Flask's signed session) carries the user name and a random session id; the id must
 be live in the server's `SessionStore` (`dashboard.session_store`), so a cookie kept after
-logout, or copied from a closed session, opens nothing.
+logout, or copied from a closed session, opens nothing. An API key (`dashboard.apikeys`) stands
+for its role and grids.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g, session
-from werkzeug.exceptions import Forbidden
+from flask import current_app, g, request, session
+from werkzeug.exceptions import Forbidden, Unauthorized
 
+from dashboard import apikeys
 from dashboard.policy import User
 
 EXTENSION = "cityops_auth"        # the users, on the Flask app's extensions
 SESSIONS = "cityops_sessions"     # the SessionStore
+KEYS = "cityops_keys"             # the KeyRing of the data routes
 
 
 def current_user() -> User | None:
@@ -31,6 +35,20 @@ def current_user() -> User | None:
         user = None
     g.cityops_user = user
     return user
+
+
+def current_principal() -> User | None:
+    """Who asks a data route: the API key the request presents (a key that is not valid is
+    refused with 401, never passed over for the session), else the logged-in user, else None."""
+    key = apikeys.presented(request.headers)
+    if key is None:
+        return current_user()
+    ring = current_app.extensions.get(KEYS)
+    entry = ring.find(key) if ring is not None else None
+    if entry is None:
+        raise Unauthorized("the API key is not valid here (revoked, mistyped, or an Open311 key, "
+                           "which opens Open311 only): ask the operator for a data key")
+    return entry.user()
 
 
 def begin(user: User) -> None:

@@ -5,16 +5,17 @@ means the same thing everywhere. Values come from the environment; the time zone
 twin's manifest (`twin.json` -> `timezone`, e.g. Asia/Shanghai for Binhai), since it is a fact
 about the city, not about the server the software happens to run on.
 
-| setting              | environment            | default                                   |
-| -------------------- | ---------------------- | ----------------------------------------- |
-| home folder          | `CITYOPS_HOME`         | `~/.local/share/cityops`                  |
-| reference data       | `CITYOPS_DATA`         | the repository's `data/` folder           |
-| Redis URL            | `REDIS_URL`            | none: the embedded server under the home  |
-| session/HMAC secret  | `CITYOPS_SECRET`       | generated once, `home/secret_key` (0600)  |
-| users file           | `CITYOPS_USERS`        | `data/users.yaml` (demo users)            |
-| Open311 API keys     | `CITYOPS_OPEN311_KEYS` | none                                      |
-| Secure cookies       | `CITYOPS_SECURE_COOKIES` | off (on: the site is served over HTTPS) |
-| raster basemap       | `CITYOPS_TILE_URL`     | none: the twin's own vector basemap       |
+| setting             | environment              | default                                  |
+| ------------------- | ------------------------ | ---------------------------------------- |
+| home folder         | `CITYOPS_HOME`           | `~/.local/share/cityops`                 |
+| reference data      | `CITYOPS_DATA`           | the repository's `data/` folder          |
+| Redis URL           | `REDIS_URL`              | none: the embedded server under the home |
+| session/HMAC secret | `CITYOPS_SECRET`         | generated once, `home/secret_key` (0600) |
+| users file          | `CITYOPS_USERS`          | `data/users.yaml` (demo users)           |
+| API keys file       | `CITYOPS_API_KEYS`       | `home/api_keys.yaml` (0600; digests)     |
+| Open311 API keys    | `CITYOPS_OPEN311_KEYS`   | none                                     |
+| Secure cookie flag  | `CITYOPS_SECURE_COOKIES` | off: set 1 when served over HTTPS        |
+| raster basemap      | `CITYOPS_TILE_URL`       | none: the twin's own vector basemap      |
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def users_file() -> Path:
     """`$CITYOPS_USERS`, else the demo users shipped in `data/users.yaml`."""
     env = os.environ.get("CITYOPS_USERS")
     return Path(env) if env else data_dir() / "users.yaml"
+
+
+def api_keys_file() -> Path:
+    """`$CITYOPS_API_KEYS`, else `home/api_keys.yaml`: the keys of the data routes (CAP, ...)."""
+    env = os.environ.get("CITYOPS_API_KEYS")
+    return Path(env) if env else home() / "api_keys.yaml"
 
 
 def open311_keys() -> set[str]:

@@ -152,9 +152,10 @@ def test_the_callback_endpoint_answers_401_without_a_session(client):
     assert reply.status_code == 401 and "log in" in reply.get_json()["error"]
 
 
-def test_open311_and_cap_need_no_session(client):
+def test_open311_needs_no_session_and_cap_answers_401_json_without_one(client):
     assert client.get("/open311/v2/services.json").status_code == 200
-    assert client.get("/cap/alerts/nope.xml").status_code == 404  # reached the route itself
+    reply = client.get("/cap/alerts/nope.xml")  # reaches the route, which asks for a key
+    assert reply.status_code == 401 and reply.get_json()[0]["code"] == 401
 
 
 def test_a_wrong_password_goes_back_to_the_login_page_with_an_error(client):
