@@ -29,6 +29,18 @@ def page_modules() -> list:
                   key=lambda m: m.PATH)
 
 
+def page_inputs(modules: list) -> dict:
+    """The input contracts (`INPUTS`) of every page, merged; an input declared twice fails."""
+    merged: dict = {}
+    for module in modules:
+        for name, check in getattr(module, "INPUTS", {}).items():
+            if name in merged:
+                raise ValueError(f"{module.__name__}: the input {name} is declared by another "
+                                 f"page too: component ids must be unique")
+            merged[name] = check
+    return merged
+
+
 _PAGE_CALLBACKS: tuple[dict, list] | None = None
 
 
@@ -62,9 +74,11 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
                assets_folder=str(Path(__file__).parent / "assets"))
-    for module in page_modules():
+    modules = page_modules()
+    for module in modules:
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
+    app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
     from dashboard import auth, web_api
     from dashboard.apikeys import KeyRing

@@ -8,8 +8,11 @@ user name and a random session id that must be live on the server (`dashboard.se
 `install(app)` adds a `before_request` guard: pages redirect to /login without a session, the
 Dash callback endpoint answers 401/403 JSON, and every callback of a page module is refused to a
 role that may not open that page (found from the callback's own module, so new pages are
-covered without listing their callbacks). Callbacks returning case data check `can_see_case` /
-`can_act` themselves as well: the guard decides pages, the callbacks decide cases and grids.
+covered without listing their callbacks). A callback request whose shape or input values are not
+what its callback takes answers 400 JSON before Dash runs it (`dashboard.inputs`, the pages'
+`INPUTS`). Callbacks returning case data check `can_see_case` / `can_act` themselves as well:
+the guard decides pages, the callbacks decide cases and grids; errors they raise (403, 404)
+answer JSON too.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, jsonify, redirect, request
 
+from dashboard import inputs
+from dashboard.http_errors import answer_json
 from dashboard.i18n import lang_of
 from dashboard.policy import can_open, home_page, local_path, safe_next
 from dashboard.session import EXTENSION, SESSIONS, begin, current_user, end
@@ -81,6 +86,8 @@ def _guard(app):
                     401, "log in first: POST /login with username and password")
             if page is not None and not _is_router(body) and not can_open(user, page):
                 return _refuse(403, f"the role {user.role} may not use the page {page}")
+            inputs.check(body, app.callback_map, app.cityops_inputs,
+                         polling=bool(request.args.get("cacheKey")))  # else 400
             return None  # the pages router: the wrapped layouts answer for themselves
         if user is None:
             target = request.full_path.rstrip("?")
@@ -159,6 +166,9 @@ def install(app, users_file: str | Path | None = None, home: str | Path | None =
         if page["path"] != "/login" and not getattr(page["layout"], "guarded", False):
             page["layout"] = _guarded_layout(page["path"], page["layout"])
             page["layout"].guarded = True
+    if not hasattr(app, "cityops_inputs"):
+        app.cityops_inputs = {}
+    answer_json(server, CALLBACK_PATH, _refuse)
     server.add_url_rule("/login", "cityops_login", _login, methods=["POST"])
     server.add_url_rule("/logout", "cityops_logout", _logout, methods=["GET"])
     server.before_request(_guard(app))

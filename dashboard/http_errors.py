@@ -25,7 +25,7 @@ def answer_json(server: Flask, prefix: str, render: Callable[[int, str], object]
 
 def _handler(renderers: dict[str, Callable[[int, str], object]]):
     def handle(exc: HTTPException):
-        if exc.code is None:
+        if exc.code is None or exc.code >= 500:  # server faults keep Flask's own answer
             return exc
         for prefix, render in renderers.items():
             if request.path.startswith(prefix):

@@ -8,6 +8,9 @@ once; without a bus they live in this process's memory.
 Redis is asked through a client with short timeouts. While it does not answer, the ids this
 process opened or saw alive recently (the memory mirror) keep working, so the wall can show its
 "data stale" banner instead of sending its user to the login page; ids closed here stay closed.
+After a failure Redis is left alone for `RETRY_S` (logouts still try it): a request must not
+wait on a dead Redis twice, or the wall's 1.5 s poll never gets an answer in time. A session
+opened while Redis was away is written there when it answers again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import redis
 IDLE_S = 12 * 3600.0          # a session unused this long expires
 TIMEOUT_S = 1.0               # how long a request waits for Redis
 MAX_MEMORY = 100_000          # sessions held in memory (the oldest go first)
+RETRY_S = 5.0                 # after Redis failed, how long to use the memory mirror alone
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +40,16 @@ class SessionStore:
         self._memory: dict[str, tuple[str, float]] = {}   # sid -> (user, expires)
         self._closed: dict[str, float] = {}               # sid -> when its tombstone expires
         self._lock = threading.Lock()
+        self._down_until = 0.0  # Redis failed: use the memory mirror until then
+        self._unsaved: set[str] = set()  # opened while Redis was away: not in Redis yet
 
     # -- the three operations ----------------------------------------------------------------------
     def open(self, username: str) -> str:
         """A new random session id for `username` (never reuses one: no session fixation)."""
         sid = secrets.token_urlsafe(32)
         self._remember(sid, username)
-        if self.bus is not None:
-            try:
-                self.bus.redis.set(self.bus.keys.session(sid), username, ex=int(self.idle_s))
-            except (redis.RedisError, OSError) as exc:
-                log.warning("session of %s kept in this process only: Redis: %s", username, exc)
+        if self.bus is not None and not self._save(sid, username):
+            log.warning("session of %s kept in this process until Redis answers", username)
         return sid
 
     def user(self, sid: str | None) -> str | None:
@@ -55,17 +58,23 @@ class SessionStore:
             return None
         if self.bus is None:
             return self._recall(sid, refresh=True)
-        key = self.bus.keys.session(sid) if _well_formed(sid) else None
-        if key is None:
+        if not _well_formed(sid):
             return None
+        if not self._redis_up():
+            return self._recall(sid, refresh=False)  # Redis silent: trust what we saw alive
+        key = self.bus.keys.session(sid)
         try:
             pipe = self.bus.redis.pipeline(transaction=False)
             pipe.get(key)
             pipe.expire(key, int(self.idle_s))
             name, _ = pipe.execute()
         except (redis.RedisError, OSError):
-            return self._recall(sid, refresh=False)  # Redis silent: trust what we saw alive
+            self._redis_failed()
+            return self._recall(sid, refresh=False)
         if name is None:
+            mine = self._recall(sid, refresh=False) if sid in self._unsaved else None
+            if mine is not None and self._save(sid, mine):  # opened here while Redis was away
+                return mine
             self._forget(sid)
             return None
         name = name.decode() if isinstance(name, bytes) else str(name)
@@ -78,6 +87,7 @@ class SessionStore:
             return
         with self._lock:
             self._memory.pop(sid, None)
+            self._unsaved.discard(sid)
             self._closed[sid] = self.clock() + self.idle_s
             if len(self._closed) > MAX_MEMORY:
                 self._prune()
@@ -85,10 +95,32 @@ class SessionStore:
             try:
                 self.bus.redis.delete(self.bus.keys.session(sid))
             except (redis.RedisError, OSError) as exc:
+                self._redis_failed()
                 log.warning("logout: Redis did not answer (%s); the session stays closed in "
                             "this process and expires in Redis after %.0f s", exc, self.idle_s)
 
-    # -- memory ------------------------------------------------------------------------------------
+    # -- Redis and memory ----------------------------------------------------------------------------
+    def _redis_up(self) -> bool:
+        return self.bus is not None and self.clock() >= self._down_until
+
+    def _redis_failed(self) -> None:
+        self._down_until = self.clock() + RETRY_S
+
+    def _save(self, sid: str, username: str) -> bool:
+        """Write a session to Redis; False (and remembered as unsaved) when Redis is away."""
+        if self._redis_up():
+            try:
+                self.bus.redis.set(self.bus.keys.session(sid), username, ex=int(self.idle_s))
+                self._unsaved.discard(sid)
+                return True
+            except (redis.RedisError, OSError):
+                self._redis_failed()
+        with self._lock:
+            self._unsaved.add(sid)
+            if len(self._unsaved) > MAX_MEMORY:
+                self._unsaved = {s for s in self._unsaved if s in self._memory}
+        return False
+
     def _remember(self, sid: str, username: str) -> None:
         with self._lock:
             self._memory[sid] = (username, self.clock() + self.idle_s)
@@ -109,6 +141,7 @@ class SessionStore:
     def _forget(self, sid: str) -> None:
         with self._lock:
             self._memory.pop(sid, None)
+            self._unsaved.discard(sid)
 
     def _is_closed(self, sid: str) -> bool:
         with self._lock:

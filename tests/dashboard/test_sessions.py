@@ -74,6 +74,43 @@ def test_while_redis_is_silent_sessions_seen_here_work_and_closed_ones_stay_clos
     assert store.user(SessionStore(None).open("planner")) is None  # never seen here
 
 
+def test_after_a_redis_failure_requests_do_not_wait_on_redis_again_for_a_while(bus):  # noqa: F811
+    """The wall polls every 1.5 s: if each poll waited for a dead Redis in the session check as
+    well as in its own read, no answer would ever arrive in time (its banner would never show)."""
+    import redis
+
+    from dashboard import session_store
+
+    class DeadRedis:
+        calls = 0
+
+        def pipeline(self, **_):
+            DeadRedis.calls += 1
+            raise redis.ConnectionError("down")
+
+    clock = Clock()
+    store = SessionStore(bus, clock=clock)
+    sid = store.open("admin")
+    store.bus = dataclasses.replace(store.bus, redis=DeadRedis())
+    assert [store.user(sid) for _ in range(5)] == ["admin"] * 5 and DeadRedis.calls == 1
+    clock.now += session_store.RETRY_S
+    store.user(sid)
+    assert DeadRedis.calls == 2
+
+
+def test_a_session_opened_while_redis_was_away_is_kept_when_it_answers_again(bus):  # noqa: F811
+    clock = Clock()
+    store = SessionStore(bus, clock=clock)
+    alive = store.bus
+    store.bus = dataclasses.replace(bus, url="redis://127.0.0.1:1").with_timeout(0.2)
+    sid = store.open("commander")
+    assert store.user(sid) == "commander"
+    store.bus = alive
+    clock.now += 10  # Redis is asked again
+    assert store.user(sid) == "commander"
+    assert SessionStore(bus).user(sid) == "commander"  # now in Redis for every process
+
+
 # -- through the app -------------------------------------------------------------------------------
 @pytest.fixture(params=["memory", "redis"])
 def app(request, demo_twin):
