@@ -101,23 +101,24 @@ def _guard(app):
 
 def _login():
     """POST /login: refused while the name or the address is locked out (`LoginThrottle`),
-    whatever the password; a failure counts against both; success opens a new session."""
+    whatever the password; every attempt counts against both (a success takes it back);
+    success opens a new session."""
     form = request.form
     name, lang = form.get("username", ""), lang_of(form.get("lang"))
     address = request.remote_addr or "unknown"
     throttle: LoginThrottle = current_app.extensions[THROTTLE]
-    wait = throttle.wait(name, address)
+    wait = throttle.attempt(name, address)
     user = None if wait else authenticate(current_app.extensions[EXTENSION], name,
                                           form.get("password", ""))
     if user is None:
-        wait = wait or throttle.failed(name, address)
+        wait = wait or throttle.wait(name, address)
         back = f"/login?lang={lang}&next={quote(local_path(form.get('next')) or '', safe='')}"
         if not wait:
             return redirect(f"{back}&error=1", 303)
         reply = redirect(f"{back}&error=locked&wait={wait}", 303)
         reply.headers["Retry-After"] = str(wait)
         return reply
-    throttle.succeeded(name)
+    throttle.succeeded(name, address)
     begin(user)
     return redirect(safe_next(form.get("next"), user), 303)
 
@@ -125,6 +126,19 @@ def _login():
 def _logout():
     end()
     return redirect(f"/login?lang={lang_of(request.args.get('lang'))}", 303)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",       # a JSON error is never sniffed into HTML
+    "X-Frame-Options": "SAMEORIGIN",           # no clickjacking of case actions from elsewhere
+    "Referrer-Policy": "same-origin",          # page addresses (grids, next=) stay here
+}
+
+
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _guarded_layout(path: str, layout):
@@ -172,3 +186,4 @@ def install(app, users_file: str | Path | None = None, home: str | Path | None =
     server.add_url_rule("/login", "cityops_login", _login, methods=["POST"])
     server.add_url_rule("/logout", "cityops_logout", _logout, methods=["GET"])
     server.before_request(_guard(app))
+    server.after_request(_security_headers)

@@ -1,9 +1,10 @@
 """Login throttling: too many failed sign-ins lock a user name, or an address, for a while.
 
-A failure counts against the user name tried and against the client address; past `per_user`
-failures of a name, or `per_address` from an address, within `window_s` (counted from the first
-failure), every sign-in of that name or from that address is refused, the right password too,
-until the window ends. With a bus the counters are Redis strings (`login:fails:{subject}`, the
+Every attempt counts against the user name tried and against the client address before its
+password is checked (so a burst of parallel guesses counts in full); a success takes its own
+attempt back and clears the name's count. Past `per_user` failures of a name, or `per_address`
+from an address, within `window_s` (counted from the first), every sign-in of that name or from
+that address is refused, the right password too, until the window ends. With a bus the counters are Redis strings (`login:fails:{subject}`, the
 subject a digest of the name or address, expiring with the window) shared by every dashboard
 process; without one, or while Redis does not answer, they are kept in this process's memory.
 
@@ -28,6 +29,14 @@ TIMEOUT_S = 1.0
 MAX_MEMORY = 100_000
 
 log = logging.getLogger(__name__)
+# one attempt back, if the window still runs (a DECR of an expired key would make one that
+# never expires)
+_TAKE_BACK = """
+if redis.call('exists', KEYS[1]) == 1 and tonumber(redis.call('get', KEYS[1])) > 0 then
+  return redis.call('decr', KEYS[1])
+end
+return 0
+"""
 
 
 def subject(kind: str, value: str) -> str:
@@ -46,22 +55,31 @@ class LoginThrottle:
         self._memory: dict[str, tuple[int, float]] = {}  # subject -> (failures, window end)
         self._lock = threading.Lock()
 
+    def attempt(self, username: str, address: str) -> int:
+        """Count a sign-in attempt before its password is checked: 0 when it may go ahead,
+        else the seconds until the name or address is free again (the password is not
+        checked then)."""
+        counts = self._add(self._subjects(username, address))
+        over = [ttl for kind, (n, ttl) in counts.items() if n > self.limits[kind]]
+        return int(math.ceil(max(over))) if over else 0
+
     def wait(self, username: str, address: str) -> int:
-        """Seconds until `username` may try to sign in from `address` (0: now)."""
+        """Seconds until `username` may try to sign in from `address` again (0: now)."""
         return self._wait(self._counts(self._subjects(username, address)))
 
-    def failed(self, username: str, address: str) -> int:
-        """Count a failed sign-in; the seconds to wait now (0 while under both limits)."""
-        return self._wait(self._add(self._subjects(username, address)))
-
-    def succeeded(self, username: str) -> None:
-        """A right password outside a lock: forget the name's failures (not the address's)."""
-        name = subject("user", username)
+    def succeeded(self, username: str, address: str) -> None:
+        """A right password outside a lock: clear the name's count and take the attempt back
+        from the address's (many people may sign in from one office address)."""
+        subjects = self._subjects(username, address)
         with self._lock:
-            self._memory.pop(name, None)
+            self._memory.pop(subjects["user"], None)
+            n, end = self._memory.get(subjects["addr"], (0, 0.0))
+            if n > 0:
+                self._memory[subjects["addr"]] = (n - 1, end)
         if self.bus is not None:
             try:
-                self.bus.redis.delete(self.bus.keys.login_fails(name))
+                self.bus.redis.delete(self.bus.keys.login_fails(subjects["user"]))
+                self.bus.redis.eval(_TAKE_BACK, 1, self.bus.keys.login_fails(subjects["addr"]))
             except (redis.RedisError, OSError):
                 pass
 

@@ -188,6 +188,15 @@ def test_a_language_with_a_line_break_cannot_split_the_redirect(client):
     assert reply.status_code == 303 and reply.headers["Location"] == "/login?lang=zh"
 
 
+def test_every_answer_carries_the_security_headers(client):
+    for reply in (client.get("/login"), client.get("/cases"),
+                  client.post("/_dash-update-component", json={}),
+                  client.get("/open311/v2/services.json"), client.get("/cap/nope")):
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert reply.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert reply.headers["Referrer-Policy"] == "same-origin"
+
+
 def test_a_role_is_kept_off_pages_and_their_callbacks_it_may_not_use(client):
     _login(client, "grid_a")
     assert client.get("/").headers["Location"] == "/grid"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dashboard.throttle import LoginThrottle
+from dashboard.throttle import LoginThrottle, subject
 from tests.dashboard.conftest import DEMO_PASSWORDS
 from tests.loop.conftest import bus, redis_server  # noqa: F401
 
@@ -24,51 +24,64 @@ def throttle(request):
     return LoginThrottle(request.getfixturevalue("bus") if request.param == "redis" else None)
 
 
-def test_five_failures_of_a_user_lock_that_user_for_the_rest_of_the_window(throttle):
-    waits = [throttle.failed("grid_a", "10.0.0.1") for _ in range(5)]
-    assert waits[:4] == [0, 0, 0, 0] and 0 < waits[4] <= 900
-    assert 0 < throttle.wait("grid_a", "10.0.0.2") <= 900   # from any address
-    assert throttle.wait("grid_b", "10.0.0.3") == 0          # other users are not locked
+def test_five_failed_attempts_of_a_user_lock_that_user_for_the_rest_of_the_window(throttle):
+    assert [throttle.attempt("grid_a", "10.0.0.1") for _ in range(5)] == [0] * 5
+    assert 0 < throttle.wait("grid_a", "10.0.0.2") <= 900      # from any address
+    assert 0 < throttle.attempt("grid_a", "10.0.0.2") <= 900
+    assert throttle.attempt("grid_b", "10.0.0.3") == 0          # other users are not locked
 
 
-def test_twenty_failures_from_an_address_lock_that_address_for_every_user(throttle):
+def test_twenty_failed_attempts_from_an_address_lock_that_address_for_every_user(throttle):
     for i in range(20):
-        throttle.failed(f"guess{i}", "10.0.0.9")
-    assert throttle.wait("admin", "10.0.0.9") > 0
-    assert throttle.wait("admin", "10.0.0.10") == 0
+        throttle.attempt(f"guess{i}", "10.0.0.9")
+    assert throttle.attempt("admin", "10.0.0.9") > 0
+    assert throttle.attempt("admin", "10.0.0.10") == 0
 
 
-def test_a_success_clears_the_users_failures_but_not_the_addresses(throttle):
+def test_parallel_guesses_count_before_their_passwords_are_checked(throttle):
+    """Twenty guesses in flight at once: only five reach the password check."""
+    assert sum(throttle.attempt("admin", "10.0.0.1") == 0 for _ in range(20)) == 5
+
+
+def test_a_success_clears_the_users_count_and_takes_its_attempt_back_from_the_address(throttle):
     for _ in range(4):
-        throttle.failed("grid_a", "10.0.0.1")
-    throttle.succeeded("grid_a")
-    assert throttle.failed("grid_a", "10.0.0.1") == 0
+        throttle.attempt("grid_a", "10.0.0.1")
+    throttle.succeeded("grid_a", "10.0.0.1")
+    assert throttle.attempt("grid_a", "10.0.0.1") == 0 and throttle.wait("grid_a", "x") == 0
+    for i in range(30):  # an office: many people sign in from one address
+        throttle.attempt(f"user{i}", "10.0.0.5")
+        throttle.succeeded(f"user{i}", "10.0.0.5")
+    assert throttle.attempt("someone", "10.0.0.5") == 0
 
 
 def test_the_lock_ends_with_the_window():
     clock = Clock()
     throttle = LoginThrottle(None, window_s=900, clock=clock)
     for _ in range(5):
-        throttle.failed("grid_a", "10.0.0.1")
+        throttle.attempt("grid_a", "10.0.0.1")
     clock.now += 600
     assert throttle.wait("grid_a", "10.0.0.1") == 300
     clock.now += 301
-    assert throttle.wait("grid_a", "10.0.0.1") == 0
+    assert throttle.attempt("grid_a", "10.0.0.1") == 0
 
 
 def test_counters_in_redis_are_shared_by_every_process_on_the_bus(bus):  # noqa: F811
     one, two = LoginThrottle(bus), LoginThrottle(bus)
     for _ in range(3):
-        one.failed("admin", "10.0.0.1")
+        one.attempt("admin", "10.0.0.1")
     for _ in range(2):
-        two.failed("admin", "10.0.0.2")
+        two.attempt("admin", "10.0.0.2")
     assert one.wait("admin", "10.0.0.3") > 0
 
 
-def test_redis_counters_expire_with_the_window(bus):  # noqa: F811
+def test_redis_counters_expire_with_the_window_even_after_a_success(bus):  # noqa: F811
     from layers.testing import raw
 
-    LoginThrottle(bus).failed("admin", "10.0.0.1")
+    throttle = LoginThrottle(bus)
+    throttle.attempt("admin", "10.0.0.1")
+    raw(bus).delete(bus.keys.login_fails(subject("addr", "10.0.0.1")))  # the window ended
+    throttle.succeeded("admin", "10.0.0.1")
+    throttle.attempt("admin", "10.0.0.1")
     keys = raw(bus).keys(bus.keys.every("login:fails:{subject}"))
     assert len(keys) == 2 and all(0 < raw(bus).ttl(k) <= 900 for k in keys)
     assert not any(b"admin" in k or b"10.0.0.1" in k for k in keys)  # digests, not names
