@@ -50,11 +50,9 @@ def lang(value, name: str) -> None:
         raise _refuse(name, value, f"a language: use {' or '.join(LANGS)}")
 
 
-def integer(lo: int = 0, hi: int = 10 ** 9, digits_ok: bool = False) -> Validator:
-    """A whole number in [lo, hi] (a string of digits too, with `digits_ok`; never a bool)."""
+def integer(lo: int = 0, hi: int = 10 ** 9) -> Validator:
+    """A whole number in [lo, hi] (never a bool)."""
     def validate(value, name: str) -> None:
-        if digits_ok and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,10}", value):
-            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise _refuse(name, value, f"a whole number from {lo} to {hi}")
     return validate
@@ -120,10 +118,6 @@ def items(check: Validator, limit: int = MAX_ITEMS) -> Validator:
         for i, item in enumerate(value):
             check(item, f"{name}[{i}]")
     return validate
-
-
-def anything(_value, _name: str) -> None:
-    """Any JSON value (for inputs the callback does not read)."""
 
 
 def click_info(value, name: str) -> None:

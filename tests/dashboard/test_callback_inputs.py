@@ -181,3 +181,26 @@ def test_no_page_address_makes_a_server_error(app, user):
                                    "value": search}],
                        "changedPropIds": ["_pages_location.pathname"]}
             assert post(client, payload).status_code == 200, (path, search)
+
+
+def test_every_input_of_every_page_callback_declares_what_it_may_carry(app):
+    """A new callback input without an entry in its page's INPUTS would reach the callback
+    unchecked: declare it (dashboard.inputs)."""
+    import inspect
+
+    from dashboard.inputs import DASH_INPUTS
+
+    client_as(app)
+    missing = set()
+    for spec in app.callback_map.values():
+        if "callback" not in spec:
+            continue
+        module = inspect.getmodule(inspect.unwrap(spec["callback"]))
+        if not module.__name__.startswith("dashboard."):
+            continue  # Dash's own pages router: DASH_INPUTS
+        for s in spec["inputs"] + spec["state"]:
+            ident = json.loads(s["id"])["type"] if s["id"].startswith("{") else s["id"]
+            name = f"{ident}.{s['property']}"
+            if name not in app.cityops_inputs and name not in DASH_INPUTS:
+                missing.add(name)
+    assert missing == set()
