@@ -146,7 +146,7 @@ def _guarded_layout(path: str, layout):
         if not can_open(current_user(), path):
             from dashboard.header import forbidden
 
-            return forbidden(query.get("lang", "zh"), current_user())
+            return forbidden(lang_of(query.get("lang")), current_user())
         return layout(**query)
 
     return wrapped
