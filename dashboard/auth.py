@@ -32,6 +32,8 @@ from dashboard.session_store import SessionStore
 from dashboard.throttle import LoginThrottle
 from dashboard.users import authenticate, load_users
 
+# paths the guard lets through: static files, and the protocol routes, which answer for
+# themselves (Open311 is public; CAP asks for a session or an API key: dashboard.web_api)
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash"})
