@@ -1,8 +1,8 @@
 """Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
 
 The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
-process, a progress bar fed by the model) whose result stays on the server (`ResultStore`), the
-browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+process, a Celery worker in a fleet; a progress bar fed by the model) whose result stays on the
+server (`dashboard.results`: Redis on a live bus), the browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
 
-from dashboard import background, maps, overlay
+from dashboard import maps, overlay, results
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.context import context
@@ -161,7 +161,7 @@ def table(header_row: list, rows: list, table_id: str) -> dmc.Table:
 
 def impact_view(run_id: str, lang: str) -> list:
     """Headline figures, the people-by-severity chart and the two impact tables of a run."""
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    twin, result = context().twin, results.store(context().bus).get(run_id)
     impact = result.impact
     kpis = [html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
                      className="kpi") for label, value in sv.headline(impact, lang)]
@@ -223,7 +223,7 @@ def _location(lat, lng, facility) -> dict | None:
           State("scn-lng", "value"), State("scn-facility", "value"),
           State("scn-example-state", "data"), State("scn-live", "checked"),
           State("scn-lang", "data"), State("scn-runs", "data"),
-          background=True, manager=background.manager(), prevent_initial_call=True,
+          background=True, prevent_initial_call=True,
           progress=[Output("scn-progress", "value"), Output("scn-progress", "animated"),
                     Output("scn-phase", "children")],
           running=[(Output("scn-run", "disabled"), True, False),
@@ -240,12 +240,12 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
             percent, unknown = sv.progress_state(phase, fraction)
             set_progress((percent, unknown, f"{t(sv.PHASES[phase], lang)} · {percent}%"))
 
-        run_id = sv.run_and_store(scenario, context().twin, background.ResultStore(), readings,
+        run_id = sv.run_and_store(scenario, context().twin, results.store(context().bus), readings,
                                   report)
     except (ScenarioError, ValueError) as exc:
         return no_update, no_update, dmc.Alert(str(exc), title=t("scn_error", lang), color="red")
     label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
-    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:background.KEEP_RUNS], None
+    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
 
 
 @callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
@@ -254,7 +254,7 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
           Output("scn-to-wall", "disabled"),
           Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
 def _on_result(run_id: str, lang: str):
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    twin, result = context().twin, results.store(context().bus).get(run_id)
     times = sv.frame_times(result)
     last = len(times) - 1
     marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
@@ -269,7 +269,7 @@ def _on_result(run_id: str, lang: str):
 def _on_time(step: int, run_id: str | None, lang: str):
     if not run_id:
         return no_update, no_update
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    twin, result = context().twin, results.store(context().bus).get(run_id)
     step = min(int(step or 0), result.ds.sizes["time"] - 1)
     patch = Patch()  # only the hazard layer's cells travel, never the basemap
     patch["layers"][sv.FRAME_LAYER_INDEX]["data"] = sv.frame_records(result, twin, step)
@@ -303,7 +303,7 @@ def _on_runs(runs: list):
 def _on_compare(a: str | None, b: str | None, lang: str):
     if not a or not b:
         return None
-    twin, store = context().twin, background.ResultStore()
+    twin, store = context().twin, results.store(context().bus)
     try:
         ra, rb = store.get(a), store.get(b)
         rows = sv.compare_table(ra, rb, lang)
@@ -324,7 +324,7 @@ def _on_export(*args):
     if not run_id or not ctx.triggered_id:
         return no_update
     fmt = ctx.triggered_id.removeprefix("scn-export-")
-    name, content = sx.export_file(background.ResultStore().get(run_id), context().twin, fmt,
+    name, content = sx.export_file(results.store(context().bus).get(run_id), context().twin, fmt,
                                    run_id, lang)
     return dcc.send_bytes(content, name)
 
@@ -335,6 +335,6 @@ def _on_to_wall(_n, run_id: str, lang: str):
     bus = context().bus
     if not run_id or bus is None:
         return no_update
-    result = background.ResultStore().get(run_id)
+    result = results.store(context().bus).get(run_id)
     overlay.publish(bus, overlay.summary(result, context().twin, run_id))
     return t("scn_on_wall", lang)
