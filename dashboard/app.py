@@ -59,20 +59,24 @@ def _share_page_callbacks() -> None:
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
-               secure_cookies: bool | None = None, keys_file: str | Path | None = None) -> Dash:
+               secure_cookies: bool | None = None, keys_file: str | Path | None = None,
+               jobs=None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
     `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
     `secure_cookies` marks the session cookie Secure (default $CITYOPS_SECURE_COOKIES): turn it
     on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
     holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
+    `jobs` runs the background callbacks (default: diskcache in this process's children;
+    `dashboard.background.celery_manager(bus)` for a fleet).
     """
     set_context(twin, bus)
-    from dashboard import maps
+    from dashboard import background, maps
 
     maps.configure(tile_url or os.environ.get("CITYOPS_TILE_URL") or None)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
+               background_callback_manager=jobs or background.manager(),
                assets_folder=str(Path(__file__).parent / "assets"))
     modules = page_modules()
     for module in modules:

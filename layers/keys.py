@@ -116,6 +116,24 @@ FAMILIES: tuple[Family, ...] = (
            "dashboard session (random id; expires when idle, deleted on logout)"),
     Family("login:fails:{subject}", "string", "dashboard.throttle", "failed sign-ins of one "
            "user or address (a digest) in the current window; expires with the window"),
+    Family("scenario:runs", "zset", "dashboard.results", "ids of the last scenario results, by "
+           "time"),
+    Family("scenario:run:{run}", "string", "dashboard.results", "one scenario result: NetCDF "
+           "bytes (zlib)"),
+    # -- the dashboard's background jobs (Celery and Dash write these, under `jobs:`) ------------
+    Family("jobs:_kombu.{binding}", "set", "dashboard.background", "Celery's routing bindings "
+           "of a queue and their bookkeeping (kombu)"),
+    Family("jobs:unacked", "hash", "dashboard.background", "jobs a worker took and has not "
+           "acknowledged (kombu)"),
+    Family("jobs:unacked_index", "zset", "dashboard.background", "those jobs by time (kombu)"),
+    Family("jobs:unacked_mutex", "string", "dashboard.background", "lock for restoring "
+           "unacknowledged jobs (kombu)"),
+    Family("jobs:celery-task-meta-{task}", "string", "dashboard.background", "a job's state "
+           "(Celery result backend)"),
+    Family("jobs:dash:{key}", "string", "dashboard.background", "a background callback's result,"
+           " progress and set_props; the callbacks' signing secret (Dash)"),
+    Family("jobs:{queue}", "list", "dashboard.background", "the queue of jobs waiting for a "
+           "Celery worker (kombu)"),
 )
 
 OWNERS = frozenset(f.owner for f in FAMILIES)
@@ -299,6 +317,22 @@ class Keys:
     @property
     def scenario_active(self) -> str:
         return self._k("scenario:active")
+
+    @property
+    def scenario_runs(self) -> str:
+        return self._k("scenario:runs")
+
+    def scenario_run(self, run_id: str) -> str:
+        return self._k(f"scenario:run:{run_id}")
+
+    @property
+    def jobs(self) -> str:
+        """The prefix of every key Celery (broker and results) writes: `jobs:` families."""
+        return self._k("jobs:")
+
+    def job_result(self, key: str) -> str:
+        """A Dash background callback's result key (`-progress`, `-set_props` follow it)."""
+        return self._k(f"jobs:dash:{key}")
 
     def session(self, sid: str) -> str:
         """`sessions:{sid}`: one live dashboard session."""

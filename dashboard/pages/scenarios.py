@@ -1,8 +1,8 @@
 """Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
 
 The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
-process, a progress bar fed by the model) whose result stays on the server (`ResultStore`), the
-browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+process, a Celery worker in a fleet; a progress bar fed by the model) whose result stays on the
+server (`dashboard.results`: Redis on a live bus), the browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import NotFound
 
-from dashboard import background, inputs, maps, overlay
+from dashboard import background, inputs, maps, overlay, results
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.context import context
@@ -28,14 +28,14 @@ RUN_ID = inputs.token(r"[0-9a-f]{12}", "a run id (12 hex digits)")
 def result_of(run_id: str) -> Result:
     """A stored run, or 404 naming it (runs beyond the last few are dropped)."""
     try:
-        return background.ResultStore().get(run_id)
+        return results.store(context().bus).get(run_id)
     except KeyError as exc:
         raise NotFound(str(exc.args[0])) from exc
 
 
 def _known_run(value, name: str) -> None:
     RUN_ID(value, name)
-    if value not in background.ResultStore().ids():
+    if value not in results.store(context().bus).ids():
         raise NotFound(f"input {name}: run {value} is no longer stored (only the last "
                        f"{background.KEEP_RUNS} are kept): run the scenario again")
 
@@ -277,7 +277,7 @@ def _location(lat, lng, facility) -> dict | None:
           State("scn-lng", "value"), State("scn-facility", "value"),
           State("scn-example-state", "data"), State("scn-live", "checked"),
           State("scn-lang", "data"), State("scn-runs", "data"),
-          background=True, manager=background.manager(), prevent_initial_call=True,
+          background=True, prevent_initial_call=True,
           progress=[Output("scn-progress", "value"), Output("scn-progress", "animated"),
                     Output("scn-phase", "children")],
           running=[(Output("scn-run", "disabled"), True, False),
@@ -294,12 +294,12 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
             percent, unknown = sv.progress_state(phase, fraction)
             set_progress((percent, unknown, f"{t(sv.PHASES[phase], lang)} · {percent}%"))
 
-        run_id = sv.run_and_store(scenario, context().twin, background.ResultStore(), readings,
+        run_id = sv.run_and_store(scenario, context().twin, results.store(context().bus), readings,
                                   report)
     except (ScenarioError, ValueError) as exc:
         return no_update, no_update, dmc.Alert(str(exc), title=t("scn_error", lang), color="red")
     label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
-    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:background.KEEP_RUNS], None
+    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
 
 
 @callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
@@ -360,7 +360,7 @@ def _on_runs(runs: list | None):
 def _on_compare(a: str | None, b: str | None, lang: str):
     if not a or not b:
         return None
-    twin, store = context().twin, background.ResultStore()
+    twin, store = context().twin, results.store(context().bus)
     try:
         ra, rb = store.get(a), store.get(b)
         rows = sv.compare_table(ra, rb, lang)
