@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import NotFound
 
-from dashboard import background, inputs, maps, overlay, results
+from dashboard import inputs, maps, overlay, results
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.context import context
@@ -37,7 +37,7 @@ def _known_run(value, name: str) -> None:
     RUN_ID(value, name)
     if value not in results.store(context().bus).ids():
         raise NotFound(f"input {name}: run {value} is no longer stored (only the last "
-                       f"{background.KEEP_RUNS} are kept): run the scenario again")
+                       f"{results.KEEP_RUNS} are kept): run the scenario again")
 
 
 def _field_value(value, name: str) -> None:
@@ -64,7 +64,7 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "scn-facility.value": inputs.optional(inputs.text(100)),
     "scn-live.checked": inputs.optional(inputs.flag),
     "scn-runs.data": inputs.optional(inputs.items(inputs.mapping(
-        {"value": RUN_ID, "label": inputs.text(300)}, "a run"), 2 * background.KEEP_RUNS)),
+        {"value": RUN_ID, "label": inputs.text(300)}, "a run"), 2 * results.KEEP_RUNS)),
     "scn-current.data": inputs.optional(_known_run),
     "scn-time.value": inputs.optional(inputs.integer(0, 10 ** 6)),
     "scn-time.max": inputs.optional(inputs.integer(0, 10 ** 6)),
