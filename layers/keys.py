@@ -64,6 +64,9 @@ FAMILIES: tuple[Family, ...] = (
            "workers agree on (count, level, bounds, twin fingerprint)"),
     Family("ingest:members", "zset", "layers.live.fleet", "ingest processes alive (heartbeat "
            "time): each takes its share of the partitions"),
+    Family("ratelimit:{source}", "hash", "layers.live.ratelimit", "a source's token bucket at "
+           "the HTTP event API (tokens, time; a digest of the API key's name; expires when "
+           "full)"),
     # -- the closed loop ---------------------------------------------------------------------------
     Family("rules:meta", "hash", "layers.loop.rulestate", "rules engine heartbeat, consumer"),
     Family("rules:seen:{hour}", "set", "layers.loop.rulestate", "event ids the rules engine "
@@ -259,6 +262,10 @@ class Keys:
     @property
     def ingest_members(self) -> str:
         return self._k("ingest:members")
+
+    def ratelimit(self, subject: str) -> str:
+        """`ratelimit:{source}`: one source's token bucket (`subject`: a digest)."""
+        return self._k(f"ratelimit:{_token(subject, 'rate-limit subject')}")
 
     # loop ------------------------------------------------------------------------------------------
     @property
