@@ -65,9 +65,9 @@ def document(server_url: str = "") -> dict:
                         "schema": {"type": "string", "enum": list(S.KINDS)}}],
         "requestBody": {"required": True, "content": {
             JSON: {"schema": {"oneOf": [events, {"type": "array", "items": events}]}},
-            NDJSON: {"schema": {"type": "string"}, "description": "one JSON event a line"},
-            ARROW: {"schema": {"type": "string", "format": "binary"},
-                    "description": "an Arrow IPC stream (pyarrow.ipc.new_stream)"}}},
+            NDJSON: {"schema": {"type": "string", "description": "one JSON event a line"}},
+            ARROW: {"schema": {"type": "string", "format": "binary",
+                               "description": "an Arrow IPC stream (pyarrow.ipc.new_stream)"}}}},
         "responses": {
             "202": {"description": "the accepted events are in Redis",
                     "headers": {"X-Request-Id": {"schema": {"type": "string"}}},
