@@ -1,10 +1,10 @@
 """Event bodies sent to a door: a JSON object, a JSON array, NDJSON or an Arrow IPC stream.
 
 `read_body` turns the bytes of one request into a `Body`: an Arrow IPC stream of the events
-(the `arrow` field of a batch entry, so the one decoder reads it), the rows whose shape is wrong
-(a line that is not a JSON object, a value that is an object or a list) and, for JSON, the
-events as flat text rows, exactly what a producer would XADD. What cannot be read at all (not
-UTF-8, not JSON, not an Arrow stream, no events) is a `BodyError` naming the fix. The size of
+(the `arrow` field of a batch entry, so the one decoder reads it; JSON values become text
+columns, exactly the text a flat stream entry would hold) and the rows whose shape is wrong (a
+line that is not a JSON object, a value that is an object or a list). What cannot be read at all
+(not UTF-8, not JSON, not an Arrow stream, no events) is a `BodyError` naming the fix. The size of
 the body is the caller's to check before it reads it; the rows are counted before any is built.
 """
 
@@ -30,13 +30,16 @@ class BodyError(ValueError):
 
 @dataclass
 class Body:
-    """The events of one body: as an Arrow IPC stream, and as flat rows when they came as JSON."""
+    """The events of one body as an Arrow IPC stream, and the rows refused for their shape."""
 
     arrow: bytes
-    rows: list[dict[str, str]] | None       # JSON: the valid-shaped rows, as flat text
-    index: list[int]                         # position in the body of each row of `arrow`
+    index: list[int] | None                  # JSON: position in the body of each row of `arrow`
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # (position, reason, text)
     count: int = 0                           # events in the body, good and bad
+
+    def position(self, row: int) -> int:
+        """The position in the body of a row of the table."""
+        return row if self.index is None else self.index[row]
 
 
 def _no_constant(name: str):
@@ -134,6 +137,9 @@ def read_body(data: bytes, content_type: str, max_rows: int) -> Body:
     events = _json_events(text, content_type == NDJSON, max_rows)
     if not events:
         raise BodyError("the body holds no events")
+    table = _typed(events)
+    if table is not None:
+        return Body(arrow_bytes(table), list(range(len(events))), [], len(events))
     rows, index, bad = [], [], []
     for i, event in enumerate(events):
         try:
@@ -146,7 +152,27 @@ def read_body(data: bytes, content_type: str, max_rows: int) -> Body:
                                                                            ensure_ascii=False)
             bad.append((i, str(exc), str(shown)))
     table = pa.Table.from_pylist(rows) if rows else pa.table({})
-    return Body(arrow_bytes(table), rows, index, bad, len(events))
+    return Body(arrow_bytes(table), index, bad, len(events))
+
+
+def _typed(events: list) -> pa.Table | None:
+    """The events as a table of typed columns when every one is a well-shaped object whose
+    values are strings or numbers (the usual case, read column-wise), else None."""
+    if not all(type(e) is dict for e in events):
+        return None
+    try:
+        table = pa.Table.from_pylist(events)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    if table.num_columns > MAX_FIELDS:
+        return None
+    for f in table.schema:
+        if len(f.name.encode("utf-8", "replace")) > MAX_NAME_BYTES or not (
+                pa.types.is_string(f.type) or pa.types.is_floating(f.type)
+                or pa.types.is_integer(f.type) or pa.types.is_null(f.type)):
+            return None
+    nulls = [i for i, f in enumerate(table.schema) if pa.types.is_null(f.type)]
+    return table.drop_columns([table.column_names[i] for i in nulls]) if nulls else table
 
 
 def _arrow_body(data: bytes) -> Body:
@@ -160,4 +186,4 @@ def _arrow_body(data: bytes) -> Body:
         if pa.types.is_nested(f.type) or pa.types.is_dictionary(f.type):
             raise BodyError(f"column {f.name!r} is {f.type}: event columns are numbers, "
                             f"strings or timestamps")
-    return Body(data, None, [], [], 0)
+    return Body(data, None, [], 0)

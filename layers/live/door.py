@@ -3,7 +3,8 @@ written through the Producer, the others dead-lettered with the reason.
 
 The HTTP event API uses it, so a sender learns in the answer how many events were taken and why
 the others were not (`Admission`), and the ingest worker later decodes exactly what was
-accepted. Dead letters of one request carry the door, the source (the API key's name) and a
+accepted. A request's events are written as Arrow batch entries (the same columns; JSON values
+as the text a flat entry would hold): one XADD per request, not one per event. Dead letters of one request carry the door, the source (the API key's name) and a
 request id, an excerpt of each field and the size and SHA-256 of the event; at most
 `MAX_DEAD_LETTERS` are kept per request (one more record says how many were left out).
 """
@@ -77,25 +78,21 @@ class Door:
             if row.row is None:  # the whole batch: checked by `table` already, so not expected
                 raise ValueError(row.reason)
             ok[row.row] = False
-            dead.append((body.index[row.row] if body.rows is not None else row.row, row))
+            dead.append((body.position(row.row), row))
         dead += [(pos, DeadRow(request, reason, {"event": text}, row=pos))
                  for pos, reason, text in body.bad]
         dead.sort(key=lambda d: d[0])
         accepted = int(ok.sum())
         if accepted:
-            self._write(kind, body, table, ok)
+            self._write(kind, table if ok.all() else table.filter(pa.array(ok)))
         self._dead_letters(kind, request, source, dead)
         reasons = [{"row": pos, "reason": row.reason} for pos, row in dead[:MAX_REASONS]]
         return Admission(request, accepted, len(dead), reasons)
 
-    def _write(self, kind: str, body: Body, table: pa.Table, ok: np.ndarray) -> None:
-        if body.rows is not None:  # JSON: the flat entries a producer would XADD
-            rows = body.rows if ok.all() else [r for r, good in zip(body.rows, ok, strict=True) if good]
-            self.producer.publish(kind, rows)
-            return
-        table = table if ok.all() else table.filter(pa.array(ok))
+    def _write(self, kind: str, table: pa.Table) -> None:
+        """The accepted events as Arrow batch entries, each well under the entry limit."""
         per_entry = max(1, int(table.num_rows * (self.limits.entry_bytes // 2)
-                               / max(1, table.nbytes)))  # each entry well under the entry limit
+                               / max(1, table.nbytes)))
         self.producer.publish(kind, table, batch=max(2, per_entry))
 
     def _dead_letters(self, kind: str, request: str, source: str,
