@@ -1,11 +1,9 @@
 """HTTP edges of the closed loop on the dashboard's Flask server: Open311 GeoReport v2 and CAP 1.2.
 
 `register_routes(server, bus, twin, api_keys)` adds, under the server the Dash app runs on:
-GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
-GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
-GET /cap/alerts/{public id}.xml. Errors are the GeoReport list `[{"code": N, "description":
-"..."}]`; bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the
-work is in `layers.protocols.open311` and `layers.protocols.cap`.
+Open311 GeoReport v2 in JSON and XML (`dashboard.open311_api`) and GET /cap/alerts/{public
+id}.xml. Errors are the GeoReport list `[{"code": N, "description": "..."}]`. The routes are
+thin: the work is in `layers.protocols.open311` and `layers.protocols.cap`.
 
 Who may read what: Open311 is public as GeoReport intends (its POST takes an Open311 key, and
 what it shows is redacted); CAP needs a logged-in session or an API key (`dashboard.apikeys`)
@@ -19,8 +17,8 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard import open311_api
 from dashboard.http_errors import answer_json
 from dashboard.policy import can_see_alert
 from dashboard.session import KEYS, current_principal
@@ -30,7 +28,7 @@ from layers.loop.cases import CaseStore
 from layers.loop.records import Alert, Place
 from layers.loop.routing import Router
 from layers.protocols.cap import to_cap
-from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
+from layers.protocols.open311 import Open311Error
 
 PREFIXES = ("/open311/", "/cap/")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -73,48 +71,10 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
     """
     store = store or CaseStore(bus, Router(twin), clock=clock)
     router = store.router or Router(twin)
-    api = Open311(bus, twin, store, api_keys, clock=clock)
     alerts = AlertStore(bus)
     if keyring is not None:
         server.extensions[KEYS] = keyring
     bp = Blueprint("cityops_loop", __name__)
-
-    @bp.errorhandler(Open311Error)
-    def _open311_error(exc: Open311Error):
-        return _json(exc.body(), exc.code)
-
-    @bp.get("/open311/v2/services.json")
-    def services():
-        return _json(api.services())
-
-    @bp.get("/open311/v2/services/<code>.json")
-    def service(code: str):
-        return _json(api.service_definition(code))
-
-    @bp.get("/open311/v2/requests.json")
-    def requests_list():
-        return _json(api.query(request.args.to_dict()))
-
-    @bp.post("/open311/v2/requests.json")
-    def requests_post():
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"request body over {MAX_BODY // 1024} KiB: send less text, link "
-                               f"media with media_url")
-        request.max_content_length = MAX_BODY  # also bounds chunked bodies without a length
-        try:
-            if request.is_json:
-                form = request.get_json(silent=True)
-                if not isinstance(form, dict):
-                    return _error(400, "the JSON body must be an object of GeoReport fields")
-            else:
-                form = request.form.to_dict()
-        except RequestEntityTooLarge:
-            return _error(413, f"request body over {MAX_BODY // 1024} KiB")
-        return _json(api.submit(form), 201)
-
-    @bp.get("/open311/v2/requests/<rid>.json")
-    def request_one(rid: str):
-        return _json(api.get(rid))
 
     def place_of(alert: Alert) -> Place:
         case = store.get(alert.case) if alert.case else None
@@ -138,5 +98,6 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
                         headers={"Cache-Control": "private, no-store"})
 
     server.register_blueprint(bp)
+    open311_api.register(server, bus, twin, api_keys, store, clock)
     register_fallbacks(server)
     return bp

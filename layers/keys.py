@@ -114,6 +114,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("open311:req", "hash", "layers.protocols.open311", "service request id (random, "
            "not enumerable) -> stored request"),
     Family("open311:requests", "zset", "layers.protocols.open311", "request ids by time"),
+    Family("open311:media", "hash", "layers.protocols.open311", "uploaded photo id (random) -> "
+           "the service request it came with"),
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
     Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
            "dashboard session (random id; expires when idle, deleted on logout)"),
@@ -317,7 +319,7 @@ class Keys:
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:
-        if name not in ("req", "requests"):
+        if name not in ("req", "requests", "media"):
             raise ValueError(f"no open311 key {name!r}")
         return self._k(f"open311:{name}")
 

@@ -11,7 +11,13 @@ follows its case (`open` while the case is open, `closed` once resolved or close
 status sentence in Chinese and English (`PUBLIC_STATUS`) as `status_notes`, never the case's
 internal notes or id; the description and address are redacted (`layers.protocols.redact`).
 Errors carry the HTTP code and a description, rendered by the web layer as the spec's list
-`[{"code": 400, "description": "..."}]`.
+`[{"code": 400, "description": "..."}]` (or its XML).
+
+A request without lat/long is located from its `address_string` through the twin's gazetteer
+(`twin.gazetteer`: street/town, community, zone and facility names in Chinese, pinyin or
+English); one it cannot place is refused naming the address and the fix. A photo uploaded with a
+request is kept by the web layer and known here by its random id (`open311:media`), so only the
+people who may see the request's case can fetch it.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from twin import settings
 
 MAX_BODY = 64 * 1024
 MAX_FIELD = 200
-DEFAULT_DAYS = 90
+MAX_DESCRIPTION = 4000  # GeoReport v2: description is at most 4,000 characters
+DEFAULT_DAYS = 90       # GeoReport v2: the default and the longest date range of a query
 MAX_RESULTS = 1000
 # what a citizen reads about a request, by its case's status (None: no case yet)
 PUBLIC_STATUS: dict[str | None, tuple[str, str]] = {
@@ -102,6 +109,16 @@ class Open311:
         self.lang = lang
         self.redis, self.keys = bus.redis, bus.keys
         self.tz = twin.timezone
+        self._gazetteer = None
+
+    @property
+    def gazetteer(self):
+        """The twin's gazetteer, built on the first address to locate."""
+        if self._gazetteer is None:
+            from twin.gazetteer import Gazetteer
+
+            self._gazetteer = Gazetteer.of(self.twin)
+        return self._gazetteer
 
     def iso(self, ts: float | None) -> str | None:
         """ISO 8601 with the city's explicit offset, as GeoReport requires."""
@@ -145,7 +162,7 @@ class Open311:
             if name not in FIELDS:
                 raise Open311Error(400, f"unknown field {name!r}: GeoReport v2 fields are "
                                         f"{', '.join(FIELDS)}")
-            limit = S.MAX_TEXT_CHARS if name == "description" else MAX_FIELD
+            limit = MAX_DESCRIPTION if name == "description" else MAX_FIELD
             if not isinstance(value, str | int | float) or len(str(value)) > limit:
                 raise Open311Error(400, f"{name} must be text of at most {limit} characters")
         code = str(form.get("service_code") or "")
@@ -153,13 +170,7 @@ class Open311:
             raise Open311Error(400, "service_code is required: choose one from services.json")
         if code not in S.CATEGORIES:
             raise Open311Error(400, f"service_code {code!r} is not a service: see services.json")
-        if form.get("lat") in (None, "") or form.get("long") in (None, ""):
-            raise Open311Error(400, "lat and long are required: this server locates requests on "
-                                    "its map and does not geocode address_string/address_id")
-        try:
-            lat, lng = float(form["lat"]), float(form["long"])
-        except (TypeError, ValueError) as exc:
-            raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
+        lat, lng = self._location(form)
         if not (math.isfinite(lat) and math.isfinite(lng) and abs(lat) <= 90 and abs(lng) <= 180):
             raise Open311Error(400, "lat must be in [-90, 90] and long in [-180, 180]")
         if int(self.twin.locate(np.array([lat]), np.array([lng]))[0]) < 0:
@@ -174,18 +185,44 @@ class Open311:
         clean.update(lat=lat, long=lng, service_code=code)
         return clean
 
-    def submit(self, form: dict) -> list[dict]:
-        """Store a valid request and publish its incident event, atomically."""
+    def _location(self, form: dict) -> tuple[float, float]:
+        """lat/long as given, else the place its address_string names (an Open311Error when
+        neither gives one)."""
+        if form.get("lat") in (None, "") or form.get("long") in (None, ""):
+            address = str(form.get("address_string") or "").strip()
+            if not address:
+                raise Open311Error(400, "a location is required: give lat and long, or an "
+                                        "address_string naming a street/town, community or "
+                                        "facility")
+            place = self.gazetteer.find(address)
+            if place is None:
+                raise Open311Error(400, f"address_string {address!r} names no place this city "
+                                        f"knows: give lat and long, or a street/town, community "
+                                        f"or facility name in Chinese, pinyin or English (e.g. "
+                                        f"{'; '.join(self.gazetteer.examples())})")
+            return place.lat, place.lng
+        try:
+            return float(form["lat"]), float(form["long"])
+        except (TypeError, ValueError) as exc:
+            raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
+
+    def submit(self, form: dict, media: str | None = None) -> list[dict]:
+        """Store a valid request and publish its incident event, atomically (`media`: the id of
+        a photo the web layer kept for it)."""
         req = self.validate(form)
         now = self.clock()
         rid = new_request_id()
         req.update(service_request_id=rid, requested=now, event=f"open311-{rid}")
+        if media:
+            req["media"] = media
         event = {"id": req["event"], "ts": repr(now), "lat": repr(req["lat"]),
                  "lng": repr(req["long"]), "source": "app", "category": req["service_code"],
                  "severity": "2", "text": req.get("description", "")[:S.MAX_TEXT_CHARS]}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.open311("req"), rid, json.dumps(req, ensure_ascii=False))
         pipe.zadd(self.keys.open311("requests"), {rid: now})
+        if media:
+            pipe.hset(self.keys.open311("media"), media, rid)
         pipe.xadd(self.bus.stream("incident"), event)
         pipe.execute()
         return [{"service_request_id": rid,
@@ -216,6 +253,22 @@ class Open311:
                         expected_datetime=self.iso(case.created + case.sla.seconds("resolve")))
         return view
 
+    def media_case(self, media: str):
+        """(the case, or None before it is opened) of the request an uploaded photo belongs to;
+        None when no request has it."""
+        rid = self.redis.hget(self.keys.open311("media"), media)
+        raw = self.redis.hget(self.keys.open311("req"), rid) if rid is not None else None
+        if raw is None:
+            return None
+        cid = self.store.by_event(json.loads(raw)["event"])
+        return (self.store.get(cid) if cid else None,)
+
+    def media_urls(self, case) -> list[str]:
+        """The media_url of each citizen request behind a case (shown on the case)."""
+        rids = [e.removeprefix("open311-") for e in case.events if e.startswith("open311-")]
+        raws = self.redis.hmget(self.keys.open311("req"), rids) if rids else []
+        return [url for raw in raws if raw and (url := json.loads(raw).get("media_url"))]
+
     def get(self, rid: str) -> list[dict]:
         raw = self.redis.hget(self.keys.open311("req"), rid)
         if raw is None:
@@ -234,6 +287,10 @@ class Open311:
             else end - DEFAULT_DAYS * 86400
         if start > end:
             raise Open311Error(400, "start_date is after end_date")
+        if end - start > DEFAULT_DAYS * 86400:
+            raise Open311Error(400, f"start_date to end_date spans {(end - start) / 86400:.0f} "
+                                    f"days: GeoReport v2 allows at most {DEFAULT_DAYS}; ask for "
+                                    f"several ranges")
         statuses = {s.strip() for s in str(args.get("status") or "").split(",") if s.strip()}
         if statuses - {"open", "closed"}:
             raise Open311Error(400, "status must be open, closed or both (open,closed)")
