@@ -4,22 +4,22 @@ GET /open311/discovery.{fmt}, GET /open311/v2/services.{fmt}, GET /open311/v2/se
 .{fmt}, GET|POST /open311/v2/requests.{fmt}, GET /open311/v2/requests/{id}.{fmt}; errors are the
 spec's `[{"code", "description"}]` or `<errors><error>` in the format asked for. Reading is
 public; a POST takes an Open311 key (`api_key`), a form, JSON, or a multipart form with a photo
-(`media`: JPEG/PNG/GIF/WebP, checked by its bytes, at most $CITYOPS_MEDIA_MAX_BYTES), kept under
-$CITYOPS_HOME/media and served at GET /open311/v2/media/{id} only to a session or data key that
-may see the request's case. Browsers on the origins of $CITYOPS_OPEN311_CORS may call the
-GeoReport routes (never the photos). The work is in `layers.protocols.open311`.
+(`media`: JPEG/PNG/WebP, judged by its bytes, at most `dashboard.media.MAX_BYTES`, refused before
+anything is created). The photo goes onto the request's case once the case exists (the POST
+waits a little for the rules engine to open it; any later read finishes the job): stored by
+`dashboard.media` under `$CITYOPS_HOME/media/{case}/`, served there only to who may see the case.
+Browsers on the origins of $CITYOPS_OPEN311_CORS may call the GeoReport routes. The work is in
+`layers.protocols.open311`.
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, request, send_file
+from flask import Blueprint, Flask, Response, has_request_context, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from dashboard.media import MediaError, MediaStore
-from dashboard.policy import can_see_case, visible_grids
-from dashboard.session import current_principal
+from dashboard import media
 from layers.clock import Clock, wall
 from layers.loop.cases import CaseStore
 from layers.protocols.georeport_xml import CONTENT_TYPE, document_xml, items_xml
@@ -27,7 +27,10 @@ from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
 from twin import settings
 
 FMT = "<any(json, xml):fmt>"
+CHANGESET = "2026-12-01T00:00:00Z"  # when this server's GeoReport endpoint last changed
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+MULTIPART_SLACK = 16 * 1024  # boundaries and part headers around the fields and the photo
+PHOTO_WAIT_S = 3.0  # how long a POST with a photo waits for its case (the engine ticks every 2 s)
 
 
 def answer(fmt: str, what: str, body, status: int = 200) -> Response:
@@ -51,7 +54,7 @@ def _fmt() -> str:
 def _form() -> dict:
     """The POST's fields (form, multipart form or a JSON object), the body's size bounded."""
     multipart = request.mimetype == "multipart/form-data"
-    limit = MAX_BODY + (settings.media_max_bytes() if multipart else 0)
+    limit = MAX_BODY + (media.MAX_BYTES + MULTIPART_SLACK if multipart else 0)
     too_big = Open311Error(413, f"request body over {limit // 1024} KiB: send less text, a "
                                 f"smaller photo, or link it with media_url")
     if request.content_length is not None and request.content_length > limit:
@@ -69,10 +72,32 @@ def _form() -> dict:
         raise too_big from None
 
 
+def _photo() -> bytes | None:
+    """The photo of a multipart POST (`media`), judged by its size and bytes before anything
+    is created; None without one."""
+    upload = request.files.get("media") if request.files else None
+    if upload is None:
+        return None
+    data = upload.stream.read(media.MAX_BYTES + 1)
+    if len(data) > media.MAX_BYTES:
+        raise Open311Error(413, f"the photo is over {media.MAX_BYTES // 2**20} MB: send a "
+                                f"smaller one")
+    if not data or media.kind_of(data) is None:
+        raise Open311Error(415, "the photo must be a JPEG, PNG or WebP image")
+    return data
+
+
+def keep_photo(case_id: str, data: bytes) -> tuple[str, str]:
+    """Store a request's photo with its case: (its name, its absolute URL)."""
+    name = media.save(case_id, data)
+    base = request.host_url.rstrip("/") if has_request_context() else ""
+    return name, base + media.url(case_id, name)
+
+
 def _cors(origins: tuple[str, ...]):
     def headers(response: Response) -> Response:
         origin = request.headers.get("Origin")
-        if not origin or request.path.startswith("/open311/v2/media/"):
+        if not origin:
             return response
         if "*" in origins:
             response.headers["Access-Control-Allow-Origin"] = "*"
@@ -89,10 +114,9 @@ def _cors(origins: tuple[str, ...]):
 
 
 def register(server: Flask, bus, twin, api_keys, store: CaseStore, clock: Clock = wall,
-             media: MediaStore | None = None) -> Blueprint:
-    """Add the GeoReport routes (both formats), the photos and CORS to a Flask server."""
-    api = Open311(bus, twin, store, api_keys, clock=clock)
-    media = media or MediaStore()
+             photo_wait_s: float = PHOTO_WAIT_S) -> Blueprint:
+    """Add the GeoReport routes (both formats) and their CORS headers to a Flask server."""
+    api = Open311(bus, twin, store, api_keys, clock=clock, keep_photo=keep_photo)
     bp = Blueprint("cityops_open311", __name__)
     bp.after_request(_cors(settings.open311_cors()))
 
@@ -104,10 +128,10 @@ def register(server: Flask, bus, twin, api_keys, store: CaseStore, clock: Clock 
     def discovery(fmt: str):
         base = request.host_url.rstrip("/")
         return answer(fmt, "discovery", {
-            "changeset": "2026-01-01T00:00:00Z", "contact": "The city's operations centre",
+            "changeset": CHANGESET, "contact": "The city's operations centre",
             "key_service": "Ask the operator for an Open311 key",
             "endpoints": [{"specification": SPECIFICATION, "url": f"{base}/open311/v2",
-                           "changeset": "2026-01-01T00:00:00Z", "type": "production",
+                           "changeset": CHANGESET, "type": "production",
                            "formats": ["text/xml", "application/json"]}]})
 
     @bp.get(f"/open311/v2/services.{FMT}")
@@ -125,44 +149,20 @@ def register(server: Flask, bus, twin, api_keys, store: CaseStore, clock: Clock 
     @bp.post(f"/open311/v2/requests.{FMT}")
     def requests_post(fmt: str):
         form = _form()
-        upload = request.files.get("media") if request.files else None
-        if upload is None:
-            return answer(fmt, "requests", api.submit(form), 201)
-        if not api.known_key(form.get("api_key")):  # before the file is read
+        if not api.known_key(form.get("api_key")):  # before a photo is looked at
             raise Open311Error(403, "api_key is missing or not valid: ask the operator for a key")
-        if form.get("media_url"):
-            raise Open311Error(400, "send media_url or a media file, not both")
-        try:
-            kept = media.save(upload.stream.read(media.max_bytes + 1))
-        except MediaError as exc:
-            raise Open311Error(exc.code, str(exc)) from None
-        form["media_url"] = f"{request.host_url.rstrip('/')}/open311/v2/media/{kept}"
-        try:
-            return answer(fmt, "requests", api.submit(form, kept), 201)
-        except Open311Error:
-            media.delete(kept)
-            raise
+        photo = _photo()
+        done = api.submit(form, photo)
+        if photo is not None:
+            try:
+                api.settle_soon(done[0]["service_request_id"], photo_wait_s)
+            except media.MediaError:  # kept in Redis: a later read stores it
+                pass
+        return answer(fmt, "requests", done, 201)
 
     @bp.get(f"/open311/v2/requests/<rid>.{FMT}")
     def request_one(rid: str, fmt: str):
         return answer(fmt, "requests", api.get(rid))
-
-    @bp.get("/open311/v2/media/<name>")
-    def photo(name: str):
-        who = current_principal()
-        if who is None:
-            raise Open311Error(401, "photos need a login or a data key: send `Authorization: "
-                                    "Bearer KEY`")
-        kept, found = media.open(name), api.media_case(name)
-        if kept is None or found is None:
-            raise Open311Error(404, f"no photo {name!r}")
-        case = found[0]
-        if not (can_see_case(who, case) if case is not None else visible_grids(who) is None):
-            raise Open311Error(403, f"the role {who.role} may not see this request's case")
-        reply = send_file(kept[0], mimetype=kept[1], max_age=0)
-        reply.headers.update({"Cache-Control": "private, no-store",
-                              "Content-Security-Policy": "default-src 'none'"})
-        return reply
 
     server.register_blueprint(bp)
     return bp

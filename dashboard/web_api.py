@@ -63,11 +63,13 @@ def register_fallbacks(server: Flask) -> None:
 
 
 def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
-                    store: CaseStore | None = None, keyring=None) -> Blueprint:
+                    store: CaseStore | None = None, keyring=None,
+                    photo_wait_s: float = open311_api.PHOTO_WAIT_S) -> Blueprint:
     """Add the Open311 and CAP routes to a Flask server; returns the blueprint.
 
     `api_keys` are the Open311 keys; `keyring` (a `dashboard.apikeys.KeyRing`, default the one
-    the dashboard installed) holds the keys of the data routes.
+    the dashboard installed) holds the keys of the data routes; `photo_wait_s`: how long an
+    Open311 POST with a photo waits for its case.
     """
     store = store or CaseStore(bus, Router(twin), clock=clock)
     router = store.router or Router(twin)
@@ -98,6 +100,6 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
                         headers={"Cache-Control": "private, no-store"})
 
     server.register_blueprint(bp)
-    open311_api.register(server, bus, twin, api_keys, store, clock)
+    open311_api.register(server, bus, twin, api_keys, store, clock, photo_wait_s)
     register_fallbacks(server)
     return bp

@@ -114,8 +114,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("open311:req", "hash", "layers.protocols.open311", "service request id (random, "
            "not enumerable) -> stored request"),
     Family("open311:requests", "zset", "layers.protocols.open311", "request ids by time"),
-    Family("open311:media", "hash", "layers.protocols.open311", "uploaded photo id (random) -> "
-           "the service request it came with"),
+    Family("open311:media", "hash", "layers.protocols.open311", "service request id -> the "
+           "photo uploaded with it (or empty for a media_url), until it is on the request's case"),
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
     Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
            "dashboard session (random id; expires when idle, deleted on logout)"),

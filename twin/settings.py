@@ -23,7 +23,7 @@ about the city, not about the server the software happens to run on.
 | event API body limit | `CITYOPS_HTTP_MAX_BYTES` | 10 MB (10485760 bytes) |
 | event API rate per key | `CITYOPS_EVENTS_RATE` / `CITYOPS_EVENTS_BURST` | 10,000 events/s, 100,000 |
 | Open311 CORS origins | `CITYOPS_OPEN311_CORS` | none (comma-separated origins, or `*`) |
-| Open311 uploads | `CITYOPS_MEDIA_MAX_BYTES` | 5 MB, JPEG/PNG/WebP/GIF, under `home/media` |
+| Open311 demo key | `CITYOPS_OPEN311_KEYS` unset | `home/open311_key` (made once, 0600) |
 """
 
 from __future__ import annotations
@@ -71,6 +71,15 @@ def open311_keys() -> set[str]:
     return {k.strip() for k in os.environ.get("CITYOPS_OPEN311_KEYS", "").split(",") if k.strip()}
 
 
+def open311_demo_keys() -> set[str]:
+    """The Open311 keys of `cityops demo`: `$CITYOPS_OPEN311_KEYS` when set, else one key made
+    once under the home (`home/open311_key`, 0600), which the demo prints."""
+    if keys := open311_keys():
+        return keys
+    made = private_file(home() / "open311_key", lambda: secrets.token_urlsafe(18))
+    return {made.read_text().strip()}
+
+
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 
@@ -113,16 +122,6 @@ def open311_cors() -> tuple[str, ...]:
     (`https://app.example.org`, or `*` for any); none by default."""
     return tuple(o.strip().rstrip("/") for o in os.environ.get("CITYOPS_OPEN311_CORS",
                                                                 "").split(",") if o.strip())
-
-
-def media_dir() -> Path:
-    """Where uploaded Open311 media are kept: `home/media`."""
-    return home() / "media"
-
-
-def media_max_bytes() -> int:
-    """The largest Open311 upload: `$CITYOPS_MEDIA_MAX_BYTES`, default 5 MB."""
-    return _positive_int("CITYOPS_MEDIA_MAX_BYTES", 5 * 2**20)
 
 
 def number(name: str, default: float) -> float:

@@ -15,9 +15,13 @@ Errors carry the HTTP code and a description, rendered by the web layer as the s
 
 A request without lat/long is located from its `address_string` through the twin's gazetteer
 (`twin.gazetteer`: street/town, community, zone and facility names in Chinese, pinyin or
-English); one it cannot place is refused naming the address and the fix. A photo uploaded with a
-request is kept by the web layer and known here by its random id (`open311:media`), so only the
-people who may see the request's case can fetch it.
+English); one it cannot place is refused naming the address and the fix.
+
+A request's photo (uploaded with it) or `media_url` goes onto its case once the case exists
+(`settle`): the photo, held meanwhile in `open311:media`, is stored with the case by the
+`keep_photo` the web layer gives (`dashboard.media`, served only to who may see the case), and a
+`note` by `open311` on the case carries the photo and the URL. An uploaded photo's URL names the
+case, so the public view does not show it (a citizen's own link is shown, unless personal).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import json
 import math
 import re
 import secrets
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -103,8 +109,11 @@ class Open311:
     """GeoReport v2 on a case store: services, submit, get, query."""
 
     def __init__(self, bus: Bus, twin, store: CaseStore, api_keys=(), clock: Clock = wall,
-                 lang: str = "zh") -> None:
+                 lang: str = "zh",
+                 keep_photo: Callable[[str, bytes], tuple[str, str]] | None = None) -> None:
+        """`keep_photo(case id, bytes)` stores a photo with a case: (its name, its URL)."""
         self.bus, self.twin, self.store, self.clock = bus, twin, store, clock
+        self.keep_photo = keep_photo
         self.api_keys = {k for k in api_keys if k}
         self.lang = lang
         self.redis, self.keys = bus.redis, bus.keys
@@ -206,33 +215,79 @@ class Open311:
         except (TypeError, ValueError) as exc:
             raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
 
-    def submit(self, form: dict, media: str | None = None) -> list[dict]:
-        """Store a valid request and publish its incident event, atomically (`media`: the id of
-        a photo the web layer kept for it)."""
+    def submit(self, form: dict, photo: bytes | None = None) -> list[dict]:
+        """Store a valid request and publish its incident event, atomically (`photo`: an image
+        uploaded with it, already checked by the web layer, held until the case exists)."""
         req = self.validate(form)
+        if photo is not None and req.get("media_url"):
+            raise Open311Error(400, "send media_url or a media file, not both")
         now = self.clock()
         rid = new_request_id()
         req.update(service_request_id=rid, requested=now, event=f"open311-{rid}")
-        if media:
-            req["media"] = media
+        if photo is not None or req.get("media_url"):
+            req.update(pending=True, upload=photo is not None)
         event = {"id": req["event"], "ts": repr(now), "lat": repr(req["lat"]),
                  "lng": repr(req["long"]), "source": "app", "category": req["service_code"],
                  "severity": "2", "text": req.get("description", "")[:S.MAX_TEXT_CHARS]}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.open311("req"), rid, json.dumps(req, ensure_ascii=False))
         pipe.zadd(self.keys.open311("requests"), {rid: now})
-        if media:
-            pipe.hset(self.keys.open311("media"), media, rid)
+        if req.get("pending"):
+            pipe.hset(self.keys.open311("media"), rid, photo or b"")
         pipe.xadd(self.bus.stream("incident"), event)
         pipe.execute()
         return [{"service_request_id": rid,
                  "service_notice": "已受理，将转交责任部门 / received and routed to the "
                                    "responsible department", "account_id": None}]
 
+    # -- photos and links onto the case ----------------------------------------------------------
+    def settle(self, req: dict, case=None) -> dict:
+        """Put a request's photo and media_url on its case once the case exists (once: whoever
+        takes the held photo out of `open311:media` writes the note); the request as it is now."""
+        if not req.get("pending"):
+            return req
+        case = case or self._case(req)
+        if case is None or (req.get("upload") and self.keep_photo is None):
+            return req
+        rid, held = req["service_request_id"], self.keys.open311("media")
+        photo = self.redis.hget(held, rid)
+        context, url = {}, req.get("media_url")
+        if photo:
+            name, url = self.keep_photo(case.id, photo)
+            context["photos"] = [name]
+        if not self.redis.hdel(held, rid):  # another reader settled it meanwhile
+            return self._req(rid)
+        req = {**req, "pending": False, "media_url": url}
+        self.redis.hset(self.keys.open311("req"), rid, json.dumps(req, ensure_ascii=False))
+        what = "市民上传的照片 / photo uploaded by the citizen" if photo else \
+            "市民提供的链接 / link given by the citizen"
+        self.store.act(case.id, "note", actor="open311", note=f"{what}: {url}",
+                       context={**context, "media_url": url, "service_request_id": rid})
+        return req
+
+    def settle_soon(self, rid: str, wait_s: float) -> dict:
+        """`settle` a new request, waiting up to `wait_s` seconds for its case to be opened."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            req = self.settle(self._req(rid))
+            if not req.get("pending") or time.monotonic() >= deadline:
+                return req
+            time.sleep(0.1)
+
+    def _case(self, req: dict):
+        cid = self.store.by_event(req["event"])
+        return self.store.get(cid) if cid else None
+
+    def _req(self, rid: str) -> dict:
+        raw = self.redis.hget(self.keys.open311("req"), rid)
+        if raw is None:
+            raise Open311Error(404, f"no service request {rid!r}")
+        return json.loads(raw)
+
     # -- reading ----------------------------------------------------------------------------------
     def _view(self, req: dict) -> dict:
-        cid = self.store.by_event(req["event"])
-        case = self.store.get(cid) if cid else None
+        case = self._case(req)
+        req = self.settle(req, case)
         view = {"service_request_id": req["service_request_id"], "status": "open",
                 "status_notes": public_status(None),
                 "service_name": self.store.categories.label(req["service_code"], self.lang),
@@ -243,7 +298,7 @@ class Open311:
                 "address": redact(req.get("address_string")),
                 "address_id": redact(req.get("address_id")),
                 "zipcode": None, "lat": req["lat"], "long": req["long"],
-                "media_url": _public_url(req.get("media_url"))}
+                "media_url": None if req.get("upload") else _public_url(req.get("media_url"))}
         if case is not None:
             view.update(status="open" if case.status in OPEN else "closed",
                         status_notes=public_status(case.status),
@@ -253,27 +308,8 @@ class Open311:
                         expected_datetime=self.iso(case.created + case.sla.seconds("resolve")))
         return view
 
-    def media_case(self, media: str):
-        """(the case, or None before it is opened) of the request an uploaded photo belongs to;
-        None when no request has it."""
-        rid = self.redis.hget(self.keys.open311("media"), media)
-        raw = self.redis.hget(self.keys.open311("req"), rid) if rid is not None else None
-        if raw is None:
-            return None
-        cid = self.store.by_event(json.loads(raw)["event"])
-        return (self.store.get(cid) if cid else None,)
-
-    def media_urls(self, case) -> list[str]:
-        """The media_url of each citizen request behind a case (shown on the case)."""
-        rids = [e.removeprefix("open311-") for e in case.events if e.startswith("open311-")]
-        raws = self.redis.hmget(self.keys.open311("req"), rids) if rids else []
-        return [url for raw in raws if raw and (url := json.loads(raw).get("media_url"))]
-
     def get(self, rid: str) -> list[dict]:
-        raw = self.redis.hget(self.keys.open311("req"), rid)
-        if raw is None:
-            raise Open311Error(404, f"no service request {rid!r}")
-        return [self._view(json.loads(raw))]
+        return [self._view(self._req(rid))]
 
     def query(self, args: dict) -> list[dict]:
         """GET requests.json: by ids, or by service_code/status within start/end dates."""
