@@ -267,6 +267,10 @@ def test_an_uploaded_photo_goes_onto_the_requests_case(client, demo_twin, engine
     assert stored.stat().st_mode & 0o077 == 0
     assert notes[0]["media_url"] == f"http://localhost{media.url(case_id, name)}"
     assert notes[0]["media_url"] in notes[0]["note"]
+    from dashboard.case_view import trail_rows
+
+    trail = trail_rows(engine.store.history(case_id), "en")  # what the case page shows
+    assert any(notes[0]["media_url"] in row["note"] for row in trail)
     assert case_id not in shown and name not in shown  # the public view names no case
     client.get(f"/open311/v2/requests/{rid}.json")
     assert sum(r["data"]["action"] == "note" for r in engine.store.history(case_id)) == 1
