@@ -1,8 +1,9 @@
 """The twin's gazetteer: place names of its registries -> a point, in Chinese, pinyin and English.
 
-Built from the registries a twin has: street/towns (`units`, at their seat), communities
-(`communities`, when the city brings that registry), development zones (`zones`) and facilities
-(`facilities`: shelters, schools, hospitals...), each under its Chinese name, its English name
+Built from the registries a twin has: street/towns (`units`, at their seat), communities (the
+`community` / `community_en` columns of `grids`, at a point inside the community's grids),
+development zones (`zones`) and facilities (`facilities`: shelters, schools, hospitals...), each
+under its Chinese name, its English name
 and the pinyin of its Chinese name (pypinyin), with and without the generic part (街道, 镇,
 Subdistrict, Town...). `find` reads free text such as an Open311 `address_string`
 ("新港街道", "天津市滨海新区新港街道港航路12号", "xingang jiedao", "Xingang Subdistrict") and
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 SUFFIXES_ZH = ("街道办事处", "街道", "社区", "新区", "镇", "乡", "街", "区")
 SUFFIXES_EN = ("subdistrict", "sub-district", "street", "town", "township", "community",
                "district", "new area")
-KINDS = {"facilities": "facility", "communities": "community", "units": "unit",
+KINDS = {"facilities": "facility", "grids": "community", "units": "unit",
          "zones": "zone"}  # registry -> kind of place, the most specific first
 RANK = {kind: i for i, kind in enumerate(KINDS.values())}
 MIN_HAN, MIN_LATIN = 2, 4  # shorter keys match too much
@@ -75,6 +76,21 @@ def _point(row, kind: str) -> tuple[float, float]:
     return float(point.y), float(point.x)
 
 
+def _named(table, registry: str):
+    """The rows of a registry that name places (`name`, optional `name_en`, geometry): the
+    grids give their communities, one row per community."""
+    if table is None:
+        return None
+    if registry == "grids":
+        if "community" not in table.columns:
+            return None
+        table = table.rename(columns={"community": "name", "community_en": "name_en"})
+        columns = ["name", "name_en", "geometry"] if "name_en" in table.columns else \
+            ["name", "geometry"]
+        return table[columns].dissolve(by="name", as_index=False)
+    return table if "name" in table.columns else None
+
+
 class Gazetteer:
     """Names -> places of one twin (`Gazetteer.of(twin)`)."""
 
@@ -87,8 +103,8 @@ class Gazetteer:
         places: list[Place] = []
         keys: dict[str, int] = {}
         for registry, kind in KINDS.items():
-            table = getattr(twin, registry, None)
-            if table is None or "name" not in getattr(table, "columns", ()):
+            table = _named(getattr(twin, registry, None), registry)
+            if table is None:
                 continue
             for _, row in table.iterrows():
                 name = str(row["name"])

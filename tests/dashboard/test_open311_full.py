@@ -167,6 +167,21 @@ def test_an_address_without_lat_long_is_located_through_the_gazetteer(client, de
     assert (view["lat"], view["long"]) == pytest.approx((seat["seat_lat"], seat["seat_lng"]))
 
 
+@pytest.mark.parametrize("address", ["新港第二社区", "天津市滨海新区新港第二社区5号楼",
+                                     "xingang di er shequ", "Xingang Community 2"])
+def test_a_community_is_found_inside_its_grids(demo_twin, address):
+    import numpy as np
+
+    from twin.gazetteer import Gazetteer
+
+    place = Gazetteer.of(demo_twin).find(address)
+    assert place.kind == "community" and place.name == "新港第二社区"
+    pos = demo_twin.locate(np.array([place.lat]), np.array([place.lng]))[0]
+    grid = int(demo_twin.ds["grid"].values[pos])
+    grids = demo_twin.grids
+    assert grids.loc[grids["grid"] == grid, "community"].item() == "新港第二社区"
+
+
 def test_a_facility_is_found_before_the_street_it_stands_in(demo_twin):
     from twin.gazetteer import Gazetteer
 
