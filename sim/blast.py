@@ -15,6 +15,8 @@ thresholds (eardrum rupture ~35 kPa, lung damage ~100 kPa) from the same CCPS gu
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 Z_MIN, Z_MAX = 0.2, 198.5
@@ -23,14 +25,24 @@ _SWISDAK = ((2.9, 7.2106, -2.1069, -0.3229, 0.1117, 0.0685),
             (23.8, 7.5938, -3.0523, 0.40977, 0.0261, -0.01267),
             (Z_MAX, 6.0536, -1.4066, 0.0, 0.0, 0.0))
 
-# (key, kPa, description): each zone is overpressure >= kPa (upper zones override lower ones)
+
+
+class Zone(NamedTuple):
+    """A damage zone: overpressure >= `kpa` (upper zones override lower ones)."""
+
+    key: str
+    kpa: float
+    description: str
+
+
 ZONES = (
-    ("glass_breakage", 1.0, "typical window glass breakage (Clancey 1972: 0.15 psi)"),
-    ("minor_damage", 3.5, "minor damage to house structures (0.5 psi)"),
-    ("houses_uninhabitable", 6.9, "partial demolition of houses, made uninhabitable (1 psi)"),
-    ("partial_collapse", 13.8, "partial collapse of walls and roofs of houses (2 psi)"),
-    ("severe_damage", 34.5, "nearly complete destruction of houses; eardrum rupture (5 psi)"),
-    ("total_destruction", 69.0, "probable total destruction of buildings; lung damage (10 psi)"),
+    Zone("glass_breakage", 1.0, "typical window glass breakage (Clancey 1972: 0.15 psi)"),
+    Zone("minor_damage", 3.5, "minor damage to house structures (0.5 psi)"),
+    Zone("houses_uninhabitable", 6.9, "partial demolition of houses, made uninhabitable (1 psi)"),
+    Zone("partial_collapse", 13.8, "partial collapse of walls and roofs of houses (2 psi)"),
+    Zone("severe_damage", 34.5, "nearly complete destruction of houses; eardrum rupture (5 psi)"),
+    Zone("total_destruction", 69.0, "probable total destruction of buildings; lung damage "
+         "(10 psi)"),
 )
 
 
@@ -61,7 +73,7 @@ def overpressure_kpa(tnt_kg, distance_m) -> np.ndarray:
 def zone_level(p_kpa) -> np.ndarray:
     """0 (below glass breakage) .. len(ZONES) per overpressure value."""
     p = np.asarray(p_kpa, dtype=float)
-    return np.searchsorted(np.array([z[1] for z in ZONES]), p, side="right").astype(np.int8)
+    return np.searchsorted(np.array([z.kpa for z in ZONES]), p, side="right").astype(np.int8)
 
 
 def zone_radius_m(tnt_kg: float, p_kpa: float) -> float:

@@ -93,10 +93,6 @@ class Mesh:
         return Mesh(self.area_m2[keep], self.z_m[keep], nb, self.face_width_m[keep],
                     self.distance_m[keep])
 
-    def with_z(self, z_m: np.ndarray) -> Mesh:
-        """The same mesh with another ground level (e.g. a raised sea wall)."""
-        return Mesh(self.area_m2, z_m, self.neighbors, self.face_width_m, self.distance_m)
-
 
 def raster(elevation_2d: np.ndarray, dx_m: float) -> Mesh:
     """A square 4-neighbour grid; cell position = row * ncols + col; edges are closed."""

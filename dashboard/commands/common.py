@@ -52,21 +52,11 @@ def load_twin(args: argparse.Namespace):
 
 
 def print_json(obj) -> None:
-    """Pretty JSON on stdout, Chinese kept readable."""
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=_default)
+    """Pretty JSON on stdout, Chinese kept readable (numpy values as plain numbers)."""
+    from sim.runner import jsonable
+
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=jsonable)
     sys.stdout.write("\n")
-
-
-def _default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def progress(total: float, desc: str, unit: str = "it"):

@@ -89,8 +89,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _headline(impact: dict) -> dict:
-    keys = ("name", "hazard", "people_affected", "people_by_severity", "clearance_s",
-            "max_depth_on_land_m", "people_infected")
+    from sim import hazards
+
+    figures = [f.key for f in hazards.get(impact["hazard"]).figures]
+    keys = ("name", "hazard", "people_affected", "people_by_severity", *figures)
     out = {k: impact[k] for k in keys if k in impact}
     out["facilities_affected"] = len(impact.get("facilities", []))
     out["roads_cut_cells"] = impact.get("roads_cut", {}).get("cells", 0)

@@ -1,8 +1,8 @@
 """Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
 
-The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
-process, a progress bar fed by the model) whose result stays on the server (`ResultStore`), the
-browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+The form is generated from `scenario_view.FORMS` (the forms of sim's hazard registry); a run is
+a Dash background callback (its own process, a progress bar fed by the model) whose result stays
+on the server (`ResultStore`), the browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
 """
 
 from __future__ import annotations
