@@ -48,6 +48,12 @@ _LABELS = {  # key: (zh, en)
     "err_other_hazard": ("只能比较同一灾种的结果", "the two results are of different hazards: compare runs of the same hazard"),
     "phase_simulate": ("模拟计算中", "Simulating"), "phase_store": ("保存结果", "Saving the result"),
     "phase_draw": ("生成地图与表格", "Drawing map and tables"),
+    "warn_oscillation": (
+        "数值振荡：水面呈棋盘状起伏（最多 {share:.0%} 的深水相邻面对，幅度达 {size:.2f} m），"
+        "或有 {spill:.3g} m³ 的水越过高于其能量水头的堰顶。此结果不可信：请减小 theta 或 alpha 后重算。",
+        "Numerical oscillation: the water surface checkerboards (up to {share:.0%} of deep face "
+        "pairs, by up to {size:.2f} m) or {spill:.3g} m³ of water crossed crests above its energy "
+        "head. Do not trust this result: rerun with a lower theta or alpha."),
 }
 for _hazard in hazards.all_hazards():  # the registry's own names: forms, fields, figures
     _LABELS.update({f"form_{f.kind}": (f.zh, f.en) for f in _hazard.forms})
@@ -317,6 +323,16 @@ def facility_table(impact: dict, twin, lang: str) -> tuple[list[str], list[list]
              _pick(KIND_NAMES.get(f["kind"], (f["kind"], f["kind"])), lang),
              severity_name(f["severity"], lang)] for f in impact["facilities"]]
     return [t("col_facility", lang), t("col_kind", lang), t("col_severity", lang)], rows
+
+
+def run_warnings(result: Result, lang: str) -> list[str]:
+    """What the model says about its own run (e.g. the flood solver's oscillation check)."""
+    attrs = result.ds.attrs
+    if not int(attrs.get("oscillation_warning", 0)):
+        return []
+    return [t("warn_oscillation", lang).format(share=float(attrs["check_zigzag_share_max"]),
+                                               size=float(attrs["check_zigzag_m_max"]),
+                                               spill=float(attrs["check_crest_spill_m3"]))]
 
 
 def headline(impact: dict, lang: str) -> list[tuple[str, str]]:

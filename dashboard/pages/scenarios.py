@@ -51,6 +51,7 @@ add_labels({
     "scn_export_geoparquet": {"zh": "GeoParquet 单元峰值", "en": "GeoParquet cell peaks"},
     "scn_export_cap": {"zh": "CAP 1.2 预警", "en": "CAP 1.2 warning"},
     "scn_error": {"zh": "无法运行", "en": "Cannot run"},
+    "scn_warning": {"zh": "结果警告", "en": "Result warning"},
 })
 
 
@@ -165,7 +166,9 @@ def impact_view(run_id: str, lang: str) -> list:
     impact = result.impact
     kpis = [html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
                      className="kpi") for label, value in sv.headline(impact, lang)]
-    return [html.Div(kpis, className="kpis scn-kpis"),
+    warnings = [dmc.Alert(text, title=t("scn_warning", lang), color="orange", className="scn-warning")
+                for text in sv.run_warnings(result, lang)]
+    return [*warnings, html.Div(kpis, className="kpis scn-kpis"),
             html.Div(className="scn-impact-grid", children=[
                 dcc.Graph(figure=sv.severity_figure(impact, lang), className="scn-chart",
                           config={"displaylogo": False}),

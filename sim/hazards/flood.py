@@ -108,7 +108,9 @@ def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
     land = ~sea
     peak = np.where(land, ds["max_depth_m"].values, 0.0)
     extras = {"mass_balance": {k: v for k, v in ds.attrs.items() if k.startswith("volume")},
-              "max_depth_on_land_m": float(peak.max(initial=0.0))}
+              "max_depth_on_land_m": float(peak.max(initial=0.0)),
+              "oscillation_warning": bool(ds.attrs["oscillation_warning"]),
+              "oscillation_reason": ds.attrs["oscillation_reason"]}
     return hz.Outcome(ds, CLASSES.classify(peak), land & (peak >= ROAD_CUT_M), extras)
 
 
