@@ -24,6 +24,7 @@ NAMES = {  # zone key: (zh, en)
     "partial_collapse": ("局部倒塌", "Partial collapse"),
     "severe_damage": ("严重破坏", "Severe damage"),
     "total_destruction": ("完全摧毁", "Total destruction"),
+    "lung_damage": ("人员肺损伤阈值", "Lung damage threshold"),
 }
 CLASSES = hz.Classes(tuple(hz.Level(z.key, z.kpa, *NAMES[z.key]) for z in blast.ZONES),
                      unit="kPa", numbered=False)
@@ -54,7 +55,8 @@ def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
                                 for z in blast.ZONES},
               "built_up_km2_by_zone": {z.key: round(float(area[k + 1]) / 1e6, 3)
                                        for k, z in enumerate(blast.ZONES)},
-              "zone_descriptions": {z.key: z.description for z in blast.ZONES}}
+              "zone_descriptions": {z.key: f"{z.description} (>= {z.kpa:g} kPa, {z.psi:g} psi; "
+                                           f"{z.source})" for z in blast.ZONES}}
     return hz.Outcome(ds, level, level >= 4, extras)
 
 
