@@ -57,11 +57,14 @@ def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
         raise ScenarioError("no shelter of the twin lies outside the evacuation zone: add "
                             "facilities of kind 'shelter' or shrink the zone")
     people = np.where(zone, twin.ds["population"].values.astype(float), 0.0)
-    flow, speed = evacuation.flow_capacity_from_twin(
-        twin, p.mode, walk_width_m=p.walk_width_m, persons_per_vehicle=p.persons_per_vehicle)
-    ds = evacuation.simulate(from_twin(twin), people, cells[ok], shelters["capacity"].values[ok],
-                             flow_p_s=flow, speed_m_s=speed, duration_s=sc.duration,
-                             output_every_s=sc.output_every)
+    mesh = from_twin(twin)
+    roads = evacuation.roads_from_twin(
+        twin, p.mode, evacuation.cell_lengths(mesh), walk_width_m=p.walk_width_m,
+        persons_per_vehicle=p.persons_per_vehicle)
+    ds = evacuation.simulate(mesh, people, cells[ok], shelters["capacity"].values[ok],
+                             flow_p_s=roads.flow_p_s, speed_m_s=roads.speed_m_s,
+                             storage_p=roads.storage_p, wave_speed_m_s=roads.wave_speed_m_s,
+                             duration_s=sc.duration, output_every_s=sc.output_every)
     ids = np.array([str(i) for i in shelters["id"]], dtype=object)[ok]
     ds = ds.assign_coords(shelter_id=("shelter", ids))
     bottlenecks = [int(c) for c in ds.attrs["bottleneck_cells"]]
