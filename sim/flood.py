@@ -37,7 +37,6 @@ The passes are compiled with numba (`sim.flood_kernels`), parallel when `threads
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numba
@@ -55,12 +54,39 @@ THETA = 0.8  # 1 = Bates et al. (2010); < 1 damps grid-scale noise (de Almeida e
 DEPTH_THRESHOLD_M = 1e-3  # faces shallower than this carry no flow (LISFLOOD-FP default)
 
 
+BLOCK_CELLS = 512  # cells per activity block (consecutive positions)
+
+
+def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
+    """(cell starts, face starts, neighbour CSR pointer, neighbour blocks) of the activity blocks."""
+    fa, fb = mesh.face_cells
+    bstart = np.minimum(np.arange(0, n + BLOCK_CELLS, BLOCK_CELLS), n)
+    if bstart[-1] != n or len(bstart) < 2:
+        bstart = np.r_[bstart, n]
+    bstart = np.unique(bstart).astype(np.int64)
+    fstart = np.searchsorted(fa, bstart).astype(np.int64)
+    ba, bb = fa // BLOCK_CELLS, fb // BLOCK_CELLS
+    cross = ba != bb
+    pairs = np.unique(np.r_[ba[cross] * len(bstart) + bb[cross],
+                            bb[cross] * len(bstart) + ba[cross]])
+    src, dst = pairs // len(bstart), pairs % len(bstart)
+    ptr = np.r_[0, np.cumsum(np.bincount(src, minlength=len(bstart) - 1))].astype(np.int64)
+    return bstart, fstart, ptr, dst.astype(np.int64)
+
+
+def _blocks_of(cells: np.ndarray, nb: int) -> np.ndarray:
+    out = np.zeros(nb, dtype=np.bool_)
+    out[np.asarray(cells, dtype=np.int64) // BLOCK_CELLS] = True
+    return out
+
+
 def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
              depth0_m: np.ndarray | float | None = None, rain_mm_h=None,
              level_boundary: dict | None = None, inflow: dict | None = None,
              manning_n: float = 0.03, drainage_mm_h: float = 0.0,
              alpha: float = ALPHA, theta: float = THETA, friction_2d: bool = False,
              max_dt_s: float = 60.0, wet_threshold_m: float = 0.01, threads: int = 1,
+             dtype: str = "float64",
              progress: Callable[[float], None] | None = None) -> xr.Dataset:
     """Run the local inertial flood model; depth per output time plus max depth and arrival.
 
@@ -69,8 +95,9 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     the cells). The Dataset's attrs hold the mass balance (volumes in m^3, relative error) and
     the oscillation check (`sim.flood_checks`). `theta` in (0, 1] weights the face's own flow
     against its in-line neighbours (1 = Bates et al. 2010); `friction_2d` as LISFLOOD-FP's
-    default. `threads`: kernel threads (default 1: ensembles already run members in parallel,
-    and on a shared machine spinning threads cost more than they give).
+    default; `dtype` "float32" halves the memory of depths and flows (mass then holds to
+    float32 round-off). `threads`: kernel threads (default 1: ensembles already run members in
+    parallel, and on a shared machine spinning threads cost more than they give).
     """
     n = len(mesh)
     if not duration_s > 0 or not output_every_s > 0:
@@ -83,30 +110,43 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     if not 0.0 < alpha <= 0.7:
         raise ValueError(f"alpha must be in (0, 0.7] (0.7 is the 2-D stability limit of Bates "
                          f"et al. 2010), got {alpha}")
-    h = np.zeros(n) if depth0_m is None else np.array(
-        np.broadcast_to(np.asarray(depth0_m, dtype=float), (n,)))
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    fp = np.dtype(dtype)
+    h = np.zeros(n, fp) if depth0_m is None else np.array(
+        np.broadcast_to(np.asarray(depth0_m, dtype=float), (n,)), dtype=fp)
     if (h < 0).any() or not np.isfinite(h).all():
         raise ValueError("depth0_m must be finite and non-negative (metres of water)")
     rain = Rain(rain_mm_h, n)
     lb = series(level_boundary, "level_m", "level_boundary", n) if level_boundary else None
     inf = series(inflow, "q_m3_s", "inflow", n) if inflow else None
-    z, area = mesh.z_m, mesh.area_m2
-    fa, fb, fw, fd = mesh.faces
+    z = mesh.z_m.astype(fp, copy=False)
+    area = mesh.area_m2
+    astride = 1
+    if n and (area == area[0]).all():
+        area, astride = area[:1], 0
+    fa, fb = mesh.face_cells
+    fw, inv_fd, fstride = mesh.face_geometry
     slot_face, slot_sign = mesh.face_slots
-    inv_fd = 1.0 / fd
-    q = np.zeros(len(fa))
-    fac, fac_old = np.ones(n), np.ones(n)
-    drained = np.empty(n)
-    hf, deta, hf73, vf, qold = (np.empty(len(fa)) for _ in range(5))
+    q, qn = np.zeros(len(fa), fp), np.zeros(len(fa), fp)
+    fac = np.ones(n, fp)
     none_i, none_s = np.full(1, -1, np.int32), np.zeros(1, np.int8)
     up, up_sign, down, down_sign = mesh.face_axes if theta < 1 else (none_i, none_s) * 2
     normals = mesh.face_normals if friction_2d else np.zeros((1, 2))
     dirs = mesh.directions if friction_2d else np.zeros((1, 1, 2))
     dirs = dirs[None] if dirs.ndim == 2 else dirs
     cvx, cvy = (np.zeros(n), np.zeros(n)) if friction_2d else (np.zeros(1), np.zeros(1))
+    bstart, fstart, nbr_ptr, nbr = _blocks(mesh, n)
+    nb = len(bstart) - 1
+    fixed = np.zeros(0, np.int64)
+    in_cells, in_t, in_q = (inf[0], inf[1], inf[2]) if inf else (fixed, np.zeros(1), np.zeros(1))
+    lb_cells, lb_t, lb_level = (lb[0], lb[1], lb[2]) if lb else (fixed, np.zeros(1), np.zeros(1))
+    keep_base = _blocks_of(np.r_[in_cells, lb_cells], nb)
+    wet_blk = np.maximum.reduceat(h, bstart[:-1]) > 0 if n else np.zeros(0, np.bool_)
+    was_blk = np.zeros(nb, np.bool_)
+    hmax_blk, drained_blk, spill_blk = np.zeros(nb), np.zeros(nb), np.zeros(nb)
     monitor = flood_checks.Monitor()
     n2 = float(manning_n) ** 2
-    dmin = mesh.min_distance_m
 
     out_times = np.arange(0.0, duration_s + 1e-9, output_every_s)
     if out_times[-1] < duration_s - 1e-9:
@@ -114,60 +154,43 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     snaps = np.empty((len(out_times), n), dtype=np.float32)
     maxd = h.copy()
     arrival = np.where(h > wet_threshold_m, 0.0, -1.0)  # -1: not yet (NaN on output)
-
-    def apply_level(t: float) -> float:
-        cells, times, levels = lb
-        level = interp(times, levels, t)
-        new = np.maximum(level - z[cells], 0.0)
-        delta = float(((new - h[cells]) * area[cells]).sum())  # no BLAS threads per step
-        h[cells] = new
-        maxd[cells] = np.maximum(maxd[cells], new)
-        return delta
-
-    v0 = float(np.dot(h, area))
-    vol = {"boundary": apply_level(0.0) if lb else 0.0, "rain": 0.0, "inflow": 0.0,
-           "drained": 0.0}
+    areas = np.broadcast_to(mesh.area_m2, (n,))
+    v0 = float(np.dot(h.astype(float), areas))
+    vol = {"boundary": 0.0, "rain": 0.0, "inflow": 0.0}
+    if lb:
+        level = interp(lb_t, lb_level, 0.0)
+        new = np.maximum(level - z[lb_cells].astype(float), 0.0)
+        vol["boundary"] = float(np.dot(new - h[lb_cells], areas[lb_cells]))
+        h[lb_cells] = new
+        maxd[lb_cells] = np.maximum(maxd[lb_cells], new)
+        wet_blk |= _blocks_of(lb_cells[new > 0], nb)
     v_start = v0 + vol["boundary"]
     snaps[0] = h
     monitor.look(mesh, h)
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        t, k_out = 0.0, 1
+        t, k_out, steps = 0.0, 1, 0
         hmax = float(h.max()) if n else 0.0
-        steps = 0
         while k_out < len(out_times):
-            dt = alpha * dmin / math.sqrt(G * hmax) if hmax > 0 else max_dt_s
-            dt = min(dt, max_dt_s, out_times[k_out] - t, rain.next_change(t) - t)
             r = rain.at(t)
             if rain.changed:
-                rain_rate_m3_s = float((r * area).sum())
-            vol["rain"] += rain_rate_m3_s * dt
-            if inf is not None:
-                cells, times, qs = inf
-                qin = float(interp(times, qs, t + dt / 2))
-                h[cells] += qin * dt / len(cells) / area[cells]
-                vol["inflow"] += qin * dt
-            fac, fac_old = fac_old, fac  # last step's limiter is read, this step's written
-            kern.prepare(h, z, q, qold, fac_old, fa, fb, DEPTH_THRESHOLD_M, hf, deta)
-            np.power(hf, 7.0 / 3.0, out=hf73)
-            if friction_2d:
-                kern.cell_vectors(qold, slot_face, slot_sign, dirs, cvx, cvy)
-            monitor.spill_m3 += kern.momentum(
-                h, z, q, qold, fa, fb, fw, inv_fd, hf, deta, hf73, up, up_sign, down, down_sign,
-                float(theta), dt, n2, DEPTH_THRESHOLD_M, normals, cvx, cvy, friction_2d, vf,
-                flood_checks.SPILL_TOL_M)
-            kern.continuity(h, area, fac, fa, fb, slot_face, slot_sign, vf, r,
-                            drainage_mm_h / 3.6e6, dt, t + dt, wet_threshold_m, maxd, arrival,
-                            drained)
-            hmax = float(h.max()) if n else 0.0
-            if drainage_mm_h > 0:
-                vol["drained"] += float(drained.sum())
-            t += dt
-            steps += 1
-            if lb is not None:
-                vol["boundary"] += apply_level(t)
-                hmax = max(hmax, float(h[lb[0]].max()))
+                rain_rate_m3_s = float(np.dot(r, areas))
+                keep_blk = keep_base | _blocks_of(np.flatnonzero(r > 0), nb)
+            t_stop = min(out_times[k_out], rain.next_change(t))
+            t_new, hmax, done, v_in, v_lb = kern.advance(
+                h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, slot_sign,
+                up, up_sign, down, down_sign, float(theta), n2, DEPTH_THRESHOLD_M,
+                bool(friction_2d), normals, dirs, cvx, cvy, r, 1, drainage_mm_h / 3.6e6,
+                wet_threshold_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr, wet_blk,
+                keep_blk, was_blk, hmax_blk, drained_blk, spill_blk,
+                flood_checks.SPILL_TOL_M, in_cells, in_t, in_q, lb_cells, lb_t, lb_level,
+                float(alpha), mesh.min_distance_m, float(max_dt_s), t, t_stop, hmax)
+            vol["rain"] += rain_rate_m3_s * (t_new - t)
+            vol["inflow"] += v_in
+            vol["boundary"] += v_lb
+            steps += done
+            t = t_new
             if t >= out_times[k_out] - 1e-9:
                 snaps[k_out] = h
                 monitor.look(mesh, h)
@@ -176,15 +199,17 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
                     progress(t / duration_s)
     finally:
         numba.set_num_threads(previous_threads)
+    monitor.spill_m3 = float(spill_blk.sum())
+    vol["drained"] = float(drained_blk.sum())
     arrival[arrival < 0] = np.nan
-    v1 = float(np.dot(h, area))
+    v1 = float(np.dot(h.astype(float), areas))
     expected = v0 + vol["rain"] + vol["inflow"] + vol["boundary"] - vol["drained"]
     err = v1 - expected
     scale = max(v0, v1, vol["rain"] + vol["inflow"] + abs(vol["boundary"]), 1e-300)
     attrs = {
         "model": "local inertial (Bates, Horritt & Fewtrell 2010; theta weighting of de Almeida "
                  "et al. 2012)", "theta": float(theta), "alpha": float(alpha),
-        "friction": "2-D" if friction_2d else "1-D",
+        "friction": "2-D" if friction_2d else "1-D", "dtype": dtype,
         "volume_initial_m3": v0, "volume_final_m3": v1, "volume_rain_m3": vol["rain"],
         "volume_inflow_m3": vol["inflow"], "volume_boundary_net_m3": vol["boundary"],
         "volume_drained_m3": vol["drained"], "volume_error_m3": err,

@@ -1,16 +1,20 @@
-"""The compiled passes of one local inertial step (numba), race-free and parallel.
+"""The compiled time loop of the local inertial flood model (numba), race-free and parallel.
+
+`advance` runs whole steps until a target time without returning to Python. Each step:
+
+1. momentum (faces): the theta-weighted semi-implicit update of de Almeida et al. (2012), the
+   friction power h_f^(7/3) computed inline (h_f^2 cbrt(h_f)), and the energy-head check;
+2. limiter (cells): the share `fac` of its outflow a cell can supply (it never sends more than
+   it holds), then (faces) each flow scaled by the limiter of its upwind cell, so the flows the
+   next step starts from are the ones that moved;
+3. continuity (cells): depths from the faces' flows, sources and sinks, maximum depth, arrival.
 
 Faces write only their own values and cells only gather from their faces, so every pass is a
-plain `prange` with no atomics. One step of `sim.flood.simulate` is:
-
-1. `prepare` (faces): last step's outflow limiter applied to q (kept as q_old), flow depth
-   h_f = max(eta_a, eta_b) - max(z_a, z_b) and the level difference;
-2. `cell_vectors` (cells, 2-D friction only): each cell's discharge vector rebuilt from its
-   faces, v = (2/k) sum_j q_j n_j (exact for a uniform flow on a regular k-gon);
-3. `momentum` (faces): the theta-weighted semi-implicit update of de Almeida et al. (2012),
-   volume through the face this step, and the energy-head check;
-4. `continuity` (cells, faces, cells): the outflow limiter, then the depth update with sources
-   and sinks, maximum depth and arrival time.
+plain `prange` with no atomics; both cells of a face use the same flow with opposite signs, so
+water is conserved to round-off. Work is done only on active blocks: cells are grouped in
+blocks of consecutive positions, a block is wet if any of its cells holds water, and the active
+blocks are the wet ones and their neighbours (water crosses at most one cell per step).
+Arrays of per-face width and distance may have length 1 (a uniform raster): `stride` 0.
 """
 
 from __future__ import annotations
@@ -22,137 +26,246 @@ G = 9.81
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def prepare(h, z, q, qold, fac_old, fa, fb, hmin, hf, deta):  # pragma: no cover - compiled
-    """Pass 1 (faces): limited q -> q and q_old; flow depth (>= hmin) and level difference."""
-    for f in numba.prange(fa.shape[0]):
-        a = fa[f]
-        b = fb[f]
-        q0 = q[f]
-        q0 = q0 * (fac_old[a] if q0 > 0.0 else fac_old[b])
-        q[f] = q0
-        qold[f] = q0
-        za = z[a]
-        zb = z[b]
-        ea = h[a] + za
-        eb = h[b] + zb
-        d = (ea if ea > eb else eb) - (za if za > zb else zb)
-        hf[f] = d if d > hmin else hmin
-        deta[f] = (eb - ea) if d > hmin else 0.0
+def cell_vectors(q, slot_face, slot_sign, dirs, blocks, bstart, cvx, cvy):  # pragma: no cover
+    """Each active cell's discharge vector v = (2/k) sum_j q_j n_j from its faces (2-D friction).
 
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def cell_vectors(qold, slot_face, slot_sign, dirs, cvx, cvy):  # pragma: no cover - compiled
-    """Pass 2 (cells): discharge vector per cell from its faces' outward flows."""
+    Exact for a uniform flow on a regular k-gon; `dirs` is (1, k, 2) shared or (N, k, 2).
+    """
     k = slot_face.shape[1]
-    stride = 0 if dirs.shape[0] == 1 else 1  # one row of directions shared by all cells
-    for c in numba.prange(slot_face.shape[0]):
-        vx = 0.0
-        vy = 0.0
-        row = c * stride
-        for j in range(k):
-            e = slot_face[c, j]
-            if e >= 0:
-                qo = slot_sign[c, j] * qold[e]
-                vx += qo * dirs[row, j, 0]
-                vy += qo * dirs[row, j, 1]
-        cvx[c] = 2.0 * vx / k
-        cvy[c] = 2.0 * vy / k
+    stride = 0 if dirs.shape[0] == 1 else 1
+    for i in numba.prange(blocks.shape[0]):
+        b = blocks[i]
+        for c in range(bstart[b], bstart[b + 1]):
+            vx = 0.0
+            vy = 0.0
+            row = c * stride
+            for j in range(k):
+                e = slot_face[c, j]
+                if e >= 0:
+                    qo = slot_sign[c, j] * q[e]
+                    vx += qo * dirs[row, j, 0]
+                    vy += qo * dirs[row, j, 1]
+            cvx[c] = 2.0 * vx / k
+            cvy[c] = 2.0 * vy / k
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def momentum(h, z, q, qold, fa, fb, fw, inv_fd, hf, deta, hf73, up, up_sign, down, down_sign,
-             theta, dt, n2, hmin, normals, cvx, cvy, friction_2d, vf, spill_tol):  # pragma: no cover
-    """Pass 3 (faces): theta-weighted semi-implicit momentum; returns the crest-spill volume.
+def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign, theta, dt,
+             n2, hmin, friction_2d, normals, cvx, cvy, blocks, fstart, spill_tol,
+             spill_blk):  # pragma: no cover - compiled
+    """Pass 1 (faces): q -> qn by the theta-weighted semi-implicit momentum equation.
 
-    q' = [theta q + (1 - theta)/2 (q_up + q_down) - g h_f dt d(eta)/dx]
+    qn = [theta q + (1 - theta)/2 (q_up + q_down) - g h_f dt d(eta)/dx]
          / (1 + g dt n^2 |q_vec| / h_f^(7/3))                          (de Almeida et al. 2012)
     falling back to theta = 1 (Bates et al. 2010, eq. 11) where the weighted flow would run
-    against the water-surface slope, as LISFLOOD-FP does. |q_vec| is |q| (1-D friction) or the
-    magnitude of q and the tangential flow averaged from the two cells (2-D friction).
-    The crest spill is the volume leaving a cell over a crest above its own energy head
-    eta + u^2 / 2g (by more than spill_tol): impossible for real water, the footprint of an
-    oscillation.
+    against the water-surface slope, as LISFLOOD-FP does; |q_vec| is |q| (1-D friction) or the
+    magnitude of q and the tangential flow averaged from the two cells (2-D friction). Per block,
+    `spill_blk` gets the volume leaving a cell over a crest above its energy head
+    eta + u^2/2g by more than spill_tol: impossible for real water, the mark of an oscillation.
     """
-    spill = 0.0
-    for f in numba.prange(fa.shape[0]):
-        d = hf[f]
-        if d <= hmin:
-            q[f] = 0.0
-            vf[f] = 0.0
-            continue
-        q0 = qold[f]
-        push = G * d * dt * deta[f] * inv_fd[f]
-        if friction_2d:
+    for i in numba.prange(blocks.shape[0]):
+        blk = blocks[i]
+        spill = 0.0
+        for f in range(fstart[blk], fstart[blk + 1]):
             a = fa[f]
             b = fb[f]
-            qt = 0.5 * (-normals[f, 1] * (cvx[a] + cvx[b]) + normals[f, 0] * (cvy[a] + cvy[b]))
-            qv = np.sqrt(q0 * q0 + qt * qt)
-        else:
-            qv = abs(q0)
-        p = hf73[f]
-        damp = p / (p + G * dt * n2 * qv)
-        qf = (q0 - push) * damp
-        if theta < 1.0:
-            u = up[f]
-            w = down[f]
-            qu = up_sign[f] * qold[u] if u >= 0 else q0
-            qd = down_sign[f] * qold[w] if w >= 0 else q0
-            qc = (theta * q0 + 0.5 * (1.0 - theta) * (qu + qd) - push) * damp
-            if qc * deta[f] <= 0.0:  # with the surface slope (or no slope): keep it
-                qf = qc
-        q[f] = qf
-        v = qf * fw[f] * dt
-        vf[f] = v
-        if qf != 0.0:
-            a = fa[f]
-            b = fb[f]
-            s = a if qf > 0.0 else b
-            crest = z[a] if z[a] > z[b] else z[b]
-            if z[s] < crest:
-                u_face = q0 / d
-                if h[s] + z[s] + u_face * u_face / (2.0 * G) < crest - spill_tol:
-                    spill += abs(v)
-    return spill
+            za = float(z[a])  # arithmetic in float64 whatever the arrays hold
+            zb = float(z[b])
+            ea = h[a] + za
+            eb = h[b] + zb
+            crest = za if za > zb else zb
+            d = (ea if ea > eb else eb) - crest
+            if d <= hmin:
+                qn[f] = 0.0
+                continue
+            q0 = float(q[f])
+            push = G * d * dt * (eb - ea) * inv_fd[f * fstride]
+            if friction_2d:
+                qt = 0.5 * (-normals[f, 1] * (cvx[a] + cvx[b]) + normals[f, 0] * (cvy[a] + cvy[b]))
+                qv = np.sqrt(q0 * q0 + qt * qt)
+            else:
+                qv = abs(q0)
+            p = d * d * np.cbrt(d)
+            damp = p / (p + G * dt * n2 * qv)
+            qf = (q0 - push) * damp
+            if theta < 1.0:
+                u = up[f]
+                w = down[f]
+                qu = up_sign[f] * float(q[u]) if u >= 0 else q0
+                qd = down_sign[f] * float(q[w]) if w >= 0 else q0
+                qc = (theta * q0 + 0.5 * (1.0 - theta) * (qu + qd) - push) * damp
+                if qc * (eb - ea) <= 0.0:  # with the surface slope (or none): keep it
+                    qf = qc
+            qn[f] = qf
+            if qf != 0.0:
+                s = a if qf > 0.0 else b
+                if z[s] < crest:
+                    vel = q0 / d
+                    if h[s] + z[s] + vel * vel / (2.0 * G) < crest - spill_tol:
+                        spill += abs(qf) * fw[f * fstride]
+        spill_blk[blk] += spill * dt
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def continuity(h, area, fac, fa, fb, slot_face, slot_sign, vf, rain, drain, dt, t_end, wet_m,
-               maxd, arrival, drained):  # pragma: no cover - compiled
-    """Pass 4: outflow limiter (a cell never sends more than it holds), then the depths.
-
-    Both cells of a face use the same limited volume with opposite signs, so water is conserved
-    to round-off; depths stay non-negative.
-    """
-    nc = h.shape[0]
+def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, blocks,
+          bstart, fstart):  # pragma: no cover - compiled
+    """Pass 2: each cell's limiter (cells), then each flow scaled by its upwind cell's (faces)."""
     k = slot_face.shape[1]
-    for c in numba.prange(nc):
-        out = 0.0
-        for j in range(k):
-            e = slot_face[c, j]
-            if e >= 0:
-                v = slot_sign[c, j] * vf[e]
-                out += v if v > 0.0 else 0.0
-        have = h[c] * area[c]
-        fac[c] = have / out if out > have else 1.0
-    for f in numba.prange(fa.shape[0]):
-        v = vf[f]
-        vf[f] = v * (fac[fa[f]] if v > 0.0 else fac[fb[f]])
-    for c in numba.prange(nc):
-        dv = 0.0
-        for j in range(k):
-            e = slot_face[c, j]
-            if e >= 0:
-                dv -= slot_sign[c, j] * vf[e]
-        hc = h[c] + dv / area[c] + rain[c] * dt
-        if hc < 0.0:
-            hc = 0.0
-        d = 0.0
-        if drain > 0.0:
-            d = drain * dt if drain * dt < hc else hc
-            hc -= d
-        drained[c] = d * area[c]
-        h[c] = hc
-        if hc > maxd[c]:
-            maxd[c] = hc
-        if hc > wet_m and arrival[c] < 0.0:
-            arrival[c] = t_end
+    for i in numba.prange(blocks.shape[0]):
+        blk = blocks[i]
+        for c in range(bstart[blk], bstart[blk + 1]):
+            out = 0.0
+            for j in range(k):
+                e = slot_face[c, j]
+                if e >= 0:
+                    v = slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
+                    out += v if v > 0.0 else 0.0
+            out *= dt
+            have = float(h[c]) * area[c * astride]
+            fac[c] = have / out if out > have else 1.0
+    for i in numba.prange(blocks.shape[0]):
+        blk = blocks[i]
+        for f in range(fstart[blk], fstart[blk + 1]):
+            v = float(qn[f])
+            if v != 0.0:
+                qn[f] = v * (fac[fa[f]] if v > 0.0 else fac[fb[f]])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def continuity(h, area, astride, qn, fw, fstride, slot_face, slot_sign, rain, rstride, drain,
+               dt, t_end, wet_m, maxd, arrival, blocks, bstart, wet_blk, hmax_blk,
+               drained_blk):  # pragma: no cover - compiled
+    """Pass 3 (cells): depth from the faces' flows plus rain minus drainage; max, arrival."""
+    k = slot_face.shape[1]
+    for i in numba.prange(blocks.shape[0]):
+        blk = blocks[i]
+        hmax = 0.0
+        drained = 0.0
+        for c in range(bstart[blk], bstart[blk + 1]):
+            dv = 0.0
+            for j in range(k):
+                e = slot_face[c, j]
+                if e >= 0:
+                    dv -= slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
+            a = area[c * astride]
+            hc = float(h[c]) + dv * dt / a + rain[c * rstride] * dt
+            if hc < 0.0:
+                hc = 0.0
+            if drain > 0.0:
+                d = drain * dt if drain * dt < hc else hc
+                hc -= d
+                drained += d * a
+            h[c] = hc
+            if hc > maxd[c]:
+                maxd[c] = hc
+            if hc > wet_m and arrival[c] < 0.0:
+                arrival[c] = t_end
+            if hc > hmax:
+                hmax = hc
+        wet_blk[blk] = hmax > 0.0
+        hmax_blk[blk] = hmax
+        drained_blk[blk] += drained
+
+
+@numba.njit(cache=True, nogil=True)
+def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, out):  # pragma: no cover
+    """Active blocks: wet ones, their neighbours, and those always kept; returns the count.
+
+    Faces of blocks that fall idle get q = 0, so no stale flow survives until they wake up.
+    """
+    nb = wet_blk.shape[0]
+    now = np.zeros(nb, dtype=np.bool_)
+    for b in range(nb):
+        if wet_blk[b] or keep_blk[b]:
+            now[b] = True
+            for j in range(nbr_ptr[b], nbr_ptr[b + 1]):
+                now[nbr[j]] = True
+    count = 0
+    for b in range(nb):
+        if now[b]:
+            out[count] = b
+            count += 1
+        elif was[b]:
+            for f in range(fstart[b], fstart[b + 1]):
+                q[f] = 0.0
+        was[b] = now[b]
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def interp(times, values, t):  # pragma: no cover - compiled
+    """Linear interpolation of a series at t, held flat outside (np.interp semantics)."""
+    n = times.shape[0]
+    if t <= times[0]:
+        return values[0]
+    if t >= times[n - 1]:
+        return values[n - 1]
+    k = np.searchsorted(times, t)
+    w = (t - times[k - 1]) / (times[k] - times[k - 1])
+    return (1.0 - w) * values[k - 1] + w * values[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, slot_sign,
+            up, up_sign, down, down_sign, theta, n2, hmin, friction_2d, normals, dirs, cvx, cvy,
+            rain, rstride, drain, wet_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr,
+            wet_blk, keep_blk, was_blk, hmax_blk, drained_blk, spill_blk, spill_tol, in_cells,
+            in_t, in_q, lb_cells, lb_t, lb_level, alpha, dmin, max_dt, t, t_stop,
+            hmax):  # pragma: no cover - compiled
+    """Steps from t to t_stop; returns (t, hmax, steps, inflow m3, boundary m3) and q current.
+
+    The caller's `q` holds the current flows on return (copied back if the last step wrote qn).
+    """
+    nb = wet_blk.shape[0]
+    act = np.empty(nb, dtype=np.int64)
+    steps = 0
+    vol_in = 0.0
+    vol_lb = 0.0
+    cur = q
+    nxt = qn
+    while t < t_stop - 1e-9:
+        dt = alpha * dmin / np.sqrt(G * hmax) if hmax > 0.0 else max_dt
+        if dt > max_dt:
+            dt = max_dt
+        if dt > t_stop - t:
+            dt = t_stop - t
+        if in_cells.shape[0] > 0:
+            qin = interp(in_t, in_q, t + 0.5 * dt)
+            share = qin * dt / in_cells.shape[0]
+            for c in in_cells:
+                h[c] += share / area[c * astride]
+            vol_in += qin * dt
+        count = activate(wet_blk, keep_blk, nbr_ptr, nbr, cur, fstart, was_blk, act)
+        blocks = act[:count]
+        if friction_2d:
+            cell_vectors(cur, slot_face, slot_sign, dirs, blocks, bstart, cvx, cvy)
+        momentum(h, z, cur, nxt, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign,
+                 theta, dt, n2, hmin, friction_2d, normals, cvx, cvy, blocks, fstart, spill_tol,
+                 spill_blk)
+        limit(h, area, astride, nxt, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, blocks,
+              bstart, fstart)
+        continuity(h, area, astride, nxt, fw, fstride, slot_face, slot_sign, rain, rstride,
+                   drain, dt, t + dt, wet_m, maxd, arrival, blocks, bstart, wet_blk, hmax_blk,
+                   drained_blk)
+        hmax = 0.0
+        for i in range(count):
+            if hmax_blk[blocks[i]] > hmax:
+                hmax = hmax_blk[blocks[i]]
+        tmp = cur
+        cur = nxt
+        nxt = tmp
+        t += dt
+        steps += 1
+        if lb_cells.shape[0] > 0:
+            level = interp(lb_t, lb_level, t)
+            for c in lb_cells:
+                new = level - z[c] if level > z[c] else 0.0
+                vol_lb += (new - h[c]) * area[c * astride]
+                h[c] = new
+                if new > maxd[c]:
+                    maxd[c] = new
+                if new > hmax:
+                    hmax = new
+    if steps % 2 == 1:
+        q[:] = cur
+    return t, hmax, steps, vol_in, vol_lb

@@ -41,10 +41,9 @@ class Mesh:
         if self.neighbors.ndim != 2 or self.neighbors.shape[0] != n:
             raise ValueError(f"neighbors must be (N, k) with N={n}, got {self.neighbors.shape}")
         shape = self.neighbors.shape
-        self.face_width_m = np.ascontiguousarray(
-            np.broadcast_to(self.face_width_m, shape), dtype=np.float64)
-        self.distance_m = np.ascontiguousarray(np.broadcast_to(self.distance_m, shape),
-                                               dtype=np.float64)
+        # a scalar stays a zero-memory view: a 2000 x 2000 raster needs no per-face geometry
+        self.face_width_m = np.broadcast_to(np.asarray(self.face_width_m, np.float64), shape)
+        self.distance_m = np.broadcast_to(np.asarray(self.distance_m, np.float64), shape)
         if (self.area_m2 <= 0).any():
             raise ValueError("area_m2 must be positive in every cell")
         ok = self.neighbors >= 0
@@ -61,18 +60,32 @@ class Mesh:
         return len(self.area_m2)
 
     @cached_property
+    def face_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each face once as its cells (a, b), a < b, sorted by a (int32)."""
+        rows, cols = np.nonzero(self.neighbors > np.arange(len(self))[:, None])
+        return rows.astype(np.int32), self.neighbors[rows, cols].astype(np.int32)
+
+    @property
     def faces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each face once as (a, b, width_m, distance_m) with a < b, sorted by a."""
-        rows, cols = np.nonzero(self.neighbors > np.arange(len(self))[:, None])
-        a = rows.astype(np.int32)
-        b = self.neighbors[rows, cols].astype(np.int32)
-        return (a, b, np.ascontiguousarray(self.face_width_m[rows, cols]),
-                np.ascontiguousarray(self.distance_m[rows, cols]))
+        a, b = self.face_cells
+        slot = self.face_slot[0].astype(np.intp)
+        return (a, b, np.ascontiguousarray(self.face_width_m[a, slot]),
+                np.ascontiguousarray(self.distance_m[a, slot]))
+
+    @cached_property
+    def face_geometry(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(width_m, 1 / distance_m, stride) per face for the solvers; stride 0 when uniform."""
+        w, d = self.face_width_m, self.distance_m
+        if w.strides == (0, 0) and d.strides == (0, 0):  # a scalar given: one value for all
+            return np.array([w[0, 0]]), np.array([1.0 / d[0, 0]]), 0
+        _, _, width, dist = self.faces
+        return width, 1.0 / dist, 1
 
     @cached_property
     def face_slots(self) -> tuple[np.ndarray, np.ndarray]:
         """Per (cell, neighbour slot): face index into `faces` (-1 none), +1 if the cell is `a`."""
-        a, b, _, _ = self.faces
+        a, b = self.face_cells
         n = len(self)
         nb = self.neighbors
         keys = a.astype(np.int64) * n + b
@@ -91,7 +104,7 @@ class Mesh:
     def face_slot(self) -> tuple[np.ndarray, np.ndarray]:
         """Per face: the neighbour slot it occupies in cell a and in cell b."""
         face, sign = self.face_slots
-        n_faces = len(self.faces[0])
+        n_faces = len(self.face_cells[0])
         slot = np.broadcast_to(np.arange(face.shape[1], dtype=np.int8), face.shape)
         in_a, in_b = np.empty(n_faces, np.int8), np.empty(n_faces, np.int8)
         own = face >= 0
@@ -112,7 +125,7 @@ class Mesh:
     @cached_property
     def face_normals(self) -> np.ndarray:
         """(F, 2) unit normal of each face, pointing from a to b."""
-        a = self.faces[0]
+        a = self.face_cells[0]
         return np.ascontiguousarray(self._direction(a, self.face_slot[0]))
 
     @cached_property
@@ -128,7 +141,7 @@ class Mesh:
         cos = np.einsum("...ji,...ki->...jk", d, d)  # (k, k) or (N, k, k)
         cos = np.where(np.eye(cos.shape[-1], dtype=bool), 1.0, cos)
         opposite = np.where(cos.min(-1) < -0.9, cos.argmin(-1), -1).astype(np.int64)
-        a, b = self.faces[0], self.faces[1]
+        a, b = self.face_cells
         in_a, in_b = self.face_slot
         out = []
         for cells, slots, turn in ((a, in_a, -1), (b, in_b, 1)):
@@ -142,8 +155,12 @@ class Mesh:
     @property
     def min_distance_m(self) -> float:
         """The shortest centre-to-centre distance (sets the stable time step)."""
-        d = self.faces[3]
-        return float(d.min()) if len(d) else float(np.sqrt(self.area_m2.min()))
+        ok = self.neighbors >= 0
+        if not ok.any():
+            return float(np.sqrt(self.area_m2.min()))
+        if self.distance_m.strides == (0, 0):
+            return float(self.distance_m[0, 0])
+        return float(self.distance_m[ok].min())
 
     def subset(self, keep: np.ndarray) -> Mesh:
         """The mesh of the cells at positions `keep` (sorted); faces to other cells are dropped."""
