@@ -54,7 +54,7 @@ THETA = 0.8  # 1 = Bates et al. (2010); < 1 damps grid-scale noise (de Almeida e
 DEPTH_THRESHOLD_M = 1e-3  # faces shallower than this carry no flow (LISFLOOD-FP default)
 
 
-BLOCK_CELLS = 512  # cells per activity block (consecutive positions)
+BLOCK_CELLS = 16  # cells per activity block (consecutive positions)
 
 
 def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
@@ -65,7 +65,7 @@ def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
         bstart = np.r_[bstart, n]
     bstart = np.unique(bstart).astype(np.int64)
     fstart = np.searchsorted(fa, bstart).astype(np.int64)
-    ba, bb = fa // BLOCK_CELLS, fb // BLOCK_CELLS
+    ba, bb = fa.astype(np.int64) // BLOCK_CELLS, fb.astype(np.int64) // BLOCK_CELLS
     cross = ba != bb
     pairs = np.unique(np.r_[ba[cross] * len(bstart) + bb[cross],
                             bb[cross] * len(bstart) + ba[cross]])

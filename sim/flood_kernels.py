@@ -3,7 +3,8 @@
 `advance` runs whole steps until a target time without returning to Python. Each step:
 
 1. momentum (faces): the theta-weighted semi-implicit update of de Almeida et al. (2012), the
-   friction power h_f^(7/3) computed inline (h_f^2 cbrt(h_f)), and the energy-head check;
+   friction power h_f^(7/3) computed inline as h_f^2 cbrt(h_f) with a fast cube root, and the
+   energy-head check;
 2. limiter (cells): the share `fac` of its outflow a cell can supply (it never sends more than
    it holds), then (faces) each flow scaled by the limiter of its upwind cell, so the flows the
    next step starts from are the ones that moved;
@@ -21,8 +22,43 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 G = 9.81
+
+
+@intrinsic
+def _bits(typingctx, x):  # pragma: no cover - compiled
+    """The IEEE-754 bits of a float64 as an int64 (an LLVM bitcast, no memory)."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float(typingctx, x):  # pragma: no cover - compiled
+    """The float64 whose IEEE-754 bits are the int64 given."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@numba.njit(inline="always", cache=True)
+def cbrt(x):  # pragma: no cover - compiled
+    """Cube root of x > 0 to 7e-15 relative, ~4x faster than libm's (the friction power's cost).
+
+    Start: divide the exponent by 3 through the bits (Kahan's trick, with the bias constant
+    0x2A9F7893782DA1CE: within ~3 %); then two Halley steps y <- y (y^3 + 2x) / (2 y^3 + x),
+    each cubing the relative error (3e-2 -> ~1e-5 -> ~1e-14; measured worst 6.5e-15 over
+    1e-9..1e4), far below the friction law's own uncertainty.
+    """
+    y = _float(_bits(x) // 3 + 0x2A9F7893782DA1CE)
+    for _ in range(2):
+        y3 = y * y * y
+        y = y * (y3 + 2.0 * x) / (2.0 * y3 + x)
+    return y
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -65,19 +101,30 @@ def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_s
     """
     for i in numba.prange(blocks.shape[0]):
         blk = blocks[i]
+        f0 = fstart[blk]
+        # first the flow depths and friction powers of the block's faces: a tight loop whose
+        # cube roots overlap (in the main loop their latency would serialise)
+        depth = np.empty(fstart[blk + 1] - f0)
+        power = np.empty(fstart[blk + 1] - f0)
+        for f in range(f0, fstart[blk + 1]):
+            za = float(z[fa[f]])  # arithmetic in float64 whatever the arrays hold
+            zb = float(z[fb[f]])
+            d = max(h[fa[f]] + za, h[fb[f]] + zb) - max(za, zb)
+            depth[f - f0] = d
+            power[f - f0] = d * d * cbrt(d) if d > hmin else 1.0
         spill = 0.0
-        for f in range(fstart[blk], fstart[blk + 1]):
+        for f in range(f0, fstart[blk + 1]):
+            d = depth[f - f0]
+            if d <= hmin:
+                qn[f] = 0.0
+                continue
             a = fa[f]
             b = fb[f]
-            za = float(z[a])  # arithmetic in float64 whatever the arrays hold
+            za = float(z[a])
             zb = float(z[b])
             ea = h[a] + za
             eb = h[b] + zb
             crest = za if za > zb else zb
-            d = (ea if ea > eb else eb) - crest
-            if d <= hmin:
-                qn[f] = 0.0
-                continue
             q0 = float(q[f])
             push = G * d * dt * (eb - ea) * inv_fd[f * fstride]
             if friction_2d:
@@ -85,7 +132,7 @@ def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_s
                 qv = np.sqrt(q0 * q0 + qt * qt)
             else:
                 qv = abs(q0)
-            p = d * d * np.cbrt(d)
+            p = power[f - f0]
             damp = p / (p + G * dt * n2 * qv)
             qf = (q0 - push) * damp
             if theta < 1.0:
