@@ -58,7 +58,18 @@ BLOCK_CELLS = 16  # cells per activity block (consecutive positions)
 
 
 def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
-    """(cell starts, face starts, neighbour CSR pointer, neighbour blocks) of the activity blocks."""
+    """(cell starts, face starts, neighbour CSR pointer, neighbour blocks) of the activity blocks.
+
+    Kept on the mesh: a mesh simulated again (an ensemble, a bench) does not rebuild them.
+    """
+    cached = mesh.__dict__.get("_flood_blocks")
+    if cached is not None:
+        return cached
+    mesh.__dict__["_flood_blocks"] = blocks = _build_blocks(mesh, n)
+    return blocks
+
+
+def _build_blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
     fa, fb = mesh.face_cells
     bstart = np.minimum(np.arange(0, n + BLOCK_CELLS, BLOCK_CELLS), n)
     if bstart[-1] != n or len(bstart) < 2:

@@ -30,21 +30,11 @@ SPILL_SHARE = 1e-4  # warn when spills exceed this share of the largest water vo
 
 def zigzags(mesh: Mesh, h: np.ndarray) -> tuple[int, int, float]:
     """(zig-zagging face pairs, deep face pairs, largest zig-zag in m) of a depth field."""
-    a, b = mesh.faces[0], mesh.faces[1]
+    from sim.flood_kernels import zigzags as count
+
+    fa, fb = mesh.face_cells
     up, up_sign = mesh.face_axes[:2]
-    eta = h + mesh.z_m
-    slope = eta[b] - eta[a]
-    pair = np.flatnonzero(up >= 0)
-    u = up[pair]
-    deep = (np.minimum(h[a[pair]], h[b[pair]]) >= DEEP_M) & (h[a[u]] >= DEEP_M) & \
-        (h[b[u]] >= DEEP_M)
-    s_f, s_u = slope[pair], up_sign[pair] * slope[u]
-    size = np.minimum(np.abs(s_f), np.abs(s_u))
-    z = mesh.z_m
-    bed_f, bed_u = z[b[pair]] - z[a[pair]], up_sign[pair] * (z[b[u]] - z[a[u]])
-    follows_bed = (bed_f * s_f > 0) & (bed_u * s_u > 0)  # the surface traces a bumpy bed
-    zig = deep & (s_f * s_u < 0) & (size > ZIGZAG_M) & ~follows_bed
-    return int(zig.sum()), int(deep.sum()), float(size[zig].max(initial=0.0))
+    return count(np.asarray(h, float), mesh.z_m, fa, fb, up, up_sign, DEEP_M, ZIGZAG_M)
 
 
 @dataclass

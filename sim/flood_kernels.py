@@ -14,7 +14,9 @@ Faces write only their own values and cells only gather from their faces, so eve
 plain `prange` with no atomics; both cells of a face use the same flow with opposite signs, so
 water is conserved to round-off. Work is done only on active blocks: cells are grouped in
 blocks of consecutive positions, a block is wet if any of its cells holds water, and the active
-blocks are the wet ones and their neighbours (water crosses at most one cell per step).
+blocks are the wet ones and their neighbours (water crosses at most one cell per step); runs of
+consecutive active blocks are the parallel work items (chunks), so a wet domain costs no more
+than one without blocks.
 Arrays of per-face width and distance may have length 1 (a uniform raster): `stride` 0.
 """
 
@@ -61,17 +63,20 @@ def cbrt(x):  # pragma: no cover - compiled
     return y
 
 
+CHUNK_BLOCKS = 64  # a parallel work item: up to this many consecutive active blocks
+BATCH = 128  # faces whose friction powers are computed together (their cube roots overlap)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
-def cell_vectors(q, slot_face, slot_sign, dirs, blocks, bstart, cvx, cvy):  # pragma: no cover
+def cell_vectors(q, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy):  # pragma: no cover
     """Each active cell's discharge vector v = (2/k) sum_j q_j n_j from its faces (2-D friction).
 
     Exact for a uniform flow on a regular k-gon; `dirs` is (1, k, 2) shared or (N, k, 2).
     """
     k = slot_face.shape[1]
     stride = 0 if dirs.shape[0] == 1 else 1
-    for i in numba.prange(blocks.shape[0]):
-        b = blocks[i]
-        for c in range(bstart[b], bstart[b + 1]):
+    for i in numba.prange(chunks.shape[0]):
+        for c in range(bstart[chunks[i, 0]], bstart[chunks[i, 1]]):
             vx = 0.0
             vy = 0.0
             row = c * stride
@@ -87,7 +92,7 @@ def cell_vectors(q, slot_face, slot_sign, dirs, blocks, bstart, cvx, cvy):  # pr
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign, theta, dt,
-             n2, hmin, friction_2d, normals, cvx, cvy, blocks, fstart, spill_tol,
+             n2, hmin, friction_2d, normals, cvx, cvy, chunks, fstart, spill_tol,
              spill_blk):  # pragma: no cover - compiled
     """Pass 1 (faces): q -> qn by the theta-weighted semi-implicit momentum equation.
 
@@ -95,72 +100,71 @@ def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_s
          / (1 + g dt n^2 |q_vec| / h_f^(7/3))                          (de Almeida et al. 2012)
     falling back to theta = 1 (Bates et al. 2010, eq. 11) where the weighted flow would run
     against the water-surface slope, as LISFLOOD-FP does; |q_vec| is |q| (1-D friction) or the
-    magnitude of q and the tangential flow averaged from the two cells (2-D friction). Per block,
-    `spill_blk` gets the volume leaving a cell over a crest above its energy head
-    eta + u^2/2g by more than spill_tol: impossible for real water, the mark of an oscillation.
+    magnitude of q and the tangential flow averaged from the two cells (2-D friction). Per chunk,
+    `spill_blk` (at its first block) gets the volume leaving a cell over a crest above its energy
+    head eta + u^2/2g by more than spill_tol: impossible for real water, an oscillation's mark.
     """
-    for i in numba.prange(blocks.shape[0]):
-        blk = blocks[i]
-        f0 = fstart[blk]
-        # first the flow depths and friction powers of the block's faces: a tight loop whose
-        # cube roots overlap (in the main loop their latency would serialise)
-        depth = np.empty(fstart[blk + 1] - f0)
-        power = np.empty(fstart[blk + 1] - f0)
-        for f in range(f0, fstart[blk + 1]):
-            za = float(z[fa[f]])  # arithmetic in float64 whatever the arrays hold
-            zb = float(z[fb[f]])
-            d = max(h[fa[f]] + za, h[fb[f]] + zb) - max(za, zb)
-            depth[f - f0] = d
-            power[f - f0] = d * d * cbrt(d) if d > hmin else 1.0
+    for i in numba.prange(chunks.shape[0]):
+        depth = np.empty(BATCH)
+        power = np.empty(BATCH)
         spill = 0.0
-        for f in range(f0, fstart[blk + 1]):
-            d = depth[f - f0]
-            if d <= hmin:
-                qn[f] = 0.0
-                continue
-            a = fa[f]
-            b = fb[f]
-            za = float(z[a])
-            zb = float(z[b])
-            ea = h[a] + za
-            eb = h[b] + zb
-            crest = za if za > zb else zb
-            q0 = float(q[f])
-            push = G * d * dt * (eb - ea) * inv_fd[f * fstride]
-            if friction_2d:
-                qt = 0.5 * (-normals[f, 1] * (cvx[a] + cvx[b]) + normals[f, 0] * (cvy[a] + cvy[b]))
-                qv = np.sqrt(q0 * q0 + qt * qt)
-            else:
-                qv = abs(q0)
-            p = power[f - f0]
-            damp = p / (p + G * dt * n2 * qv)
-            qf = (q0 - push) * damp
-            if theta < 1.0:
-                u = up[f]
-                w = down[f]
-                qu = up_sign[f] * float(q[u]) if u >= 0 else q0
-                qd = down_sign[f] * float(q[w]) if w >= 0 else q0
-                qc = (theta * q0 + 0.5 * (1.0 - theta) * (qu + qd) - push) * damp
-                if qc * (eb - ea) <= 0.0:  # with the surface slope (or none): keep it
-                    qf = qc
-            qn[f] = qf
-            if qf != 0.0:
-                s = a if qf > 0.0 else b
-                if z[s] < crest:
-                    vel = q0 / d
-                    if h[s] + z[s] + vel * vel / (2.0 * G) < crest - spill_tol:
-                        spill += abs(qf) * fw[f * fstride]
-        spill_blk[blk] += spill * dt
+        f_end = fstart[chunks[i, 1]]
+        for f0 in range(fstart[chunks[i, 0]], f_end, BATCH):
+            f1 = min(f0 + BATCH, f_end)
+            for f in range(f0, f1):  # a tight loop: the cube roots of its faces overlap
+                za = float(z[fa[f]])  # arithmetic in float64 whatever the arrays hold
+                zb = float(z[fb[f]])
+                d = max(h[fa[f]] + za, h[fb[f]] + zb) - max(za, zb)
+                depth[f - f0] = d
+                power[f - f0] = d * d * cbrt(d) if d > hmin else 1.0
+            for f in range(f0, f1):
+                d = depth[f - f0]
+                if d <= hmin:
+                    qn[f] = 0.0
+                    continue
+                a = fa[f]
+                b = fb[f]
+                za = float(z[a])
+                zb = float(z[b])
+                ea = h[a] + za
+                eb = h[b] + zb
+                crest = za if za > zb else zb
+                q0 = float(q[f])
+                push = G * d * dt * (eb - ea) * inv_fd[f * fstride]
+                if friction_2d:
+                    qt = 0.5 * (-normals[f, 1] * (cvx[a] + cvx[b])
+                                + normals[f, 0] * (cvy[a] + cvy[b]))
+                    qv = np.sqrt(q0 * q0 + qt * qt)
+                else:
+                    qv = abs(q0)
+                p = power[f - f0]
+                damp = p / (p + G * dt * n2 * qv)
+                qf = (q0 - push) * damp
+                if theta < 1.0:
+                    u = up[f]
+                    w = down[f]
+                    qu = up_sign[f] * float(q[u]) if u >= 0 else q0
+                    qd = down_sign[f] * float(q[w]) if w >= 0 else q0
+                    qc = (theta * q0 + 0.5 * (1.0 - theta) * (qu + qd) - push) * damp
+                    if qc * (eb - ea) <= 0.0:  # with the surface slope (or none): keep it
+                        qf = qc
+                qn[f] = qf
+                if qf != 0.0:
+                    src = a if qf > 0.0 else b
+                    if z[src] < crest:
+                        vel = q0 / d
+                        if h[src] + z[src] + vel * vel / (2.0 * G) < crest - spill_tol:
+                            spill += abs(qf) * fw[f * fstride]
+        spill_blk[chunks[i, 0]] += spill * dt
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, blocks,
+def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, chunks,
           bstart, fstart):  # pragma: no cover - compiled
     """Pass 2: each cell's limiter (cells), then each flow scaled by its upwind cell's (faces)."""
     k = slot_face.shape[1]
-    for i in numba.prange(blocks.shape[0]):
-        blk = blocks[i]
-        for c in range(bstart[blk], bstart[blk + 1]):
+    for i in numba.prange(chunks.shape[0]):
+        for c in range(bstart[chunks[i, 0]], bstart[chunks[i, 1]]):
             out = 0.0
             for j in range(k):
                 e = slot_face[c, j]
@@ -170,9 +174,8 @@ def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, f
             out *= dt
             have = float(h[c]) * area[c * astride]
             fac[c] = have / out if out > have else 1.0
-    for i in numba.prange(blocks.shape[0]):
-        blk = blocks[i]
-        for f in range(fstart[blk], fstart[blk + 1]):
+    for i in numba.prange(chunks.shape[0]):
+        for f in range(fstart[chunks[i, 0]], fstart[chunks[i, 1]]):
             v = float(qn[f])
             if v != 0.0:
                 qn[f] = v * (fac[fa[f]] if v > 0.0 else fac[fb[f]])
@@ -180,63 +183,103 @@ def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, f
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def continuity(h, area, astride, qn, fw, fstride, slot_face, slot_sign, rain, rstride, drain,
-               dt, t_end, wet_m, maxd, arrival, blocks, bstart, wet_blk, hmax_blk,
+               dt, t_end, wet_m, maxd, arrival, chunks, bstart, wet_blk, hmax_blk,
                drained_blk):  # pragma: no cover - compiled
     """Pass 3 (cells): depth from the faces' flows plus rain minus drainage; max, arrival."""
     k = slot_face.shape[1]
-    for i in numba.prange(blocks.shape[0]):
-        blk = blocks[i]
-        hmax = 0.0
+    for i in numba.prange(chunks.shape[0]):
         drained = 0.0
-        for c in range(bstart[blk], bstart[blk + 1]):
-            dv = 0.0
-            for j in range(k):
-                e = slot_face[c, j]
-                if e >= 0:
-                    dv -= slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
-            a = area[c * astride]
-            hc = float(h[c]) + dv * dt / a + rain[c * rstride] * dt
-            if hc < 0.0:
-                hc = 0.0
-            if drain > 0.0:
-                d = drain * dt if drain * dt < hc else hc
-                hc -= d
-                drained += d * a
-            h[c] = hc
-            if hc > maxd[c]:
-                maxd[c] = hc
-            if hc > wet_m and arrival[c] < 0.0:
-                arrival[c] = t_end
-            if hc > hmax:
-                hmax = hc
-        wet_blk[blk] = hmax > 0.0
-        hmax_blk[blk] = hmax
-        drained_blk[blk] += drained
+        for blk in range(chunks[i, 0], chunks[i, 1]):
+            hmax = 0.0
+            for c in range(bstart[blk], bstart[blk + 1]):
+                dv = 0.0
+                for j in range(k):
+                    e = slot_face[c, j]
+                    if e >= 0:
+                        dv -= slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
+                a = area[c * astride]
+                hc = float(h[c]) + dv * dt / a + rain[c * rstride] * dt
+                if hc < 0.0:
+                    hc = 0.0
+                if drain > 0.0:
+                    d = drain * dt if drain * dt < hc else hc
+                    hc -= d
+                    drained += d * a
+                h[c] = hc
+                if hc > maxd[c]:
+                    maxd[c] = hc
+                if hc > wet_m and arrival[c] < 0.0:
+                    arrival[c] = t_end
+                if hc > hmax:
+                    hmax = hc
+            wet_blk[blk] = hmax > 0.0
+            hmax_blk[blk] = hmax
+        drained_blk[chunks[i, 0]] += drained
 
 
 @numba.njit(cache=True, nogil=True)
-def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, out):  # pragma: no cover
-    """Active blocks: wet ones, their neighbours, and those always kept; returns the count.
+def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, now, chunk_blocks,
+             out):  # pragma: no cover - compiled
+    """Chunks (runs of consecutive active blocks, at most `chunk_blocks` long); their count.
 
-    Faces of blocks that fall idle get q = 0, so no stale flow survives until they wake up.
+    Active: wet blocks, their neighbours, and those always kept. Faces of blocks that fall idle
+    get q = 0, so no stale flow survives until they wake up.
     """
     nb = wet_blk.shape[0]
-    now = np.zeros(nb, dtype=np.bool_)
+    now[:] = False
     for b in range(nb):
         if wet_blk[b] or keep_blk[b]:
             now[b] = True
             for j in range(nbr_ptr[b], nbr_ptr[b + 1]):
                 now[nbr[j]] = True
     count = 0
+    open_run = False
     for b in range(nb):
         if now[b]:
-            out[count] = b
-            count += 1
-        elif was[b]:
-            for f in range(fstart[b], fstart[b + 1]):
-                q[f] = 0.0
+            if open_run and b - out[count - 1, 0] < chunk_blocks:
+                out[count - 1, 1] = b + 1
+            else:
+                out[count, 0] = b
+                out[count, 1] = b + 1
+                count += 1
+                open_run = True
+        else:
+            open_run = False
+            if was[b]:
+                for f in range(fstart[b], fstart[b + 1]):
+                    q[f] = 0.0
         was[b] = now[b]
     return count
+
+
+@numba.njit(cache=True, nogil=True)
+def zigzags(h, z, fa, fb, up, up_sign, deep_m, tol_m):  # pragma: no cover - compiled
+    """(zig-zagging in-line face pairs, deep pairs, largest zig-zag m): see sim.flood_checks."""
+    count = 0
+    deep = 0
+    size = 0.0
+    for f in range(fa.shape[0]):
+        u = up[f]
+        if u < 0:
+            continue
+        a, b, ua, ub = fa[f], fb[f], fa[u], fb[u]
+        if min(h[a], h[b], h[ua], h[ub]) < deep_m:
+            continue
+        deep += 1
+        s_f = (h[b] + z[b]) - (h[a] + z[a])
+        s_u = up_sign[f] * ((h[ub] + z[ub]) - (h[ua] + z[ua]))
+        if s_f * s_u >= 0.0:
+            continue
+        bed_f = z[b] - z[a]
+        bed_u = up_sign[f] * (z[ub] - z[ua])
+        if bed_f * s_f > 0.0 and bed_u * s_u > 0.0:  # the surface traces a bumpy bed
+            continue
+        m = min(abs(s_f), abs(s_u))
+        if m > tol_m:
+            count += 1
+            if m > size:
+                size = m
+    return count, deep, size
 
 
 @numba.njit(cache=True, nogil=True)
@@ -264,7 +307,8 @@ def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, 
     The caller's `q` holds the current flows on return (copied back if the last step wrote qn).
     """
     nb = wet_blk.shape[0]
-    act = np.empty(nb, dtype=np.int64)
+    runs = np.empty((nb, 2), dtype=np.int64)
+    now = np.empty(nb, dtype=np.bool_)
     steps = 0
     vol_in = 0.0
     vol_lb = 0.0
@@ -282,22 +326,24 @@ def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, 
             for c in in_cells:
                 h[c] += share / area[c * astride]
             vol_in += qin * dt
-        count = activate(wet_blk, keep_blk, nbr_ptr, nbr, cur, fstart, was_blk, act)
-        blocks = act[:count]
+        count = activate(wet_blk, keep_blk, nbr_ptr, nbr, cur, fstart, was_blk, now,
+                         CHUNK_BLOCKS, runs)
+        chunks = runs[:count]
         if friction_2d:
-            cell_vectors(cur, slot_face, slot_sign, dirs, blocks, bstart, cvx, cvy)
+            cell_vectors(cur, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy)
         momentum(h, z, cur, nxt, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign,
-                 theta, dt, n2, hmin, friction_2d, normals, cvx, cvy, blocks, fstart, spill_tol,
+                 theta, dt, n2, hmin, friction_2d, normals, cvx, cvy, chunks, fstart, spill_tol,
                  spill_blk)
-        limit(h, area, astride, nxt, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, blocks,
+        limit(h, area, astride, nxt, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, chunks,
               bstart, fstart)
         continuity(h, area, astride, nxt, fw, fstride, slot_face, slot_sign, rain, rstride,
-                   drain, dt, t + dt, wet_m, maxd, arrival, blocks, bstart, wet_blk, hmax_blk,
+                   drain, dt, t + dt, wet_m, maxd, arrival, chunks, bstart, wet_blk, hmax_blk,
                    drained_blk)
         hmax = 0.0
         for i in range(count):
-            if hmax_blk[blocks[i]] > hmax:
-                hmax = hmax_blk[blocks[i]]
+            for blk in range(chunks[i, 0], chunks[i, 1]):
+                if hmax_blk[blk] > hmax:
+                    hmax = hmax_blk[blk]
         tmp = cur
         cur = nxt
         nxt = tmp

@@ -109,8 +109,8 @@ def test_2d_friction_takes_the_tangential_flow_as_the_mean_of_the_four_crossing_
     q = np.random.default_rng(3).normal(size=len(a))
     slot_face, slot_sign = m.face_slots
     cvx, cvy = np.zeros(len(m)), np.zeros(len(m))
-    one_block, bounds = np.array([0]), np.array([0, len(m)])
-    flood_kernels.cell_vectors(q, slot_face, slot_sign, m.directions[None], one_block, bounds,
+    one_chunk, bounds = np.array([[0, 1]]), np.array([0, len(m)])
+    flood_kernels.cell_vectors(q, slot_face, slot_sign, m.directions[None], one_chunk, bounds,
                                cvx, cvy)
     f = int(np.flatnonzero((a == 3) & (b == 4))[0])  # the x-face between middle-row cells 3, 4
     crossing = [np.flatnonzero((a == i) & (b == j))[0] for i, j in ((0, 3), (3, 6), (1, 4),

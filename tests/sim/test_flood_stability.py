@@ -77,6 +77,6 @@ def test_water_leaving_a_cell_over_a_crest_above_its_energy_head_is_counted():
     dt = 1e-3
     flood_kernels.momentum(
         h, z, q, qn, fa, fb, np.ones(1), np.ones(1), 0, none_i, none_s, none_i, none_s, 1.0,
-        dt, 0.0, 1e-3, False, np.zeros((1, 2)), np.zeros(1), np.zeros(1), np.array([0]),
+        dt, 0.0, 1e-3, False, np.zeros((1, 2)), np.zeros(1), np.zeros(1), np.array([[0, 1]]),
         np.array([0, 2]), 1e-3, spill)
     assert qn[0] > 0 and spill[0] == pytest.approx(qn[0] * dt)
