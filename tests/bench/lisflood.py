@@ -266,26 +266,32 @@ def wet_case(size: int, duration_s: float) -> Case:
                 save_every_s=duration_s)
 
 
-def rate(run, case: Case, short_s: float, clock: str) -> float:
-    """Cell updates per second of a runner, start-up and file I/O taken out (long - short run)."""
-    long_case = case
+def rate(run, case: Case, short_s: float, clock: str, repeat: int = 2) -> float:
+    """Cell updates per second of a runner, start-up and file I/O taken out (long - short run).
+
+    A first short run warms up (compiles) the runner; the best of `repeat` pairs is kept.
+    """
     short = Case(**{**case.__dict__, "duration_s": short_s, "save_every_s": short_s})
-    a, b = run(short), run(long_case)
-    return case.z.size * (b["steps"] - a["steps"]) / max(b[clock] - a[clock], 1e-9)
+    run(short)
+    best = 0.0
+    for _ in range(repeat):
+        a, b = run(short), run(case)
+        best = max(best, case.z.size * (b["steps"] - a["steps"]) / max(b[clock] - a[clock], 1e-9))
+    return best
 
 
 def our_peak_rss_mb(size: int, dtype: str) -> tuple[float, float]:
-    """(peak memory MB of our solver on a wet size x size raster, of the interpreter before it).
+    """(peak memory MB of our solver on a wet size x size raster, of a 20 x 20 run) as processes.
 
-    Run in a fresh interpreter after a tiny warm-up run (imports, compiled kernels), so the
-    difference is what the raster costs: the number to set against LISFLOOD-FP's peak.
+    Each in a fresh interpreter; the difference is what the raster costs, the number to set
+    against LISFLOOD-FP's peak; the small run's peak is the interpreter with its libraries.
     """
-    code = ("import resource, sys; sys.path.insert(0, '.'); from tests.bench.lisflood import "
-            f"wet_case, run_ours; run_ours(wet_case(20, 20.0), dtype='{dtype}'); "
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-            f"run_ours(wet_case({size}, 20.0), dtype='{dtype}'); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, base / 1024.0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[2])
-    peak, base = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
-    return peak, base
+    def peak(n: int) -> float:
+        code = ("import resource, sys; sys.path.insert(0, '.'); from tests.bench.lisflood import "
+                f"wet_case, run_ours; run_ours(wet_case({n}, 20.0), dtype='{dtype}'); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[2])
+        return float(out.stdout.strip().splitlines()[-1])
+
+    return peak(size), peak(20)
