@@ -11,29 +11,9 @@ from pathlib import Path
 
 import dash
 import dash_mantine_components as dmc
-from dash import Dash, dcc, html
+from dash import Dash, html
 
 from dashboard.context import set_context
-from dashboard.i18n import other, t
-
-
-def header(lang: str, path: str) -> html.Header:
-    """The top bar: title, navigation and the language switch (all labels translated)."""
-    from dashboard.auth import can_open, current_user
-    from dashboard.pages.login import user_badge
-
-    user = current_user()  # None outside a request: every link
-    links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
-             ("nav_scenarios", "/scenarios")]
-    return html.Header(className="topbar", children=[
-        html.H1(t("app_title", lang), id="app-title"),
-        html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",
-                           className="active" if href == path else "")
-                  for key, href in links if user is None or can_open(user, href)]),
-        *user_badge(user, lang),
-        dcc.Link(t("language", lang), id="lang-switch", href=f"{path}?lang={other(lang)}",
-                 className="lang-switch"),
-    ])
 
 
 def page_modules() -> list:
@@ -47,6 +27,18 @@ def page_modules() -> list:
              for m in pkgutil.iter_modules(pages.__path__)]
     return sorted((m for m in found if hasattr(m, "PATH") and hasattr(m, "layout")),
                   key=lambda m: m.PATH)
+
+
+def page_inputs(modules: list) -> dict:
+    """The input contracts (`INPUTS`) of every page, merged; an input declared twice fails."""
+    merged: dict = {}
+    for module in modules:
+        for name, check in getattr(module, "INPUTS", {}).items():
+            if name in merged:
+                raise ValueError(f"{module.__name__}: the input {name} is declared by another "
+                                 f"page too: component ids must be unique")
+            merged[name] = check
+    return merged
 
 
 _PAGE_CALLBACKS: tuple[dict, list] | None = None
@@ -66,29 +58,41 @@ def _share_page_callbacks() -> None:
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
-               users: str | Path | None = None, tile_url: str | None = None) -> Dash:
+               users: str | Path | None = None, tile_url: str | None = None,
+               secure_cookies: bool | None = None, keys_file: str | Path | None = None,
+               jobs=None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
-    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
+    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
+    `secure_cookies` marks the session cookie Secure (default $CITYOPS_SECURE_COOKIES): turn it
+    on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
+    holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
+    `jobs` runs the background callbacks (default: diskcache in this process's children;
+    `dashboard.background.celery_manager(bus)` for a fleet).
     """
     set_context(twin, bus)
-    from dashboard import maps
+    from dashboard import background, maps
 
     maps.configure(tile_url or os.environ.get("CITYOPS_TILE_URL") or None)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
+               background_callback_manager=jobs or background.manager(),
                assets_folder=str(Path(__file__).parent / "assets"))
-    for module in page_modules():
+    modules = page_modules()
+    for module in modules:
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
+    app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
-    from dashboard import auth
+    from dashboard import auth, web_api
+    from dashboard.apikeys import KeyRing
+    from dashboard.session import KEYS
 
-    auth.install(app, users)
+    auth.install(app, users, bus=bus, secure_cookies=secure_cookies)
+    app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
-        from dashboard.web_api import register_routes
-
-        register_routes(app.server, bus, twin, set(api_keys))
+        web_api.register_routes(app.server, bus, twin, set(api_keys))
+    web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")
     return app

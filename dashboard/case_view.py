@@ -7,17 +7,18 @@ allows, so a page cannot show another grid's case by forgetting a check; `act` r
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.auth import User, can_act, can_see_case, require, visible_grids
 from dashboard.i18n import add_labels, t
-from layers import sla as sla_mod
-from layers.cases import STATUSES, CaseStore
+from dashboard.policy import User, can_act, can_see_case, can_see_grid, visible_grids
+from dashboard.session import require
+from layers.loop import sla as sla_mod
+from layers.loop.cases import OPEN, STATUSES, CaseStore
+from layers.loop.records import Case
+from twin import cells as h3cells
+from twin.settings import city_time
 
-CST = dt.timezone(dt.timedelta(hours=8))  # Beijing time, how the district reads its clocks
 UI_ACTIONS = ("accept", "arrive", "resolve")
 OVERDUE_RGBA = [230, 40, 50, 230]
 OPEN_RGBA = [245, 197, 66, 200]
@@ -68,7 +69,7 @@ class NoteRequired(ValueError):
 # -- reading -----------------------------------------------------------------------------------
 def visible_cases(store: CaseStore, user: User | None, status: str | None = None,
                   department: str | None = None, grid: int | None = None,
-                  category: str | None = None, limit: int = 300) -> list[dict]:
+                  category: str | None = None, limit: int = 300) -> list[Case]:
     """The cases a user may see matching every filter given, newest first."""
     grids = visible_grids(user)
     if grids is not None:
@@ -78,11 +79,11 @@ def visible_cases(store: CaseStore, user: User | None, status: str | None = None
     else:
         cases = store.list(status=status, department=department, grid=grid, limit=limit)
     keep = [c for c in cases if can_see_case(user, c)
-            and (category is None or c["category"] == category)]
-    return sorted(keep, key=lambda c: (-c["created"], c["id"]))[:limit]
+            and (category is None or c.category == category)]
+    return sorted(keep, key=lambda c: (-c.created, c.id))[:limit]
 
 
-def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> dict | None:
+def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> Case | None:
     """One case by id if the user may see it; None when none is asked for; 403 otherwise (also
     for an unknown id, so the answer never tells whether another grid's case exists)."""
     if not case_id:
@@ -93,7 +94,7 @@ def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> di
 
 
 def act(store: CaseStore, user: User | None, case_id: str, action: str,
-        note: str = "") -> dict:
+        note: str = "") -> Case:
     """Do a case action as the logged-in user (refused with 403 unless `can_act`)."""
     require(action in UI_ACTIONS or action == "note", f"action {action!r}")
     case = visible_case(store, user, case_id)
@@ -104,7 +105,7 @@ def act(store: CaseStore, user: User | None, case_id: str, action: str,
     return store.act(case_id, action, actor=user.username, note=note)
 
 
-def actions_for(user: User | None, case: dict) -> list[str]:
+def actions_for(user: User | None, case: Case) -> list[str]:
     """The UI actions (accept, on scene, resolve) the user may do on the case now."""
     return [a for a in UI_ACTIONS if can_act(user, case, a)]
 
@@ -126,21 +127,23 @@ def duration_text(seconds: float, lang: str = "en") -> str:
     return f"{days} {d_} {hours} {h_}"
 
 
-def countdown(case: dict, now: float, lang: str = "zh") -> dict:
+def countdown(case: Case, now: float, lang: str = "zh") -> dict:
     """Time left to the case's current deadline: seconds (negative = overdue), text, overdue."""
-    deadline = case.get("deadline")
+    deadline = case.deadline
     if deadline is None:
         return {"seconds": None, "text": t("case_no_deadline", lang), "overdue": False,
                 "milestone": None}
     left = float(deadline) - now
     key = "case_overdue_by" if left < 0 else "case_left"
     return {"seconds": left, "text": t(key, lang).format(duration_text(left, lang)),
-            "overdue": left < 0, "milestone": case.get("deadline_kind")}
+            "overdue": left < 0, "milestone": case.deadline_kind}
 
 
-def clock_text(ts: float | None) -> str:
-    """Epoch seconds as Beijing time 'MM-DD HH:MM'."""
-    return "" if ts is None else dt.datetime.fromtimestamp(ts, CST).strftime("%m-%d %H:%M")
+def clock_text(ts: float | None, tz: str | None = None) -> str:
+    """Epoch seconds as the city's local time 'MM-DD HH:MM' (tz: the twin's, by default)."""
+    from dashboard.context import city_timezone
+
+    return "" if ts is None else city_time(ts, tz or city_timezone()).strftime("%m-%d %H:%M")
 
 
 def department_names(twin, lang: str) -> dict[str, str]:
@@ -156,19 +159,19 @@ def category_label(category: str, lang: str) -> str:
     return sla_mod.default().label(category, lang)
 
 
-def queue_rows(cases: list[dict], now: float, lang: str, departments: dict[str, str]) -> list[dict]:
+def queue_rows(cases: list[Case], now: float, lang: str, departments: dict[str, str]) -> list[dict]:
     """Rows of the case queue: overdue first, then by the time left (soonest first)."""
     rows = []
     for c in cases:
         clock = countdown(c, now, lang)
-        place = c.get("place") or {}
-        rows.append({"id": c["id"], "title": c.get("title") or c["id"],
-                     "category": category_label(c["category"], lang),
-                     "status": c["status"], "status_text": t(f"status_{c['status']}", lang),
-                     "severity": int(c.get("severity", 1)), "grid": place.get("grid"),
-                     "grid_id": place.get("grid_id") or "", "unit": place.get("unit_name") or "",
-                     "departments": ", ".join(departments.get(d, d) for d in c["departments"]),
-                     "created": clock_text(c["created"]), "countdown": clock["text"],
+        place = c.place
+        rows.append({"id": c.id, "title": c.title or c.id,
+                     "category": category_label(c.category, lang),
+                     "status": c.status, "status_text": t(f"status_{c.status}", lang),
+                     "severity": int(c.severity), "grid": place.grid,
+                     "grid_id": place.grid_id or "", "unit": place.unit_name or "",
+                     "departments": ", ".join(departments.get(d, d) for d in c.departments),
+                     "created": clock_text(c.created), "countdown": clock["text"],
                      "seconds": clock["seconds"], "overdue": clock["overdue"]})
     return sorted(rows, key=lambda r: (not r["overdue"], r["seconds"] is None,
                                        r["seconds"] or 0.0, r["id"]))
@@ -191,13 +194,12 @@ _ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS
                                          "reopen", "escalate", "note")}
 
 
-def filter_options(cases: list[dict], lang: str, departments: dict[str, str]) -> dict:
+def filter_options(cases: list[Case], lang: str, departments: dict[str, str]) -> dict:
     """Options of the queue filters: every status, and the departments, grids and categories
     that occur in the cases the user can see."""
-    deps = sorted({d for c in cases for d in c["departments"]})
-    grids = sorted({(c["place"].get("grid"), c["place"].get("grid_id")) for c in cases
-                    if c["place"].get("grid", -1) >= 0})
-    cats = sorted({c["category"] for c in cases})
+    deps = sorted({d for c in cases for d in c.departments})
+    grids = sorted({(c.place.grid, c.place.grid_id) for c in cases if c.place.grid >= 0})
+    cats = sorted({c.category for c in cases})
     return {"status": [{"value": s, "label": t(f"status_{s}", lang)} for s in STATUSES],
             "department": [{"value": d, "label": departments.get(d, d)} for d in deps],
             "grid": [{"value": str(g), "label": str(gid or g)} for g, gid in grids],
@@ -205,19 +207,18 @@ def filter_options(cases: list[dict], lang: str, departments: dict[str, str]) ->
 
 
 # -- map and charts --------------------------------------------------------------------------------
-def case_cells(cases: list[dict], now: float) -> list[dict]:
+def case_cells(cases: list[Case], now: float) -> list[dict]:
     """H3HexagonLayer records of the cells with open cases: red where one is overdue."""
-    cells: dict[str, dict] = {}
+    cells: dict[int, dict] = {}
     for c in cases:
-        cell = (c.get("place") or {}).get("cell")
-        if not cell or c.get("deadline") is None:
+        cell = c.place.cell
+        if cell is None or c.deadline is None:
             continue
-        place = c["place"]
-        rec = cells.setdefault(cell, {"hex": cell, "v": 0, "overdue": 0, "pos": place["pos"],
-                                      "lat": place["lat"], "lng": place["lng"], "ids": []})
+        rec = cells.setdefault(cell, {"hex": h3cells.to_hex([cell])[0], "v": 0, "overdue": 0,
+                                      "lat": c.place.lat, "lng": c.place.lng, "ids": []})
         rec["v"] += 1
-        rec["overdue"] += int(c["deadline"] < now)
-        rec["ids"].append(c["id"])
+        rec["overdue"] += int(c.deadline < now)
+        rec["ids"].append(c.id)
     for rec in cells.values():
         rec["c"] = OVERDUE_RGBA if rec["overdue"] else OPEN_RGBA
         rec["ids"] = " ".join(rec["ids"])
@@ -237,15 +238,18 @@ def case_layers(records: list[dict]) -> list[dict]:
     return [cells, dots]
 
 
-def case_positions(records: list[dict]) -> np.ndarray | None:
+def case_positions(records: list[dict], twin) -> np.ndarray | None:
     """Cell positions to fit the map to (None: the whole district)."""
-    pos = [r["pos"] for r in records if r["pos"] >= 0]
-    return np.array(pos) if pos else None
+    if not records:
+        return None
+    pos = twin.positions(h3cells.from_hex([r["hex"] for r in records]))
+    pos = pos[pos >= 0]
+    return pos if len(pos) else None
 
 
 def scorecard_rows(table, keep: set[str] | None = None, top: int = 15) -> list[dict]:
-    """Scorecard records (layers.scorecard.to_records), only the keys in `keep` when given."""
-    from layers.scorecard import to_records
+    """Scorecard records (layers.loop.scorecard.to_records), only the keys in `keep` when given."""
+    from layers.loop.scorecard import to_records
 
     rows = to_records(table)
     if keep is not None:
@@ -330,14 +334,14 @@ def queue_table(rows: list[dict], lang: str, row_type: str):
     return html.Table([head, body], className="case-table")
 
 
-def action_panel(case: dict, user: User | None, lang: str, prefix: str):
+def action_panel(case: Case, user: User | None, lang: str, prefix: str):
     """Buttons for the actions the user may do now, and the note; none when they may not act."""
     import dash_mantine_components as dmc
 
     allowed = actions_for(user, case)
     if not allowed:
         return dmc.Text(t("case_no_actions", lang), c="dimmed", size="sm", className="no-actions")
-    key = {"case": case["id"]}
+    key = {"case": case.id}
     buttons = [dmc.Button(t(f"action_{a}", lang), id={"type": f"{prefix}-act", "action": a, **key},
                           n_clicks=0, size="sm", color="red" if a == "resolve" else "yellow",
                           variant="filled" if a == "accept" else "light", className=f"act-{a}")
@@ -381,6 +385,26 @@ def press(triggered_id, triggered_value, note_states: list[dict],
     return pressed
 
 
+def act_and_report(triggered_id, triggered_value, note_states: list[dict], user: User | None,
+                   version: int | None, lang: str) -> tuple:
+    """What a page's action callback returns: (new version, feedback) after pressing a case
+    action button, (no_update, an error) when it cannot be done, no_updates for a re-render."""
+    import dash_mantine_components as dmc
+    from dash import no_update
+
+    from layers.loop.cases import CaseError
+
+    try:
+        pressed = press(triggered_id, triggered_value, note_states, user)
+    except (CaseError, NoteRequired) as exc:
+        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
+    if pressed is None:
+        return no_update, no_update
+    case_id, action = pressed
+    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
+        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
+
+
 def note_for(states: list[dict], case_id: str) -> str:
     """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
     for item in states or []:
@@ -389,13 +413,10 @@ def note_for(states: list[dict], case_id: str) -> str:
     return ""
 
 
-def open_cases_of_grid(store: CaseStore, user: User | None, grid: int) -> list[dict]:
+def open_cases_of_grid(store: CaseStore, user: User | None, grid: int) -> list[Case]:
     """The grid's open cases the user may see (refused with 403 for another manager's grid)."""
-    from dashboard.auth import can_see_grid
-    from layers.cases import OPEN
-
     require(can_see_grid(user, grid), f"grid {grid}")
-    return [c for c in visible_cases(store, user, grid=grid) if c["status"] in OPEN]
+    return [c for c in visible_cases(store, user, grid=grid) if c.status in OPEN]
 
 
 def restrict_options(options: list[dict], allowed: set[int] | frozenset[int] | None) -> list[dict]:

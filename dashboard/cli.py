@@ -2,7 +2,8 @@
 
 Each command group lives in `dashboard.commands.<group>` with a `register(subparsers)` function;
 those modules import only argparse at the top and load heavy libraries inside their handlers, so
-`cityops twin info` never loads Dash. Bad input ends with one line on stderr and exit code 2.
+`cityops twin info` never loads Dash. Bad input ends with one line on stderr and exit code 2; a
+flag no command knows is refused by the sub-command it was given to, with that command's usage.
 """
 
 from __future__ import annotations
@@ -13,11 +14,26 @@ import sys
 
 from dashboard.commands.common import CliError
 
-GROUPS = ("twin", "sim", "layers", "cases", "serve", "demo")
+GROUPS = ("twin", "sim", "layers", "cases", "bus", "bridge", "serve", "demo")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose every (sub-)parser refuses the arguments it does not know itself.
+
+    Plain argparse hands a sub-command's unknown arguments up to the root parser, which then
+    prints the root's usage; here the innermost parser that saw them says so, with its usage.
+    Sub-parsers are made of the same class (argparse's default `parser_class`).
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cityops", description="CityOps Twin command line")
+    parser = Parser(prog="cityops", description="CityOps Twin command line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
         try:

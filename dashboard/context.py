@@ -26,3 +26,10 @@ def context() -> AppContext:
     if _CONTEXT is None:
         raise RuntimeError("the dashboard has no twin: start it with `cityops serve` or create_app")
     return _CONTEXT
+
+
+def city_timezone() -> str:
+    """The running city's IANA time zone (its twin's manifest), or the default outside an app."""
+    from twin.settings import DEFAULT_TIMEZONE
+
+    return _CONTEXT.twin.timezone if _CONTEXT is not None else DEFAULT_TIMEZONE

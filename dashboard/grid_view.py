@@ -5,7 +5,7 @@ Pure functions of (twin, bus, user, grid or cell), unit-tested against a real Re
 callbacks only turn what they return into components. Every function that returns grid or cell
 data takes the user and refuses (403) a grid they may not see, so a callback cannot leak another
 grid by forgetting a check. Snapshot values are read for the needed span of cells only (GETRANGE
-on the `snap:{window}:{layer}` arrays documented in layers.snapshot), never whole layers per click.
+on the `snap:{window}:{layer}` arrays documented in layers.live.snapshot), never whole layers per click.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboard.auth import User, can_see_grid, require
 from dashboard.i18n import add_labels, t
-from layers import schema as S
+from dashboard.policy import User, can_see_grid
+from dashboard.session import require
+from layers.live import schema as S
 from twin import cells as h3cells
 from twin.dataset import LAND_USE
 
@@ -74,7 +75,7 @@ def camera_kind(kind: str, lang: str) -> str:
 
 
 def category_label(category: str, lang: str) -> str:
-    from layers import sla
+    from layers.loop import sla
 
     return sla.default().label(category, lang)
 
@@ -127,19 +128,14 @@ def values_at(bus, twin, layers: list[str], window: str, positions: np.ndarray) 
     S.check_window(window)
     if len(positions) == 0:
         return {layer: _empty(layer, 0) for layer in layers}
+    from layers.live.snapshot import SnapshotStore
+
     lo, hi = int(positions.min()), int(positions.max())
-    n_cells = int(bus.r.hget(bus.key("snap:meta"), "n_cells") or 0)
-    pipe = bus.r.pipeline(transaction=False)
-    for layer in layers:
-        pipe.getrange(bus.key(f"snap:{window}:{S.check_layer(layer)}"), lo * 4, hi * 4 + 3)
-    blobs = pipe.execute()
-    out = {}
-    for layer, blob in zip(layers, blobs, strict=True):
-        if n_cells == len(twin) and len(blob) == (hi - lo + 1) * 4:
-            out[layer] = np.frombuffer(blob, dtype=np.float32)[positions - lo]
-        else:
-            out[layer] = _empty(layer, len(positions))
-    return out
+    store = SnapshotStore(bus)
+    same_twin = store.n_cells() == len(twin)
+    got = store.read_range(layers, window, lo, hi) if same_twin else {}
+    return {layer: got[layer][positions - lo] if len(got.get(layer, ())) == hi - lo + 1
+            else _empty(layer, len(positions)) for layer in layers}
 
 
 # -- the grid's live sections -------------------------------------------------------------------
@@ -147,7 +143,7 @@ def sparklines(bus, twin, user: User | None, grid: int, now: float,
                minutes: int = SPARK_MINUTES) -> list[dict]:
     """Per sensor of the grid: its metric's per-minute mean in its cell over the last `minutes`
     (`times` epoch seconds, `values` with None where no reading), and the latest reading."""
-    from layers import history
+    from layers.live import history
 
     _require_grid(user, grid)
     sensors = devices_in(twin, twin.sensors, grid_positions(twin, grid))
@@ -213,11 +209,11 @@ def latest_incidents(bus, twin, user: User | None, grid: int, now: float,
                      window: str = WINDOW) -> list[dict]:
     """The newest incident reports in the grid's cells within the window (flat or Arrow batch
     entries), from the last `scan` entries of the incident stream, newest first."""
-    from layers.alerts import event_frame
+    from layers.live.decode import Decoder
 
     _require_grid(user, grid)
-    items = bus.r.xrevrange(bus.stream("incident"), count=scan)
-    frame = event_frame(twin, "incident", items)
+    items = bus.recent("incident", scan)
+    frame = Decoder(twin).decode("incident", items, now, S.KIND_FIELDS["incident"]).frame
     frame = frame[np.isin(frame["pos"].to_numpy(), grid_positions(twin, grid))
                   & (frame["ts"].to_numpy() >= now - 60 * S.WINDOWS[window])]
     if frame.empty:
@@ -246,7 +242,7 @@ def clicked_position(twin, click_info: dict | None, picked_only: bool = False) -
         else None
     if isinstance(hex_id, str):
         try:
-            pos = int(twin.positions(np.array([int(hex_id, 16)], dtype=np.uint64))[0])
+            pos = int(twin.positions(h3cells.from_hex([hex_id]))[0])
         except ValueError:
             pos = -1
         return pos if pos >= 0 else None

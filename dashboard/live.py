@@ -7,16 +7,16 @@ so an update is a handful of `index -> record` assignments (a Dash `Patch`), nev
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from functools import lru_cache
 
 import numpy as np
-import redis
 
 from dashboard import maps
+from layers.loop.records import Alert, Case
 from twin import cells as h3cells
+from twin.settings import city_time
 
 LIVE_LAYERS = ("iot.count", "video.count", "incident.count", "video.person.count",
                "video.crowd.count", "video.illegal_parking.count", "iot.water_level_m.max",
@@ -28,23 +28,12 @@ CLEAR = [0, 0, 0, 0]
 
 def responsive(bus, timeout_s: float = 1.0):
     """The same bus with short socket timeouts, so a dead Redis makes the wall stale, not stuck."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    pool = bus.r.connection_pool
-    kwargs = dict(pool.connection_kwargs, socket_timeout=timeout_s,
-                  socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
-    client = redis.Redis(connection_pool=redis.ConnectionPool(
-        connection_class=pool.connection_class, **kwargs))
-    return dataclasses.replace(bus, r=client, embedded=False)
+    return bus.with_timeout(timeout_s)
 
 
 def alive(bus) -> bool:
     """True when Redis answers now."""
-    try:
-        return bool(bus.r.ping())
-    except (redis.RedisError, OSError):
-        return False
+    return bus.ping()
 
 
 @lru_cache(maxsize=4)
@@ -111,7 +100,7 @@ def layer_spec(twin, values: np.ndarray, scale: list[float]) -> dict:
 
 def read_layer(bus, twin, layer: str, window: str) -> np.ndarray:
     """A live layer for all cells of the twin (zeros before the first snapshot)."""
-    from layers import snapshot
+    from layers.live import snapshot
 
     values = snapshot.read(bus, layer, window)
     if len(values) != len(twin):
@@ -126,7 +115,7 @@ def update(bus, twin, layer: str, window: str, since: int, scale: list[float] | 
     a full layer on the first call, after a rescale or when the change log no longer reaches
     back to `since`; otherwise only the changed land cells.
     """
-    from layers import snapshot
+    from layers.live import snapshot
 
     version, changed, _ = snapshot.changes_since(bus, since)
     values = read_layer(bus, twin, layer, window)
@@ -144,14 +133,14 @@ def update(bus, twin, layer: str, window: str, since: int, scale: list[float] | 
 
 def kpis(bus, twin, store, now: float | None = None) -> dict[str, float | None]:
     """The wall's headline figures from the bus and the case store."""
-    from layers.worker import stats
+    from layers.live.worker import stats
 
     now = time.time() if now is None else now
     health = stats(bus)
     iot = read_layer(bus, twin, "iot.count", "5m")
     video = read_layer(bus, twin, "video.count", "5m")
     return {"kpi_events_min": round(health["events_per_s"] * 60.0),
-            "kpi_open_cases": len(store.list(open_only=True, limit=100_000)),
+            "kpi_open_cases": store.count_open(),
             "kpi_overdue": len(store.overdue(now)),
             "kpi_sensors_reporting": _reporting(twin, twin.sensors, iot),
             "kpi_cameras_reporting": _reporting(twin, twin.cameras, video)}
@@ -166,21 +155,15 @@ def _reporting(twin, registry, counts: np.ndarray) -> int:
     return int((counts[pos] > 0).sum())
 
 
-def ticker(alerts: list[dict], lang: str) -> list[dict]:
-    """The latest alerts as short lines: time, title, category, severity."""
-    out = []
-    for a in alerts:
-        title = a.get("title") or a.get("category", "")
-        if isinstance(title, dict):
-            title = title.get(lang) or next(iter(title.values()))
-        out.append({"id": a.get("id", ""), "time": time.strftime("%H:%M:%S",
-                                                               time.localtime(a.get("ts", 0))),
-                    "title": str(title), "category": str(a.get("category", "")),
-                    "severity": int(a.get("severity", 1))})
-    return out
+def ticker(alerts: list[Alert], lang: str, tz: str) -> list[dict]:
+    """The latest alerts as short lines: time (in the city's time zone `tz`), title, category,
+    severity."""
+    return [{"id": a.id or "", "time": city_time(a.ts, tz).strftime("%H:%M:%S"),
+             "title": a.title_in(lang), "category": a.category,
+             "severity": int(a.severity)} for a in alerts]
 
 
-def department_board(cases: list[dict], departments, now: float, lang: str) -> list[dict]:
+def department_board(cases: list[Case], departments, now: float, lang: str) -> list[dict]:
     """Who is late: open and overdue cases per department, the most overdue first."""
     names = {}
     if departments is not None and len(departments):
@@ -188,8 +171,8 @@ def department_board(cases: list[dict], departments, now: float, lang: str) -> l
         names = dict(zip(departments["id"], departments[column], strict=True))
     rows: dict[str, dict] = {}
     for case in cases:
-        late = case.get("deadline") is not None and case["deadline"] < now
-        for dept in case.get("departments", []):
+        late = case.overdue(now)
+        for dept in case.departments:
             row = rows.setdefault(dept, {"department": dept, "name": names.get(dept, dept),
                                          "open": 0, "overdue": 0})
             row["open"] += 1
@@ -197,12 +180,12 @@ def department_board(cases: list[dict], departments, now: float, lang: str) -> l
     return sorted(rows.values(), key=lambda r: (-r["overdue"], -r["open"], r["department"]))
 
 
-def case_markers(cases: list[dict], now: float) -> dict:
+def case_markers(cases: list[Case], now: float) -> dict:
     """A scatter layer of open cases: red when overdue, amber otherwise."""
-    data = [{"position": [c["place"]["lng"], c["place"]["lat"]], "id": c["id"],
-             "title": str(c.get("title") or c.get("category")),
-             "color": [230, 40, 40, 240] if (c.get("deadline") or now + 1) < now
-             else [245, 190, 40, 230]} for c in cases if c.get("place")]
+    data = [{"position": [c.place.lng, c.place.lat], "id": c.id,
+             "title": str(c.title or c.category),
+             "color": [230, 40, 40, 240] if c.overdue(now) else [245, 190, 40, 230]}
+            for c in cases]
     return {"@@type": "ScatterplotLayer", "id": "cases", "data": data,
             "getPosition": "@@=position", "getFillColor": "@@=color", "getRadius": 300,
             "radiusMinPixels": 5, "radiusMaxPixels": 14, "stroked": True,
@@ -211,8 +194,8 @@ def case_markers(cases: list[dict], now: float) -> dict:
 
 def replay_values(bus, twin, layer: str, window: str, end_ts: float) -> np.ndarray:
     """A layer as it stood at `end_ts`, rebuilt from the per-minute history (for replay)."""
-    from layers import history
-    from layers.schema import WINDOWS as MINUTES
+    from layers.live import history
+    from layers.live.schema import WINDOWS as MINUTES
 
     minutes = MINUTES[window]
     ds = history.load(bus, end_ts - 60 * (minutes - 1), end_ts, [layer])

@@ -1,7 +1,8 @@
 """The active scenario: a planner puts a result on the wall; the wall draws it and counts people.
 
-Kept in Redis (`{prefix}scenario:active`, a small JSON: the run, its name, the people affected
-and the hazard cells by severity class) so every dashboard process on the bus shows the same one.
+Kept in Redis (`scenario:active`, a key family this module owns, see layers.keys: a small JSON
+of the run, its name, the people affected and the hazard cells by severity class) so every
+dashboard process on the bus shows the same one.
 """
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ def summary(result, twin, run_id: str) -> dict:
 
 def publish(bus, active: dict | None) -> None:
     """Put a scenario summary on the wall (None clears it)."""
-    key = bus.key("scenario:active")
+    key = bus.keys.scenario_active
     if active is None:
-        bus.r.delete(key)
+        bus.redis.delete(key)
     else:
-        bus.r.set(key, json.dumps(active, ensure_ascii=False))
+        bus.redis.set(key, json.dumps(active, ensure_ascii=False))
 
 
 def read(bus) -> dict | None:
     """The scenario on the wall now, if any."""
-    raw = bus.r.get(bus.key("scenario:active"))
+    raw = bus.redis.get(bus.keys.scenario_active)
     return json.loads(raw) if raw else None
 
 

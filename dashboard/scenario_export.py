@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.background import compressed
 from dashboard.i18n import t
+from dashboard.results import compressed
 from dashboard.scenario_view import frame_scale, in_lang, unit_table
 from sim import Result
 from sim.runner import peak_field
@@ -49,32 +49,34 @@ def geoparquet_bytes(result: Result, twin) -> bytes:
     return buf.getvalue()
 
 
-def cap_alert(result: Result, twin, run_id: str, lang: str, now: float | None = None) -> dict:
-    """The alert dict `layers.cap.to_cap` reads, for the cells of any severity class."""
+def cap_alert(result: Result, twin, run_id: str, lang: str, now: float | None = None):
+    """The alert `layers.protocols.cap.to_cap` writes, for the cells of any severity class."""
+    from layers.loop.records import Alert
+
     severity = result.ds["severity"].values.astype(int)
     levels = len(result.impact["severity_labels"])
     worst = int(severity.max(initial=0))
     name = in_lang(result.scenario.name, lang)
-    return {"id": f"scenario-{run_id}", "ts": time.time() if now is None else now,
-            "category": CAP_CATEGORY[result.scenario.hazard],
-            "severity": int(np.ceil(4 * worst / levels)) if worst else 1,
-            "title": f"{name}: {t('kpi_people_affected', lang)} "
-                     f"{result.impact['people_affected']:,.0f}",
-            "source": "scenario", "lat": float(result.ds.attrs["source_lat"]),
-            "lng": float(result.ds.attrs["source_lng"]),
-            "cells": h3cells.to_hex(twin.cell_ids[severity > 0]),
-            "evidence": [{"scenario": name, "run": run_id,
-                          "people_affected": result.impact["people_affected"]}]}
+    return Alert(id=f"scenario-{run_id}", ts=time.time() if now is None else now,
+                 rule="scenario", category=CAP_CATEGORY[result.scenario.hazard],
+                 severity=int(np.ceil(4 * worst / levels)) if worst else 1,
+                 title=f"{name}: {t('kpi_people_affected', lang)} "
+                       f"{result.impact['people_affected']:,.0f}",
+                 source="scenario", lat=float(result.ds.attrs["source_lat"]),
+                 lng=float(result.ds.attrs["source_lng"]),
+                 cells=[int(c) for c in twin.cell_ids[severity > 0]],
+                 evidence=[{"scenario": name, "run": run_id,
+                            "people_affected": result.impact["people_affected"]}])
 
 
 def cap_xml(result: Result, twin, run_id: str, lang: str, now: float | None = None) -> str:
     """CAP 1.2 XML of a warning for the scenario's affected area (certainty: Likely, a forecast)."""
-    from layers.cap import NS, to_cap
+    from layers.protocols.cap import NS, to_cap
 
     alert = cap_alert(result, twin, run_id, lang, now)
     units = [row[0] for row in unit_table(result.impact, lang)[1]]
     xml = to_cap(alert, area_desc=("、" if lang == "zh" else ", ").join(units) or None,
-                 language="en-US" if lang == "en" else "zh-CN")
+                 language="en-US" if lang == "en" else "zh-CN", tz=twin.timezone)
     root = ET.fromstring(xml.split("\n", 1)[1])
     root.find(f"{{{NS}}}info/{{{NS}}}certainty").text = "Likely"  # simulated, not observed
     ET.register_namespace("", NS)

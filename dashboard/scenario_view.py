@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import h3
 import numpy as np
 
 from dashboard import maps
@@ -199,7 +198,7 @@ def live_from_readings(twin, cell_ids: np.ndarray, rain_mm_h: np.ndarray,
 
 def read_live(bus, twin) -> dict:
     """Current rain (1 h mean per gauge cell) and water levels (last reading) from the bus."""
-    from layers import snapshot
+    from layers.live import snapshot
 
     return live_from_readings(twin, snapshot.cells(bus),
                               snapshot.read(bus, "iot.rain_mm_h.mean", "1h"),
@@ -240,7 +239,7 @@ def coarsen(cell_ids: np.ndarray, values: np.ndarray, limit: int = MAX_FRAME_CEL
     """At most `limit` cells: the maximum over parent cells, one H3 level up at a time."""
     ids, vals = np.asarray(cell_ids, np.uint64), np.asarray(values, float)
     while len(ids) > limit:
-        level = h3.get_resolution(h3.int_to_str(int(ids[0]))) - 1
+        level = int(h3cells.resolutions(ids[:1])[0]) - 1
         if level < 0:
             break
         parent = h3cells.parents(ids, level)

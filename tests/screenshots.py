@@ -33,7 +33,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from dashboard.app import create_app
-    from layers.demo import DEMO_SHARES, LiveSystem, rules_service
+    from dashboard.system import DEMO_SHARES, LiveSystem, rules_service
     from twin.demo import binhai
 
     out = Path(args.out)

@@ -4,7 +4,9 @@ elevation and facilities.
 `build_twin` is pure (GeoDataFrames and arrays in, a `Twin` and a report out); `build_from_files`
 reads and checks the files first (`twin.readers`). The cells are those whose centre lies in the
 boundary. Points that fall outside the boundary are never silently dropped: the report counts
-them (and the twin's `meta["build"]["report"]` keeps that report on disk).
+them (and the twin's `meta["build"]["report"]` keeps that report on disk). A request for more
+cells than `twin.settings.max_cells()` is refused before any work, from an estimate
+(`estimate_cells`), with the finest resolution that fits.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
+from pyproj import Geod
 from scipy.spatial import cKDTree
 
 from twin import cells as h3cells
 from twin import crs as crs_mod
-from twin import readers
+from twin import readers, settings
 from twin.dataset import cells_dataset
 from twin.errors import TwinInputError
 from twin.grids import grids_registry, partition_grids
 from twin.model import Twin
 
-__all__ = ["build_twin", "build_from_files", "check_resolution", "GRID_TARGET"]
+__all__ = ["build_twin", "build_from_files", "check_resolution", "check_size", "estimate_cells",
+           "GRID_TARGET"]
 
 GRID_TARGET = 2000.0  # residents per governance grid (grids end up about 1,000-3,000)
 
@@ -42,6 +46,40 @@ def check_resolution(resolution, source: str = "--resolution") -> int:
         raise TwinInputError(source, f"resolution {resolution!r} is outside 0-15: give a whole "
                                      f"number from 0 to 15 (9 is about 0.1 km2 per cell)")
     return value
+
+
+def estimate_cells(outline: shapely.Geometry, resolution: int) -> int:
+    """About how many cells a boundary makes at a resolution, without making them: its geodesic
+    area over the area of the H3 cell at its centre (cell areas vary up to twofold over the
+    globe, but little across one city)."""
+    area = abs(Geod(ellps="WGS84").geometry_area_perimeter(outline)[0])
+    centre = shapely.centroid(outline)
+    cell = h3cells.points_to_cells(np.array([centre.y]), np.array([centre.x]), resolution)
+    return int(round(area / h3cells.cell_areas_m2(cell)[0]))
+
+
+def check_size(outline: shapely.Geometry, resolution: int, limit: int,
+               source: str = "--resolution") -> int:
+    """The estimated cell count, or a TwinInputError saying how many cells the request would
+    make and which resolution fits under `limit`."""
+    estimate = estimate_cells(outline, resolution)
+    if estimate <= limit:
+        return estimate
+    fits = next((r for r in range(resolution - 1, -1, -1)
+                 if estimate_cells(outline, r) <= limit), 0)
+    raise TwinInputError(source, f"resolution {resolution} would make about {estimate:,} cells, "
+                                 f"more than the limit of {limit:,} ($CITYOPS_MAX_CELLS): use "
+                                 f"resolution {fits} or coarser (about "
+                                 f"{estimate_cells(outline, fits):,} cells), or raise the limit")
+
+
+def _max_cells(max_cells: int | None) -> int:
+    if max_cells is not None:
+        return int(max_cells)
+    try:
+        return settings.max_cells()
+    except ValueError as exc:
+        raise TwinInputError("settings", str(exc)) from exc
 
 
 class _Placer:
@@ -264,22 +302,29 @@ def build_twin(boundary: gpd.GeoDataFrame, *, resolution: int,
                elevation: pd.DataFrame | xr.DataArray | None = None,
                facilities: gpd.GeoDataFrame | None = None, name: str = "twin",
                sources: dict[str, str] | None = None,
-               grid_target: float = GRID_TARGET) -> tuple[Twin, dict]:
+               grid_target: float = GRID_TARGET,
+               timezone: str = "Asia/Shanghai",
+               max_cells: int | None = None) -> tuple[Twin, dict]:
     """A twin on the cells of `boundary` (EPSG:4326 polygons), and a report of what was placed.
 
     population: points (`lat, lng, count` DataFrame) or polygons with a `count` column.
     elevation: points (`lat, lng, elevation_m`) or a 2-D DataArray on `lat`, `lng`.
     facilities: points with `id`, `name`, `kind` (+ `capacity`) columns.
+    timezone: the city's IANA time zone, kept in the manifest for every clock the product shows.
     sources: how each input is named in errors and the report (file paths from the CLI).
+    max_cells: refuse (before any work) a resolution that would make more cells than this
+    (default `twin.settings.max_cells()`).
     With `units`, each cell gets the unit holding its centre and units are split into
     governance grids of about `grid_target` residents (`twin.grids.partition_grids`).
     """
     src = {role: role for role in ("boundary", "units", "population", "elevation", "facilities")}
     src.update(sources or {})
     resolution = check_resolution(resolution)
+    outline = shapely.union_all(boundary.geometry.values)
+    check_size(outline, resolution, _max_cells(max_cells))
     ids = _cells(boundary, resolution, src["boundary"])
     base = Twin(cells_dataset(ids, resolution, name=name))
-    place = _Placer(base, shapely.union_all(boundary.geometry.values))
+    place = _Placer(base, outline)
     report: dict = {"cells": int(len(ids))}
     variables: dict = {"is_land": True}
     registries: dict = {}
@@ -304,7 +349,7 @@ def build_twin(boundary: gpd.GeoDataFrame, *, resolution: int,
         registries["units"] = _units_registry(units)
         registries["grids"] = grids_registry(ids, variables["grid"], variables["unit"], people)
     report["warnings"] = _warnings(report)
-    meta = {"name": name, "source": "cityops twin build",
+    meta = {"name": name, "source": "cityops twin build", "timezone": timezone,
             "build": {"resolution": resolution, "inputs": {k: v for k, v in src.items()
                                                            if k == "boundary" or k in report},
                       "grid_target": float(grid_target), "report": report}}
@@ -317,23 +362,31 @@ def build_from_files(boundary: str | os.PathLike, *, resolution: int,
                      population: str | os.PathLike | None = None,
                      elevation: str | os.PathLike | None = None,
                      facilities: str | os.PathLike | None = None,
-                     name: str | None = None, crs: str = "wgs84") -> tuple[Twin, dict]:
+                     name: str | None = None, crs: str = "wgs84",
+                     timezone: str = "Asia/Shanghai") -> tuple[Twin, dict]:
     """Read and check the input files, then `build_twin`; the twin is named after the boundary
     file unless `name` is given. `crs` (wgs84, gcj02, bd09) is the coordinate system of every
     input file; the twin is always WGS-84. Bad input raises `TwinInputError` naming the file."""
     resolution = check_resolution(resolution)
     crs = readers.check_crs(crs)
+    try:
+        settings.timezone(timezone)
+    except ValueError as exc:
+        raise TwinInputError("--timezone", str(exc)) from exc
     paths = {"boundary": boundary, "units": units, "population": population,
              "elevation": elevation, "facilities": facilities}
     sources = {role: str(path) for role, path in paths.items() if path is not None}
+    polygons = readers.read_polygons(boundary, crs)
+    check_size(shapely.union_all(polygons.geometry.values), resolution, _max_cells(None))
     data = {
-        "boundary": readers.read_polygons(boundary, crs),
+        "boundary": polygons,
         "units": readers.read_polygons(units, crs) if units is not None else None,
         "population": readers.read_population(population, crs) if population else None,
         "elevation": readers.read_elevation(elevation, crs) if elevation else None,
         "facilities": readers.read_facilities(facilities, crs) if facilities else None,
     }
     twin, report = build_twin(data.pop("boundary"), resolution=resolution, **data,
-                              sources=sources, name=name or Path(boundary).stem)
+                              sources=sources, name=name or Path(boundary).stem,
+                              timezone=timezone)
     twin.meta["build"]["input_crs"] = crs
     return twin, report

@@ -112,14 +112,30 @@ def parents(cell_ids: np.ndarray, level: int) -> np.ndarray:
         np.uint64)
 
 
+def resolutions(cell_ids) -> np.ndarray:
+    """The H3 resolution of each cell (bits 52-55 of the index)."""
+    ids = np.asarray(cell_ids, dtype=np.uint64)
+    return ((ids >> np.uint64(52)) & np.uint64(0xF)).astype(np.int64)
+
+
 def to_hex(cell_ids: np.ndarray) -> list[str]:
     """Hex strings of cells, for the edges (JSON, the browser, logs)."""
     return [h3.int_to_str(int(c)) for c in np.asarray(cell_ids, dtype=np.uint64)]
 
 
 def from_hex(cells) -> np.ndarray:
-    """uint64 cells from hex strings."""
-    return np.array([h3.str_to_int(c) for c in cells], dtype=np.uint64)
+    """uint64 cells from hex strings; a ValueError names the first string that is not a cell."""
+    out = np.zeros(len(cells), dtype=np.uint64)
+    for i, text in enumerate(cells):
+        try:
+            value = h3.str_to_int(str(text)) if h3.is_valid_cell(str(text)) else 0
+        except (ValueError, TypeError, h3.H3BaseException):
+            value = 0
+        if not value:
+            raise ValueError(f"{text!r} is not an H3 cell (expected a hex id such as "
+                             f"8931aa0a2a3ffff)")
+        out[i] = value
+    return out
 
 
 def edge_length_m(resolution: int) -> float:

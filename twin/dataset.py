@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
+
 LAND_USE = ("sea", "water", "wetland", "farmland", "residential", "commercial", "industrial",
             "petrochemical", "port")
 LAND_USE_CODE = {name: code for code, name in enumerate(LAND_USE)}

@@ -10,14 +10,14 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from twin.model import REGISTRIES, Twin
+from twin.dataset import REGISTRIES
 
 FORMAT_VERSION = 1
 MANIFEST = "twin.json"
 CELLS = "cells.nc"
 
 
-def save(twin: Twin, folder: str | os.PathLike) -> Path:
+def save(twin, folder: str | os.PathLike) -> Path:
     """Write the twin to `folder` (created if needed); files are replaced atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -40,8 +40,8 @@ def save(twin: Twin, folder: str | os.PathLike) -> Path:
     return folder
 
 
-def load(folder: str | os.PathLike) -> Twin:
-    """Read a twin folder written by `save`."""
+def load(folder: str | os.PathLike) -> tuple[xr.Dataset, dict, dict]:
+    """Read a twin folder written by `save`: (cells dataset, manifest meta, registries)."""
     folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -61,4 +61,4 @@ def load(folder: str | os.PathLike) -> Twin:
             registries[name] = gpd.read_parquet(path)
         except ValueError:  # a plain table without geometry (departments)
             registries[name] = pd.read_parquet(path)
-    return Twin(ds, meta=meta, **registries)
+    return ds, meta, registries

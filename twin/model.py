@@ -18,6 +18,7 @@ import xarray as xr
 
 from twin import cells as h3cells
 from twin import crs as crs_mod
+from twin.dataset import REGISTRIES
 
 _CHUNK = 100_000  # points per thread below which locating stays on one thread
 
@@ -27,7 +28,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="twin-locate")
 
 
-REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
 STATIC_VARIABLES = ("is_land", "population", "elevation_m", "land_use", "unit", "grid",
                     "road_capacity")
 
@@ -69,6 +69,21 @@ class Twin:
     @property
     def name(self) -> str:
         return str(self.meta.get("name", self.ds.attrs.get("name", "twin")))
+
+    @property
+    def timezone(self) -> str:
+        """The city's IANA time zone (manifest `timezone`; default Asia/Shanghai)."""
+        from twin.settings import DEFAULT_TIMEZONE
+
+        return str(self.meta.get("timezone") or DEFAULT_TIMEZONE)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the cell ids: state that stores cell positions keeps it, and refuses
+        to load on another twin (positions only mean something on the same cells)."""
+        import hashlib
+
+        return hashlib.sha1(np.ascontiguousarray(self.cell_ids).tobytes()).hexdigest()[:16]
 
     @property
     def resolution(self) -> int:
@@ -195,7 +210,8 @@ class Twin:
         """Read a twin folder written by `save`."""
         from twin import io
 
-        return io.load(folder)
+        ds, meta, registries = io.load(folder)
+        return Twin(ds, meta=meta, **registries)
 
     def summary(self) -> dict:
         """The figures `cityops twin info` prints."""

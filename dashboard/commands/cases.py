@@ -10,13 +10,20 @@ from __future__ import annotations
 import argparse
 
 from dashboard.commands.common import (
+    OPERATOR,
     CliError,
     add_bus_args,
+    add_page_args,
     add_twin_args,
+    check_page,
     connect_bus,
     load_twin,
     print_json,
+    resolve_actor,
 )
+
+ACTOR_HELP = (f"who acts: a user of the users file ($CITYOPS_USERS), or {OPERATOR} (the local "
+              f"operator); the OS user is recorded beside it")
 
 
 def register(subparsers) -> None:
@@ -25,7 +32,8 @@ def register(subparsers) -> None:
     _cases(subparsers.add_parser("cases", help="cases (work orders): list, show, act, scorecards"))
     p = subparsers.add_parser("audit", help="the hash-chained audit log")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    q = sub.add_parser("verify", help="re-check the whole chain (exit 1 if tampered with)")
+    q = sub.add_parser("verify", help="re-check the keyed chain, its anchors and every case view "
+                       "(exit 1 if tampered with)")
     add_bus_args(q)
     q.set_defaults(func=_audit_verify)
     q = sub.add_parser("show", help="the records of one subject (a case id, draw:DEPT, ...)")
@@ -46,6 +54,8 @@ def _rules(p) -> None:
     q.add_argument("--interval", type=float, default=5.0, metavar="S",
                    help="seconds between ticks (default 5)")
     q.add_argument("--once", action="store_true", help="one tick, then exit")
+    q.add_argument("--batch", type=int, default=10_000, metavar="N",
+                   help="entries read per stream per read (default 10000)")
     q.add_argument("--consumer", default="rules-1", help="consumer name in group `rules`")
     q.add_argument("--only-new", action="store_true", help="on first start, skip the events "
                    "already in the streams (default: evaluate them all)")
@@ -59,7 +69,7 @@ def _rules(p) -> None:
 
 
 def _load_rules(path):
-    from layers.rules import RuleError, load
+    from layers.loop.rules import RuleError, load
 
     try:
         return load(path)
@@ -81,16 +91,18 @@ def _rules_run(args) -> int:
     import sys
     import time
 
-    from layers.alerts import Engine
-    from layers.notify import Dispatcher, LogGateway
+    from layers.loop.engine import Engine
+    from layers.loop.notify import Dispatcher, LogGateway
 
     if args.interval <= 0:
         raise CliError(f"--interval must be positive, got {args.interval}")
+    if args.batch < 1:
+        raise CliError(f"--batch must be at least 1, got {args.batch}")
     rules = _load_rules(args.rules)
     twin = load_twin(args)
     bus = connect_bus(args)
     try:
-        engine = Engine(bus, twin, rules, consumer=args.consumer,
+        engine = Engine(bus, twin, rules, consumer=args.consumer, batch=args.batch,
                         start_id="$" if args.only_new else "0")
     except ValueError as exc:  # a `where` naming cells/units the twin lacks
         raise CliError(str(exc)) from exc
@@ -99,12 +111,12 @@ def _rules_run(args) -> int:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     start = time.monotonic()
-    print(f"rules: {len(rules.enabled())} rules on {bus.prefix}events:* ({len(twin)} cells)",
+    print(f"rules: {len(rules.enabled())} rules on {bus.keys.streams_text()} ({len(twin)} cells)",
           file=sys.stderr, flush=True)
 
     def report(summary: dict) -> None:
         dispatcher.drain(gateway)
-        if summary["alerts"] or summary["escalated"]:
+        if summary["alerts"]:
             print_json(summary)
 
     def stop() -> bool:
@@ -131,7 +143,7 @@ def _cases(p) -> None:
     q.add_argument("--grid", type=int, metavar="N", help="a grid number")
     q.add_argument("--open", action="store_true", help="open cases only")
     q.add_argument("--overdue", action="store_true", help="open cases past their deadline")
-    q.add_argument("--limit", type=int, default=50)
+    add_page_args(q, 50)
     q.add_argument("--json", action="store_true")
     add_bus_args(q)
     q.set_defaults(func=_cases_list)
@@ -143,7 +155,7 @@ def _cases(p) -> None:
                        "dispatch, escalate, note")
     q.add_argument("id")
     q.add_argument("action")
-    q.add_argument("--actor", required=True, metavar="NAME")
+    q.add_argument("--actor", required=True, metavar="NAME", help=ACTOR_HELP)
     q.add_argument("--note", default="")
     add_bus_args(q)
     q.set_defaults(func=_cases_act)
@@ -154,7 +166,9 @@ def _cases(p) -> None:
     q.add_argument("--days", type=float, default=30.0)
     add_bus_args(q)
     q.set_defaults(func=_cases_scorecard)
-    q = sub.add_parser("escalate", help="escalate every overdue case once now")
+    q = sub.add_parser("escalate", help="escalate every overdue case once now (or --every S "
+                       "seconds until stopped: the escalation service)")
+    q.add_argument("--every", type=float, metavar="S", help="run as a service, a pass every S s")
     add_bus_args(q)
     q.set_defaults(func=_cases_escalate)
     q = sub.add_parser("parking", help="the parking soft-enforcement KPI")
@@ -163,27 +177,29 @@ def _cases(p) -> None:
 
 
 def _store(args):
-    from layers.cases import CaseStore
+    from layers.loop.cases import CaseStore
 
     return CaseStore(connect_bus(args), None)
 
 
 def _cases_list(args) -> int:
-    from layers.cases import CaseError
+    from layers.loop.cases import CaseError
 
+    check_page(args)
     try:
         cases = _store(args).list(status=args.status, department=args.department, grid=args.grid,
-                                  open_only=args.open, overdue=args.overdue, limit=args.limit)
+                                  open_only=args.open, overdue=args.overdue, limit=args.limit,
+                                  offset=args.offset)
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
-        print_json(cases)
+        print_json([c.view() for c in cases])
         return 0
     for c in cases:
-        place = c["place"]
-        print(f"{c['id']}  {c['status']:<10} L{c['level']}  sev{c['severity']}  "
-              f"{c['category']:<16} {','.join(c['departments']):<20} "
-              f"{place.get('grid_id') or '-'} {place.get('unit_name') or '-'}")
+        place = c.place
+        print(f"{c.id}  {c.status:<10} L{c.level}  sev{c.severity}  "
+              f"{c.category:<16} {','.join(c.departments):<20} "
+              f"{place.grid_id or '-'} {place.unit_name or '-'}")
     return 0
 
 
@@ -192,18 +208,40 @@ def _cases_show(args) -> int:
     case = store.get(args.id)
     if case is None:
         raise CliError(f"no case {args.id!r}: see `cityops cases list`")
-    print_json({"case": case, "history": store.history(args.id)})
+    print_json({"case": case.view(), "history": store.history(args.id)})
     return 0
 
 
 def _cases_act(args) -> int:
-    from layers.cases import CaseError
+    from layers.loop.cases import ACTIONS, CaseError
 
+    actor, context, user = resolve_actor(args.actor)
+    store = _store(args)
+    if user is not None and args.action in ACTIONS:
+        _check_user_may(user, store, args.id, args.action)
     try:
-        print_json(_store(args).act(args.id, args.action, args.actor, args.note))
+        print_json(store.act(args.id, args.action, actor, args.note, context=context).view())
     except CaseError as exc:
         raise CliError(str(exc)) from exc
     return 0
+
+
+def _check_user_may(user, store, case_id: str, action: str) -> None:
+    """A named user acts on the command line only as the dashboard would let them."""
+    from dashboard.policy import ROLE_ACTIONS, can_see_case
+
+    case = store.get(case_id)
+    if case is None:
+        raise CliError(f"no case {case_id!r}: see `cityops cases list`")
+    allowed = sorted(ROLE_ACTIONS.get(user.role, ()))
+    if action not in allowed:
+        raise CliError(f"--actor {user.username} is a {user.role}, who may not {action} cases "
+                       f"(may: {', '.join(allowed) or 'nothing'}): act as another user or as "
+                       f"{OPERATOR}")
+    if not can_see_case(user, case):
+        raise CliError(f"--actor {user.username} may not act on case {case_id} (grid "
+                       f"{case.place.grid_id or case.place.grid}, not one of theirs): act as "
+                       f"another user or as {OPERATOR}")
 
 
 def _time(text: str | None, name: str, default: float) -> float:
@@ -215,13 +253,15 @@ def _time(text: str | None, name: str, default: float) -> float:
         stamp = pd.Timestamp(text)
     except ValueError as exc:
         raise CliError(f"{name} {text!r} is not a date: use ISO 8601, e.g. 2026-01-01") from exc
-    return (stamp.tz_localize("Asia/Shanghai") if stamp.tzinfo is None else stamp).timestamp()
+    from twin.settings import timezone
+
+    return (stamp.tz_localize(timezone()) if stamp.tzinfo is None else stamp).timestamp()
 
 
 def _cases_scorecard(args) -> int:
     import time
 
-    from layers.scorecard import scorecard, to_records
+    from layers.loop.scorecard import scorecard, to_records
 
     until = _time(args.until, "--until", time.time())
     since = _time(args.since, "--since", until - args.days * 86400)
@@ -231,12 +271,25 @@ def _cases_scorecard(args) -> int:
 
 
 def _cases_escalate(args) -> int:
-    print_json({"escalated": _store(args).escalate_overdue()})
+    import signal
+
+    from layers.loop.escalation import Escalator
+
+    escalator = Escalator(_store(args))
+    if args.every is None:
+        print_json({"escalated": escalator.tick()})
+        return 0
+    if args.every <= 0:
+        raise CliError(f"--every must be positive, got {args.every}")
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stopping.append(1))
+    escalator.run(lambda: bool(stopping), args.every)
     return 0
 
 
 def _cases_parking(args) -> int:
-    from layers.parking import kpi
+    from layers.loop.parking import kpi
 
     print_json(kpi(connect_bus(args)))
     return 0
@@ -244,15 +297,15 @@ def _cases_parking(args) -> int:
 
 # -- audit -------------------------------------------------------------------------------------------
 def _audit_verify(args) -> int:
-    from layers.audit import AuditLog
+    from layers.loop.integrity import verify
 
-    result = AuditLog(connect_bus(args)).verify()
+    result = verify(connect_bus(args))
     print_json(result.to_dict())
     return 0 if result.ok else 1
 
 
 def _audit_show(args) -> int:
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     print_json(AuditLog(connect_bus(args)).for_subject(args.subject))
     return 0
@@ -265,8 +318,10 @@ def _inspections(p) -> None:
     q.add_argument("--department", required=True, metavar="ID")
     q.add_argument("--targets", type=int, required=True, metavar="N")
     q.add_argument("--inspectors", type=int, required=True, metavar="M")
-    q.add_argument("--seed", type=int, help="reproduce a draw (default: a fresh random seed)")
-    q.add_argument("--actor", default="cli")
+    q.add_argument("--seed", type=int, help="choose the seed, e.g. to reproduce a draw (default: "
+                   "the system's randomness); the record says the operator chose it")
+    q.add_argument("--actor", default=OPERATOR, metavar="NAME",
+                   help=ACTOR_HELP + f" (default {OPERATOR})")
     add_twin_args(q)
     add_bus_args(q)
     q.set_defaults(func=_draw)
@@ -283,18 +338,19 @@ def _inspections(p) -> None:
 def _draw(args) -> int:
     import time
 
-    from layers.inspections import DrawError, draw
+    from layers.loop.inspections import DrawError, draw
 
+    actor, context, _ = resolve_actor(args.actor)
     try:
         print_json(draw(connect_bus(args), load_twin(args), args.department, args.targets,
-                        args.inspectors, args.seed, args.actor, time.time()))
+                        args.inspectors, args.seed, actor, time.time(), context))
     except DrawError as exc:
         raise CliError(str(exc)) from exc
     return 0
 
 
 def _draw_verify(args) -> int:
-    from layers.inspections import DrawError, verify
+    from layers.loop.inspections import DrawError, verify
 
     try:
         result = verify(connect_bus(args), load_twin(args), args.draw)
@@ -305,7 +361,7 @@ def _draw_verify(args) -> int:
 
 
 def _draw_list(args) -> int:
-    from layers.inspections import draws
+    from layers.loop.inspections import draws
 
     print_json(draws(connect_bus(args)))
     return 0
@@ -314,9 +370,10 @@ def _draw_list(args) -> int:
 # -- alerts ------------------------------------------------------------------------------------------
 def _alerts(p) -> None:
     sub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
-    q = sub.add_parser("list", help="alerts, newest first (JSON)")
-    q.add_argument("--rule")
-    q.add_argument("--limit", type=int, default=50)
+    q = sub.add_parser("list", help="alerts, newest first: one line each (--json: in full)")
+    q.add_argument("--rule", help="only the alerts of this rule id")
+    add_page_args(q, 20)
+    q.add_argument("--json", action="store_true", help="the alerts in full, as JSON")
     add_bus_args(q)
     q.set_defaults(func=_alerts_list)
     q = sub.add_parser("show", help="one alert with its evidence (JSON)")
@@ -329,8 +386,8 @@ def _alerts(p) -> None:
     q.set_defaults(func=_alerts_cap)
 
 
-def _alert(args) -> dict:
-    from layers.alerts import AlertStore
+def _alert(args):
+    from layers.loop.alerts import AlertStore
 
     alert = AlertStore(connect_bus(args)).get(args.id)
     if alert is None:
@@ -339,19 +396,36 @@ def _alert(args) -> dict:
 
 
 def _alerts_list(args) -> int:
-    from layers.alerts import AlertStore
+    import sys
 
-    print_json(AlertStore(connect_bus(args)).list(args.limit, args.rule))
+    from layers.loop.alerts import AlertStore
+    from twin.settings import city_time
+
+    check_page(args)
+    store = AlertStore(connect_bus(args))
+    alerts = store.list(args.limit, args.rule, args.offset)
+    if args.json:
+        print_json([a.view() for a in alerts])
+    else:
+        for a in alerts:
+            print(f"{a.id}  {city_time(a.ts):%Y-%m-%d %H:%M:%S}  sev{a.severity}  "
+                  f"{a.category:<16} {a.rule:<20} {a.case or '-':<8} {a.title_in('zh')}")
+    if not args.rule and alerts:
+        total = store.count()
+        more = (f"; --offset {args.offset + len(alerts)} for older ones"
+                if args.offset + len(alerts) < total else "")
+        print(f"alerts {args.offset + 1}-{args.offset + len(alerts)} of {total}, newest "
+              f"first{more}", file=sys.stderr)
     return 0
 
 
 def _alerts_show(args) -> int:
-    print_json(_alert(args))
+    print_json(_alert(args).view())
     return 0
 
 
 def _alerts_cap(args) -> int:
-    from layers.cap import to_cap
+    from layers.protocols.cap import to_cap
 
     print(to_cap(_alert(args)))
     return 0

@@ -23,6 +23,9 @@ def register(subparsers) -> None:
                    "(unique per running worker; default worker-PID)")
     p.add_argument("--until-idle", action="store_true",
                    help="stop when the streams are drained instead of running until Ctrl-C")
+    p.add_argument("--partitions", type=int, metavar="P", help="partition the streams by cell "
+                   "into P (first start only; default $CITYOPS_PARTITIONS, else 1); every "
+                   "`cityops ingest` on the bus takes its share")
     p.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--checkpoint-s", type=float, default=0.5, help=argparse.SUPPRESS)
     p.add_argument("--lease-ms", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -63,10 +66,17 @@ def _ingest(args) -> int:
     import sys
     import time
 
-    from layers.worker import Worker, WorkerError
+    from layers.live.producer import LayoutError, layout
+    from layers.live.worker import Worker, WorkerError
 
     twin = load_twin(args)
     bus = connect_bus(args)
+    try:
+        parts = layout(bus, twin, args.partitions)
+    except (LayoutError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    if parts.count > 1:
+        return _ingest_fleet(args, bus, twin, parts)
     worker = Worker(bus, twin, consumer=args.consumer, checkpoint_s=args.checkpoint_s,
                     lease_ms=args.lease_ms)
     stopping = []  # SIGTERM / Ctrl-C stop between two steps, never inside one
@@ -75,7 +85,7 @@ def _ingest(args) -> int:
     start = time.monotonic()
     try:
         worker.start()
-        print(f"ingest: consumer {worker.consumer} on {bus.prefix}events:* "
+        print(f"ingest: consumer {worker.consumer} on {bus.keys.streams_text()} "
               f"({len(twin)} cells)", file=sys.stderr, flush=True)
         if args.until_idle:
             worker.drain(idle_reads=2, stop=lambda: bool(stopping))
@@ -92,8 +102,36 @@ def _ingest(args) -> int:
     return 0
 
 
+def _ingest_fleet(args, bus, twin, parts) -> int:
+    """`cityops ingest` over P partitions: this process takes its share of the leases."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from layers.live.fleet import Fleet
+
+    fleet = Fleet(bus, twin, args.consumer or f"ingest-{os.getpid()}", parts,
+                  checkpoint_s=args.checkpoint_s, lease_ms=args.lease_ms)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    start = time.monotonic()
+    print(f"ingest: consumer {fleet.consumer} on {parts.count} partitions of "
+          f"{bus.keys.streams_text()} ({len(twin)} cells)", file=sys.stderr, flush=True)
+    if args.until_idle:
+        fleet.drain_all(timeout_s=60.0 + args.lease_ms / 1000.0, stop=lambda: bool(stopping))
+        fleet.stop()
+    else:
+        limit = args.max_seconds
+        fleet.run(lambda: bool(stopping) or (limit is not None
+                                             and time.monotonic() - start > limit))
+    bus.close()
+    return 0
+
+
 def _feed(args) -> int:
-    from layers.feed import run
+    from layers.live.feed import run
 
     _positive(args, "rate", "duration", "batch")
     twin = load_twin(args)
@@ -105,15 +143,15 @@ def _feed(args) -> int:
 
 
 def _list(args) -> int:
-    from layers.schema import LAYERS, WINDOWS
+    from layers.live.schema import LAYERS, WINDOWS
 
     print_json({"layers": LAYERS, "windows": list(WINDOWS)})
     return 0
 
 
 def _dump(args) -> int:
-    from layers.schema import check_layer, check_window
-    from layers.snapshot import dump
+    from layers.live.schema import check_layer, check_window
+    from layers.live.snapshot import SnapshotStore
 
     try:
         check_layer(args.layer)
@@ -121,13 +159,13 @@ def _dump(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     bus = connect_bus(args)
-    print_json(dump(bus, args.layer, args.window))
+    print_json(SnapshotStore(bus).dump(args.layer, args.window))
     bus.close()
     return 0
 
 
 def _stats(args) -> int:
-    from layers.worker import stats
+    from layers.live.worker import stats
 
     bus = connect_bus(args)
     print_json(stats(bus))

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import CliError, add_twin_args, load_twin, print_json, progress
+from dashboard.commands.common import (
+    CliError,
+    add_twin_args,
+    check_output,
+    load_twin,
+    print_json,
+    progress,
+)
+
+RESULT_SUFFIXES = (".nc",)  # results are netCDF files
 
 
 def register(subparsers) -> None:
@@ -67,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from sim import ScenarioError, run
 
+    check_output(args.out, "--out", RESULT_SUFFIXES)
     scenario = _load_scenario(args.scenario)
     live = None
     if args.live:
@@ -149,6 +159,8 @@ def parse_vary(items: list[str]) -> dict:
 def _ensemble(args: argparse.Namespace) -> int:
     from sim import ScenarioError, ensemble
 
+    if args.out:
+        check_output(args.out, "--out", RESULT_SUFFIXES)
     scenario = _load_scenario(args.scenario)
     vary = parse_vary(args.vary)
     twin = load_twin(args)

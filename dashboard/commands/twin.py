@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard.commands.common import CliError, print_json
+from dashboard.commands.common import DEMOS, CliError, demo_twin, load_twin, print_json
 
 EXPORT_FORMATS = {"geojson": (".geojson", ".json"), "geoparquet": (".parquet", ".geoparquet")}
 
@@ -19,8 +19,11 @@ def register(subparsers) -> None:
                                    description="Build, describe and export a city twin.")
     sub = parser.add_subparsers(dest="twin_command", metavar="ACTION", required=True)
     _add_build(sub)
-    info = sub.add_parser("info", help="print a JSON summary of a twin folder")
-    info.add_argument("folder", metavar="DIR", help="a twin folder")
+    info = sub.add_parser("info", help="print a JSON summary of a twin folder or the demo twin")
+    info.add_argument("folder", metavar="DIR", nargs="?", help="a twin folder")
+    info.add_argument("--demo", choices=DEMOS, help="a built-in demo twin instead")
+    info.add_argument("--demo-resolution", type=int, default=9, metavar="R",
+                      help="H3 resolution of the demo twin (default 9)")
     info.set_defaults(func=_info)
     export = sub.add_parser("export", help="write the twin's cells as GeoJSON or GeoParquet")
     export.add_argument("folder", metavar="DIR", help="a twin folder")
@@ -41,7 +44,8 @@ def _add_build(sub) -> None:
                     "kind (+ capacity).")
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--boundary", metavar="FILE", help="polygons of the city boundary")
-    source.add_argument("--demo", choices=["binhai"], help="write the built-in demo twin")
+    source.add_argument("--demo", choices=DEMOS, help="write a built-in demo twin: binhai (one "
+                        "district) or tianjin (the whole city)")
     build.add_argument("--units", metavar="FILE", help="street/town polygons")
     build.add_argument("--population", metavar="FILE", help="residents: points or polygons")
     build.add_argument("--elevation", metavar="FILE", help="ground elevation: points or grid")
@@ -52,23 +56,26 @@ def _add_build(sub) -> None:
                        help="coordinate system of the input files' lng/lat: wgs84 (default), "
                             "gcj02 (AMap, Tencent) or bd09 (Baidu); the twin is WGS-84")
     build.add_argument("--name", help="twin name (default: the boundary file's name)")
+    build.add_argument("--timezone", default="Asia/Shanghai", metavar="TZ",
+                       help="the city's IANA time zone for every clock shown (default "
+                            "Asia/Shanghai)")
     build.add_argument("--out", required=True, metavar="DIR", help="folder to write the twin to")
     build.set_defaults(func=_build)
 
 
 def _build(args: argparse.Namespace) -> int:
-    from twin.build import build_from_files, check_resolution
+    from twin.build import build_from_files
     from twin.errors import TwinInputError
 
     try:
         if args.demo:
-            check_resolution(args.resolution)
             twin, report = _demo(args), {"warnings": []}
         else:
             twin, report = build_from_files(
                 args.boundary, resolution=args.resolution, units=args.units,
                 population=args.population, elevation=args.elevation,
-                facilities=args.facilities, name=args.name, crs=args.crs)
+                facilities=args.facilities, name=args.name, crs=args.crs,
+                timezone=args.timezone)
     except TwinInputError as exc:
         raise CliError(str(exc)) from exc
     for line in report["warnings"]:
@@ -79,9 +86,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace):
-    from twin.demo import binhai
-
-    twin = binhai(resolution=args.resolution)
+    twin = demo_twin(args.resolution, name=args.demo)
     if args.name:
         twin.meta["name"] = args.name
     return twin
@@ -97,7 +102,9 @@ def _load(folder: str):
 
 
 def _info(args: argparse.Namespace) -> int:
-    print_json(_load(args.folder).summary())
+    if (args.folder is None) == (args.demo is None):
+        raise CliError("give a twin folder DIR or --demo binhai|tianjin (one of them)")
+    print_json((load_twin(args) if args.demo else _load(args.folder)).summary())
     return 0
 
 

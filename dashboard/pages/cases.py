@@ -13,17 +13,32 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import case_view as cv
-from dashboard import maps
-from dashboard.app import header
-from dashboard.auth import current_user, visible_grids
+from dashboard import inputs, maps
 from dashboard.context import context
-from dashboard.i18n import add_labels, t
-from layers.cases import CaseError
-from layers.scorecard import scorecard
+from dashboard.header import header
+from dashboard.i18n import add_labels, lang_of, t
+from dashboard.policy import visible_grids
+from dashboard.session import current_user
+from layers.loop.cases import STATUSES
+from layers.loop.scorecard import scorecard
 
 PATH = "/cases"
 FILTERS = ("status", "department", "grid", "category")
 SCORE_DAYS = 7
+CASE_ID = inputs.token(r"[A-Za-z0-9_-]{1,64}", "a case id")
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "cases-filter-status.value": inputs.optional(inputs.one_of(STATUSES, "a case status")),
+    "cases-filter-department.value": inputs.optional(inputs.one_of(
+        lambda: [str(d) for d in context().twin.departments["id"]], "a department")),
+    "cases-filter-grid.value": inputs.optional(inputs.grid),
+    "cases-filter-category.value": inputs.optional(
+        inputs.token(r"[a-z0-9_]{1,64}", "a category code")),
+    "cases-tick.n_intervals": inputs.COUNT, "cases-map-tick.n_intervals": inputs.COUNT,
+    "cases-version.data": inputs.COUNT, "cases-lang.data": inputs.lang,
+    "cases-selected.data": inputs.optional(CASE_ID),
+    "cases-row.n_clicks": inputs.COUNT, "cases-act.n_clicks": inputs.COUNT,
+    "cases-note.value": inputs.optional(inputs.text()),
+}
 
 add_labels({
     "nav_cases": {"zh": "案件", "en": "Cases"},
@@ -41,6 +56,7 @@ add_labels({
 
 
 def layout(lang: str = "zh", **_query) -> html.Div:
+    lang = lang_of(lang)
     store = cv.case_store()
     if store is None:
         return html.Div([header(lang, PATH), dmc.Alert(t("cases_no_bus", lang), color="yellow",
@@ -103,7 +119,7 @@ def _on_queue(status, department, grid, category, _tick, _version, lang):
 def _on_map(status, department, grid, category, _tick, _version):
     records = cv.case_cells(_filtered((status, department, grid, category)), time.time())
     twin = context().twin
-    return maps.deck(twin, cv.case_layers(records), focus=cv.case_positions(records))
+    return maps.deck(twin, cv.case_layers(records), focus=cv.case_positions(records, twin))
 
 
 @callback(Output("cases-selected", "data"), Input({"type": "cases-row", "case": ALL}, "n_clicks"),
@@ -124,12 +140,12 @@ def _on_detail(case_id, _version, _tick, lang):
         return t("pick_case", lang)
     clock = cv.countdown(case, time.time(), lang)
     return html.Div(id="case-detail-body", children=[
-        html.H4(f"{case['id']} · {case.get('title') or ''}"),
-        dmc.Group([cv.status_badge(case["status"], lang, clock["overdue"]),
+        html.H4(f"{case.id} · {case.title or ''}"),
+        dmc.Group([cv.status_badge(case.status, lang, clock["overdue"]),
                    html.Span(clock["text"], className="countdown" + (
                        " overdue" if clock["overdue"] else ""))], gap="sm"),
         cv.action_panel(case, user, lang, "cases"),
-        cv.trail_table(cv.trail_rows(store.history(case["id"]), lang), lang)])
+        cv.trail_table(cv.trail_rows(store.history(case.id), lang), lang)])
 
 
 @callback(Output("cases-version", "data"), Output("cases-feedback", "children"),
@@ -137,16 +153,8 @@ def _on_detail(case_id, _version, _tick, lang):
           State({"type": "cases-note", "case": ALL}, "value"), State("cases-version", "data"),
           State("cases-lang", "data"), prevent_initial_call=True)
 def _on_act(_clicks, _notes, version, lang):
-    try:
-        pressed = cv.press(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                           current_user())
-    except (CaseError, cv.NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
-    if pressed is None:
-        return no_update, no_update
-    case_id, action = pressed
-    return (version or 0) + 1, dmc.Text(t("case_done", lang).format(
-        f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
+    return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
+                             current_user(), version, lang)
 
 
 @callback(Output("cases-score-department", "figure"), Output("cases-score-grid", "figure"),

@@ -14,15 +14,27 @@ from functools import lru_cache
 import dash_mantine_components as dmc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
-from dashboard import cards, live, maps, overlay
-from dashboard.app import header
+from dashboard import cards, inputs, live, maps, overlay
 from dashboard.context import context
-from dashboard.i18n import add_labels, t
+from dashboard.header import header
+from dashboard.i18n import add_labels, lang_of, t
 
 PATH = "/"
 STATIC = ("population", "elevation_m", "road_capacity", "land_use")
 TICK_MS = 1500
 REPLAY_MINUTES = 24 * 60
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "wall-tick.n_intervals": inputs.COUNT,
+    "wall-state.data": inputs.optional(inputs.mapping({
+        "version": inputs.VERSION, "replay": inputs.COUNT,
+        "scale": inputs.optional(inputs.items(inputs.number(-1e30, 1e30), 2)),
+        "markers": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),
+        "scenario": inputs.optional(inputs.text(200))}, "the wall's state")),
+    "layer-pick.value": inputs.one_of(live.LIVE_LAYERS + STATIC, "a map layer"),
+    "window-pick.value": inputs.one_of(live.WINDOWS, "a time window"),
+    "replay.value": inputs.optional(inputs.integer(0, REPLAY_MINUTES)),
+    "wall-lang.data": inputs.lang, "wall-kiosk.data": inputs.optional(inputs.flag),
+}
 LIVE_KPIS = ("kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_reporting",
              "kpi_cameras_reporting", "kpi_people_hazard")
 
@@ -61,8 +73,8 @@ add_labels({
 @lru_cache(maxsize=2)
 def _services(bus_id: int):
     """A responsive view of the bus and read-only stores, made once per bus."""
-    from layers.alerts import AlertStore
-    from layers.cases import CaseStore
+    from layers.loop.alerts import AlertStore
+    from layers.loop.cases import CaseStore
 
     bus = live.responsive(context().bus)
     return bus, CaseStore(bus, None), AlertStore(bus)
@@ -75,6 +87,7 @@ def services():
 
 
 def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
+    lang = lang_of(lang)
     has_bus = context().bus is not None
     choices = ([(v, t(f"layer_{v}", lang)) for v in live.LIVE_LAYERS] if has_bus else []) + \
         [(v, t(f"layer_{v}", lang)) for v in STATIC]
@@ -191,7 +204,11 @@ def tick(state: dict, layer: str, window: str, replay: int, lang: str = "zh") ->
           *[Output(f"kpi-value-{k}", "children") for k in LIVE_KPIS],
           Input("wall-tick", "n_intervals"), State("wall-state", "data"),
           State("layer-pick", "value"), State("window-pick", "value"), State("replay", "value"),
-          State("wall-lang", "data"), prevent_initial_call=True)
+          State("wall-lang", "data"), prevent_initial_call=True,
+          # one poll in flight at most: the timer pauses while the server answers, so a slow
+          # server makes updates coarser (each carries everything since the last) instead of
+          # queueing them
+          running=[(Output("wall-tick", "disabled"), True, False)])
 def _on_tick(_n, state, layer, window, replay, lang):
     patch, state, kpis, alerts, board, stale = tick(state or {}, layer, window, replay or 0,
                                                     lang)
@@ -206,7 +223,7 @@ def _on_tick(_n, state, layer, window, replay, lang):
 def _ticker_view(alerts: list[dict], lang: str) -> list:
     return [html.Li([html.Span(row["time"], className="t"), " ",
                      html.Span(row["title"], className=f"sev{row['severity']}")],
-                    id=f"alert-{row['id']}") for row in live.ticker(alerts, lang)]
+                    id=f"alert-{row['id']}") for row in live.ticker(alerts, lang, context().twin.timezone)]
 
 
 def _board_view(rows: list[dict], lang: str):

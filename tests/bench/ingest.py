@@ -13,9 +13,10 @@ import time
 
 import numpy as np
 
-from layers.bus import connect, ensure_groups
-from layers.feed import Feed
-from layers.worker import Worker
+from layers.live.bus import connect, ensure_groups
+from layers.live.feed import Feed
+from layers.live.worker import Worker
+from layers.testing import raw
 from tests.bench._common import best_time, emit, parse_args
 
 
@@ -47,11 +48,11 @@ def _flat(table) -> list[dict]:
 def _bare_loop(bus, streams: list[str], count: int = 1000) -> int:
     n = 0
     while True:
-        res = bus.r.xreadgroup("bare", "b1", {s: ">" for s in streams}, count=count)
+        res = raw(bus).xreadgroup("bare", "b1", {s: ">" for s in streams}, count=count)
         if not res:
             return n
         for stream, items in res:
-            bus.r.xack(stream, "bare", *[eid for eid, _ in items])
+            raw(bus).xack(stream, "bare", *[eid for eid, _ in items])
             n += len(items)
 
 
@@ -76,7 +77,7 @@ def main() -> None:
     ensure_groups(bus)
     streams = [bus.stream(k) for k in ("iot", "video", "incident")]
     for s in streams:
-        bus.r.xgroup_create(s, "bare", id="$", mkstream=True)
+        raw(bus).xgroup_create(s, "bare", id="$", mkstream=True)
     worker = Worker(bus, twin, consumer="bench", history=False)
     worker.start()
     worker.drain()
@@ -108,15 +109,15 @@ def main() -> None:
          "bare XREADGROUP+XACK loop, single-event entries", bare_rate)
 
     # -- the dashboard's read of one layer for all cells --------------------------------------
-    from layers import snapshot
+    from layers.live import snapshot
 
     t_read = best_time(lambda: snapshot.read(bus, "video.count", "1h"), repeat=20)
-    t_ping = best_time(bus.r.ping, repeat=20)
+    t_ping = best_time(raw(bus).ping, repeat=20)
     values = snapshot.read(bus, "video.count", "1h")
     assert len(values) == len(twin) and np.nansum(values) > 0
     emit("ingest", f"read_layer_all_cells_ms[{len(twin)} cells]", t_read * 1e3, "ms",
          "one PING round trip", t_ping * 1e3)
-    bus.r.shutdown(nosave=True)
+    raw(bus).shutdown(nosave=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main() -> None:
     from dashboard import live
     from dashboard.context import set_context
     from dashboard.pages import command
-    from layers.demo import LiveSystem
+    from dashboard.system import LiveSystem
     from twin.demo import binhai
 
     twin = binhai(resolution=9)
@@ -87,8 +87,8 @@ def _browser_latency(twin, home: str, probes: int):
     import numpy as np
 
     from dashboard.app import create_app
-    from layers import snapshot
-    from layers.demo import DEMO_SHARES, LiveSystem
+    from dashboard.system import DEMO_SHARES, LiveSystem
+    from layers.live import snapshot
     from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
 
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from layers.testing import stop_server
 from tests.dashboard.browser import serve
 from tests.dashboard.conftest import DEMO_PASSWORDS, login, login_context
 from tests.loop.conftest import alert
@@ -25,9 +26,9 @@ def loop_app(demo_twin, tmp_path_factory):
     """(base URL, case ids by name) of the dashboard on a Redis with cases in three grids."""
     from dashboard import context as app_context
     from dashboard.app import create_app
-    from layers.bus import connect
-    from layers.cases import CaseStore
-    from layers.routing import Router
+    from layers.live.bus import connect
+    from layers.loop.cases import CaseStore
+    from layers.loop.routing import Router
 
     before = app_context._CONTEXT  # the app context is process-wide: give it back afterwards
     bus = connect(home=tmp_path_factory.mktemp("cases-redis"), fsync="no")
@@ -41,7 +42,7 @@ def loop_app(demo_twin, tmp_path_factory):
     yield url, ids
     server.shutdown()
     app_context._CONTEXT = before
-    bus.close()
+    stop_server(bus)
 
 
 @pytest.fixture

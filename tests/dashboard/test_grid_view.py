@@ -16,9 +16,9 @@ import pytest
 from werkzeug.exceptions import Forbidden
 
 from dashboard import grid_view as gv
-from dashboard.auth import User
-from layers.bus import connect
-from layers.worker import Worker
+from dashboard.policy import User
+from layers.live.bus import connect
+from layers.live.worker import Worker
 
 MANAGER = User("gm10", "Grid 10", "grid_manager", frozenset({10}))
 COMMANDER = User("cmd", "Commander", "commander")

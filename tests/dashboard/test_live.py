@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from dashboard import live
-from layers.bus import connect
-from layers.worker import Worker
+from layers.live.bus import connect
+from layers.live.worker import Worker
 
 
 @pytest.fixture()
@@ -120,7 +120,7 @@ def test_alive_is_false_when_redis_does_not_answer(bus):
 
 
 def test_kpis_count_events_cases_and_reporting_devices(bus, small):
-    from layers.cases import CaseStore
+    from layers.loop.cases import CaseStore
 
     sensor_pos = small.positions(small.sensors["cell"].to_numpy(np.uint64))
     lat, lng = small.centers
@@ -137,10 +137,16 @@ def test_kpis_count_events_cases_and_reporting_devices(bus, small):
 
 def test_department_board_puts_the_most_overdue_first(small):
     now = 1000.0
-    cases = [{"departments": ["water"], "deadline": 900.0},
-             {"departments": ["water", "police"], "deadline": 1100.0},
-             {"departments": ["police"], "deadline": 800.0},
-             {"departments": ["police"], "deadline": 700.0}]
+    def case(departments, deadline):
+        from layers.loop.records import Case, Place, SlaLimits
+
+        return Case(id="C", status="dispatched", category="noise", severity=1,
+                    place=Place(None), departments=departments, owner="", title="",
+                    sla=SlaLimits(10, 30, 240), source="t", created=0.0, updated=0.0,
+                    deadline=deadline)
+
+    cases = [case(["water"], 900.0), case(["water", "police"], 1100.0),
+             case(["police"], 800.0), case(["police"], 700.0)]
     board = live.department_board(cases, small.departments, now, "en")
     assert [r["department"] for r in board] == ["police", "water"]
     assert board[0] == {"department": "police", "name": "Public Security", "open": 3,
@@ -148,8 +154,11 @@ def test_department_board_puts_the_most_overdue_first(small):
 
 
 def test_ticker_shows_the_alert_title_in_the_ui_language():
-    rows = live.ticker([{"id": "A1", "ts": 0, "title": {"zh": "积水", "en": "Waterlogging"},
-                         "category": "waterlogging", "severity": 3}], "en")
+    from layers.loop.records import Alert
+
+    alert = Alert(id="A1", rule="r", ts=0, title={"zh": "积水", "en": "Waterlogging"},
+                  category="waterlogging", severity=3, lat=0.0, lng=0.0)
+    rows = live.ticker([alert], "en", "Asia/Shanghai")
     assert rows[0]["title"] == "Waterlogging" and rows[0]["severity"] == 3
 
 

@@ -75,3 +75,14 @@ def test_grid_card_sums_residents_and_lists_what_is_inside(small):
 def test_grid_card_of_unknown_grid_is_an_error(small):
     with pytest.raises(KeyError, match="no grid"):
         cards.grid_card(small, 9999)
+
+
+def test_cli_json_is_strict_non_finite_numbers_print_as_null(capsys):
+    import json
+
+    import numpy as np
+
+    from dashboard.commands.common import print_json
+
+    print_json({"a": float("inf"), "b": [float("nan"), 1.5], "c": np.float32("inf")})
+    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [None, 1.5], "c": None}

@@ -10,8 +10,9 @@ import pytest
 
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
-from dashboard.background import ResultStore
 from dashboard.i18n import LABELS
+from dashboard.results import ResultStore
+from layers.testing import raw
 from sim import Scenario, ScenarioError, run
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -123,7 +124,7 @@ def test_live_readings_are_read_from_the_published_snapshot(demo_twin):
     import os
     import uuid
 
-    from layers.bus import connect
+    from layers.live.bus import connect
 
     bus = connect(home=os.environ["CITYOPS_HOME"], prefix=f"s{uuid.uuid4().hex[:10]}:")
     try:
@@ -132,10 +133,10 @@ def test_live_readings_are_read_from_the_published_snapshot(demo_twin):
         rain[[10, 20]] = [8.0, 40.0]
         level = np.full(n, np.nan, np.float32)
         level[30] = 2.5
-        bus.r.set(bus.key("snap:cells"), demo_twin.cell_ids.astype(np.uint64).tobytes())
-        bus.r.hset(bus.key("snap:meta"), mapping={"version": 1, "n_cells": n})
-        bus.r.set(bus.key("snap:1h:iot.rain_mm_h.mean"), rain.tobytes())
-        bus.r.set(bus.key("snap:1h:iot.water_level_m.last"), level.tobytes())
+        raw(bus).set(bus.keys.snap_cells, demo_twin.cell_ids.astype(np.uint64).tobytes())
+        raw(bus).hset(bus.keys.snap_meta, mapping={"version": 1, "n_cells": n})
+        raw(bus).set(bus.keys.snap("1h", "iot.rain_mm_h.mean"), rain.tobytes())
+        raw(bus).set(bus.keys.snap("1h", "iot.water_level_m.last"), level.tobytes())
         live = sv.read_live(bus, demo_twin)
     finally:
         bus.close()

@@ -6,7 +6,10 @@ import sys
 import time
 import urllib.request
 
+import psutil
+
 from tests.dashboard.browser import free_port
+from tests.redis_process import redis_servers_in
 
 
 def _serve(args, env):
@@ -20,7 +23,7 @@ def test_serve_answers_on_the_port_with_the_login_page(tmp_path):
     env.pop("REDIS_URL", None)
     proc = _serve(["--demo", "binhai", "--demo-resolution", "7", "--port", str(port)], env)
     try:
-        for _ in range(120):
+        for _ in range(480):
             time.sleep(0.5)
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
@@ -33,7 +36,10 @@ def test_serve_answers_on_the_port_with_the_login_page(tmp_path):
             raise AssertionError("the dashboard never answered")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0  # SIGTERM stops it like Ctrl-C
+    _, alive = psutil.wait_procs(redis_servers_in(str(tmp_path)), timeout=60)
+    assert alive == []  # and its embedded Redis with it
 
 
 def test_an_unreachable_redis_exits_2_with_one_line(tmp_path):

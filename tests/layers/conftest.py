@@ -10,7 +10,8 @@ import h3
 import numpy as np
 import pytest
 
-from layers.bus import connect
+from layers.live.bus import connect
+from layers.testing import stop_server
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +19,7 @@ def server():
     """The session's embedded Redis (under $CITYOPS_HOME, shared with CLI subprocesses)."""
     bus = connect(home=os.environ["CITYOPS_HOME"])
     yield bus
-    bus.close()
+    stop_server(bus)
 
 
 @pytest.fixture()

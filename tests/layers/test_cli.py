@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from dashboard.cli import main
-from layers.schema import LAYERS
+from layers.live.schema import LAYERS
+from layers.testing import raw
 from tests.layers.conftest import iot_events, truth_positions
 
 
@@ -88,7 +89,7 @@ def test_sigterm_stops_the_worker_cleanly_and_frees_the_lease(bus, twin, twin_di
     import signal
     import time
 
-    from layers.worker import stats
+    from layers.live.worker import stats
 
     proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "ingest", "--twin", twin_dir,
                              "--prefix", bus.prefix, "--consumer", "term"],
@@ -100,5 +101,5 @@ def test_sigterm_stops_the_worker_cleanly_and_frees_the_lease(bus, twin, twin_di
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    assert bus.r.get(bus.key("ingest:lease")) is None
+    assert raw(bus).get(bus.keys.ingest_lease) is None
     assert stats(bus)["streams"]["iot"]["pending"] == 0

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from layers.demo import run_demo
-from layers.feed import Feed
-from layers.worker import Worker, stats
+from dashboard.system import run_demo
+from layers.live.feed import Feed
+from layers.live.worker import Worker, stats
 
 
 def test_feed_makes_every_kind_at_about_the_rate(twin):

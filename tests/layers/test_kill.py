@@ -13,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from layers import snapshot
-from layers.worker import stats
+from layers.live import snapshot
+from layers.live.worker import stats
 from tests.layers.conftest import random_points, truth_positions
 
 N_EVENTS = 200_000

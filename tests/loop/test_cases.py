@@ -4,31 +4,32 @@ from __future__ import annotations
 
 import pytest
 
-from layers.cases import CaseError
+from layers.loop.cases import CaseError
+from layers.loop.records import SlaLimits
 from tests.loop.conftest import alert
 
 
 def test_an_alert_opens_a_dispatched_case_routed_to_its_departments(store, demo_twin):
     cid, created = store.ingest(alert(demo_twin, "thrown_object", grid=7, ts=store.clock()))
     case = store.get(cid)
-    assert created and case["status"] == "dispatched"
-    assert case["departments"] == ["police", "property"]
+    assert created and case.status == "dispatched"
+    assert case.departments == ["police", "property"]
     grid = demo_twin.grids.set_index("grid").loc[7]
-    assert case["place"]["grid_id"] == grid["id"] and case["owner"] == grid["manager"]
-    assert case["place"]["unit_name"] == demo_twin.units.set_index("unit").loc[
+    assert case.place.grid_id == grid["id"] and case.owner == grid["manager"]
+    assert case.place.unit_name == demo_twin.units.set_index("unit").loc[
         int(grid["unit"]), "name"]
 
 
 def test_the_case_has_the_sla_of_its_category(store, demo_twin):
     cid, _ = store.ingest(alert(demo_twin, "waterlogging", ts=store.clock()))
     case = store.get(cid)
-    assert case["sla"] == {"accept_min": 10.0, "arrive_min": 30.0, "resolve_min": 240.0}
-    assert case["deadline_kind"] == "accept" and case["deadline"] == store.clock() + 600
+    assert case.sla == SlaLimits(accept_min=10.0, arrive_min=30.0, resolve_min=240.0)
+    assert case.deadline_kind == "accept" and case.deadline == store.clock() + 600
 
 
 def test_an_unrouted_category_goes_to_the_grid_management_centre(store, demo_twin):
     cid, _ = store.ingest(alert(demo_twin, "noise_of_aliens", ts=store.clock()))
-    assert store.get(cid)["departments"] == ["grid_center"]
+    assert store.get(cid).departments == ["grid_center"]
 
 
 def test_a_nearby_alert_of_the_same_category_joins_the_open_case(store, demo_twin, clock):
@@ -37,7 +38,7 @@ def test_a_nearby_alert_of_the_same_category_joins_the_open_case(store, demo_twi
     second, created = store.ingest(alert(demo_twin, ts=clock(), severity=4, events=["e2"]))
     case = store.get(first)
     assert second == first and not created
-    assert case["severity"] == 4 and case["events"] == ["e1", "e2"] and len(case["alerts"]) == 2
+    assert case.severity == 4 and case.events == ["e1", "e2"] and len(case.alerts) == 2
 
 
 def test_an_alert_of_another_category_opens_its_own_case(store, demo_twin, clock):
@@ -62,7 +63,7 @@ def test_the_full_lifecycle_is_recorded_with_actor_time_and_note(store, demo_twi
     assert [r["data"]["action"] for r in history] == [
         "open", "dispatch", "accept", "arrive", "resolve", "close"]
     assert history[-1]["actor"] == "wang" and history[-1]["data"]["note"] == "close done"
-    assert store.get(cid)["status"] == "closed"
+    assert store.get(cid).status == "closed"
 
 
 def test_the_stored_state_is_the_fold_of_the_log(store, demo_twin, clock):
@@ -83,30 +84,30 @@ def test_a_resolved_case_can_be_reopened(store, demo_twin):
     for action in ("accept", "resolve", "reopen"):
         store.act(cid, action, actor="li")
     case = store.get(cid)
-    assert case["status"] == "reopened" and case["reopen_count"] == 1
-    assert cid in {c["id"] for c in store.list(open_only=True)}
+    assert case.status == "reopened" and case.reopen_count == 1
+    assert cid in {c.id for c in store.list(open_only=True)}
 
 
 def test_open_cases_of_a_department_are_indexed(store, demo_twin):
     water, _ = store.ingest(alert(demo_twin, "waterlogging", ts=store.clock()))
     police, _ = store.ingest(alert(demo_twin, "crowd", ts=store.clock()))
-    assert [c["id"] for c in store.list(department="water", open_only=True)] == [water]
+    assert [c.id for c in store.list(department="water", open_only=True)] == [water]
     store.act(water, "accept", actor="x")
     store.act(water, "resolve", actor="x")
     assert store.list(department="water", open_only=True) == []
-    assert [c["id"] for c in store.list(department="police")] == [police]
+    assert [c.id for c in store.list(department="police")] == [police]
 
 
 def test_cases_in_a_grid_are_indexed(store, demo_twin):
     here, _ = store.ingest(alert(demo_twin, "crowd", grid=3, ts=store.clock()))
     store.ingest(alert(demo_twin, "crowd", grid=400, ts=store.clock()))
-    assert [c["id"] for c in store.list(grid=3)] == [here]
+    assert [c.id for c in store.list(grid=3)] == [here]
 
 
 def test_dispatch_pushes_a_message_to_each_department_and_the_grid_manager(store, demo_twin):
     cid, _ = store.ingest(alert(demo_twin, "thrown_object", grid=7, ts=store.clock()))
     sent = [(m["to"], m["template"]) for m in store.outbox.messages()]
-    manager = store.get(cid)["owner"]
+    manager = store.get(cid).owner
     assert sent == [("police", "case_dispatch"), ("property", "case_dispatch"),
                     (manager, "case_dispatch")]
 

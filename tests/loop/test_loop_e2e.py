@@ -1,7 +1,7 @@
 """End to end on a real Redis: the feed's anomalies -> ingest -> rules -> alerts -> routed cases.
 
 One scenario runs once for the module (a controlled clock, minute by minute for 20 minutes: the
-flood, gas, crowd, fever and parking anomalies of `layers.feed`, background sensor readings, a
+flood, gas, crowd, fever and parking anomalies of `layers.live.feed`, background sensor readings, a
 thrown object seen by a camera and three hotline complaints about noise in one street); each test
 then checks one outcome.
 """
@@ -18,15 +18,14 @@ ANOMALIES = ("flood", "gas", "crowd", "fever", "parking")
 
 @pytest.fixture(scope="module")
 def loop(redis_server, demo_twin, tmp_path_factory):
-    from layers.alerts import Engine
-    from layers.bus import Bus
     from layers.clock import ManualClock
-    from layers.feed import Feed
-    from layers.rules import load
-    from layers.worker import Worker
+    from layers.live.feed import Feed
+    from layers.live.worker import Worker
+    from layers.loop.engine import Engine
+    from layers.loop.rules import load
     from tests.loop.conftest import cell_point
 
-    bus = Bus(redis_server.r, prefix="e2e:", home=tmp_path_factory.mktemp("e2e"), embedded=True)
+    bus = redis_server.with_prefix("e2e:", home=tmp_path_factory.mktemp("e2e"))
     clock = ManualClock(T0)
     worker = Worker(bus, demo_twin, consumer="w-e2e", clock=clock, history=False)
     worker.start()
@@ -64,16 +63,16 @@ def loop(redis_server, demo_twin, tmp_path_factory):
 
 
 def _by_rule(loop, rule):
-    return [a for a in loop["alerts"] if a["rule"] == rule]
+    return [a for a in loop["alerts"] if a.rule == rule]
 
 
 def _case(loop, alert):
-    return loop["engine"].store.get(alert["case"])
+    return loop["engine"].store.get(alert.case)
 
 
 def _routed(loop, alert):
     """The departments the case was routed to when it opened (escalation may add command)."""
-    return loop["engine"].store.history(alert["case"])[0]["data"]["departments"]
+    return loop["engine"].store.history(alert.case)[0]["data"]["departments"]
 
 
 @pytest.mark.slow
@@ -81,14 +80,14 @@ def test_the_flood_becomes_one_waterlogging_case_for_water_affairs_and_the_grid(
     alerts = _by_rule(loop, "waterlogging")
     assert len(alerts) == 1
     case = _case(loop, alerts[0])
-    assert _routed(loop, alerts[0]) == ["water"] and case["owner"].startswith("网格员")
-    assert alerts[0]["evidence"][0]["value"] > 2.3
+    assert _routed(loop, alerts[0]) == ["water"] and case.owner.startswith("网格员")
+    assert alerts[0].evidence[0]["value"] > 2.3
 
 
 @pytest.mark.slow
 def test_the_waterlogging_alert_waits_until_the_level_has_been_high_for_ten_minutes(loop):
     alert = _by_rule(loop, "waterlogging")[0]
-    assert alert["ts"] - alert["evidence"][0]["since"] >= 600
+    assert alert.ts - alert.evidence[0]["since"] >= 600
 
 
 @pytest.mark.slow
@@ -115,7 +114,7 @@ def test_a_thrown_object_goes_to_public_security_and_property_management(loop):
     alerts = _by_rule(loop, "thrown_object")
     assert len(alerts) == 1
     assert _routed(loop, alerts[0]) == ["police", "property"]
-    assert alerts[0]["events"] == ["thrown-1"]
+    assert alerts[0].events == ["thrown-1"]
 
 
 @pytest.mark.slow
@@ -123,14 +122,14 @@ def test_three_hotline_complaints_nearby_become_one_case(loop):
     reports = _by_rule(loop, "citizen_report")
     cluster = _by_rule(loop, "hotline_cluster")
     assert len(reports) == 3 and len(cluster) == 1
-    assert len({a["case"] for a in reports + cluster}) == 1
+    assert len({a.case for a in reports + cluster}) == 1
     case = _case(loop, cluster[0])
-    assert case["reports"] == 3 and case["severity"] == 3 and _routed(loop, cluster[0]) == ["ecology"]
+    assert case.reports == 3 and case.severity == 3 and _routed(loop, cluster[0]) == ["ecology"]
 
 
 @pytest.mark.slow
 def test_the_parked_car_gets_one_reminder_and_leaves_in_time(loop):
-    from layers.parking import kpi
+    from layers.loop.parking import kpi
 
     plate = loop["specs"]["parking"]["plate"]
     sms = [m for m in loop["engine"].outbox.messages() if m["template"] == "parking_reminder"]
@@ -141,7 +140,7 @@ def test_the_parked_car_gets_one_reminder_and_leaves_in_time(loop):
 
 @pytest.mark.slow
 def test_no_other_alerts_are_raised(loop):
-    rules = sorted({a["rule"] for a in loop["alerts"]})
+    rules = sorted({a.rule for a in loop["alerts"]})
     assert rules == ["citizen_report", "crowd", "fever_at_entrance", "gas_near_hazchem",
                      "hotline_cluster", "thrown_object", "waterlogging"]
     assert len(loop["alerts"]) == 9
@@ -149,6 +148,6 @@ def test_no_other_alerts_are_raised(loop):
 
 @pytest.mark.slow
 def test_the_audit_log_of_the_whole_run_verifies(loop):
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     assert AuditLog(loop["bus"]).verify().ok

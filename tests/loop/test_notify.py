@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from layers.notify import Dispatcher, LogGateway, Outbox, render
+from layers.loop.notify import Dispatcher, LogGateway, Outbox, render
+from layers.testing import raw
 
 
 def test_templates_render_in_chinese_and_english():
@@ -34,7 +35,7 @@ def test_the_default_gateway_writes_each_message_to_its_log(bus, tmp_path):
 
 
 def test_a_message_is_delivered_once(bus, tmp_path):
-    Outbox(bus).send("case_update", "water", {"case": "C1", "status": "closed", "note": ""})
+    Outbox(bus).send("case_dispatch", "water", {"case": "C1"})
     d = Dispatcher(bus)
     gateway = LogGateway(tmp_path / "n.log")
     assert d.drain(gateway)["sent"] == 1 and d.drain(gateway)["sent"] == 0
@@ -52,16 +53,16 @@ class Flaky:
 
 
 def test_a_failed_send_is_retried_on_the_next_drain(bus):
-    Outbox(bus).send("case_update", "water", {"case": "C1", "status": "x", "note": ""})
+    Outbox(bus).send("case_dispatch", "water", {"case": "C1"})
     gateway, d = Flaky(1), Dispatcher(bus)
     assert d.drain(gateway) == {"sent": 0, "failed": 1, "dead": 0}
     assert d.drain(gateway)["sent"] == 1 and len(gateway.sent) == 1
 
 
 def test_a_message_that_keeps_failing_goes_to_the_dead_letters(bus):
-    Outbox(bus).send("case_update", "water", {"case": "C1", "status": "x", "note": ""})
+    Outbox(bus).send("case_dispatch", "water", {"case": "C1"})
     d = Dispatcher(bus, max_attempts=2)
     gateway = Flaky(10)
     d.drain(gateway)
     assert d.drain(gateway)["dead"] == 1
-    assert bus.r.xlen(bus.key("outbox:dead")) == 1
+    assert raw(bus).xlen(bus.keys.outbox("dead")) == 1

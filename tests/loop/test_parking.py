@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layers.notify import Outbox
-from layers.parking import ParkingWatch, kpi
-from layers.rules import Parking
+from layers.loop.notify import Outbox
+from layers.loop.parking import ParkingWatch, kpi
+from layers.loop.rules import Parking
 
 T0 = 1_767_225_600.0
 
@@ -46,14 +46,14 @@ def _reminders(bus):
 def test_a_car_that_stays_gets_one_reminder_then_one_case(bus, watch):
     alerts = _drive(watch, "津A00001", until_min=30)
     assert [m["to"] for m in _reminders(bus)] == ["津A00001"]
-    assert len(alerts) == 1 and alerts[0]["category"] == "illegal_parking"
-    assert alerts[0]["evidence"][0]["vehicle"] == "津A00001"
+    assert len(alerts) == 1 and alerts[0].category == "illegal_parking"
+    assert alerts[0].evidence[0]["vehicle"] == "津A00001"
 
 
 def test_the_case_comes_ten_minutes_after_the_reminder(bus, watch):
     alerts = _drive(watch, "津A00002", until_min=30)
-    ev = alerts[0]["evidence"][0]
-    assert ev["reminded"] - ev["first_seen"] >= 600 and alerts[0]["ts"] - ev["reminded"] >= 600
+    ev = alerts[0].evidence[0]
+    assert ev["reminded"] - ev["first_seen"] >= 600 and alerts[0].ts - ev["reminded"] >= 600
 
 
 def test_a_car_that_leaves_after_the_reminder_counts_in_the_kpi(bus, watch):
@@ -80,7 +80,7 @@ def test_a_car_outside_no_parking_cells_is_ignored(bus, watch):
 
 
 def test_the_reminder_is_recorded_in_the_audit_log(bus, watch):
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     _drive(watch, "津A00008", until_min=12)
     records = AuditLog(bus).for_subject("vehicle:津A00008")

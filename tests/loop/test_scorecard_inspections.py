@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from layers import inspections
-from layers.scorecard import scorecard, to_records
+from layers.loop import inspections
+from layers.loop.scorecard import scorecard, to_records
+from layers.testing import raw
 from tests.loop.conftest import alert
 
 
@@ -47,12 +48,28 @@ def test_the_grid_scorecard_has_one_row_per_grid(store, demo_twin, clock):
 
 def test_a_draw_is_recorded_in_the_audit_log_with_its_seed(bus, demo_twin):
     result = inspections.draw(bus, demo_twin, "emergency", 5, 2, seed=42, actor="chief")
-    from layers.audit import AuditLog
+    from layers.loop.audit import AuditLog
 
     rec = AuditLog(bus).records(result["draw"], result["draw"])[0]
     assert rec["kind"] == "inspection.draw" and rec["data"]["seed"] == 42
     assert len(set(result["targets"])) == 5 and len(set(result["inspectors"])) == 2
     assert all(t.startswith("F-hazchem_site") for t in result["targets"])
+
+
+def test_a_draw_without_a_seed_takes_it_from_the_system(bus, demo_twin):
+    result = inspections.draw(bus, demo_twin, "fire", 2, 1)
+    assert result["seed_source"] == "system"
+    checked = inspections.verify(bus, demo_twin, result["draw"])
+    assert checked["seed_source"] == "system" and "notice" not in checked
+
+
+def test_a_draw_with_an_operator_chosen_seed_says_so(bus, demo_twin):
+    result = inspections.draw(bus, demo_twin, "fire", 2, 1, seed=3, actor="chief",
+                              context={"os_user": "wang"})
+    assert result["seed_source"] == "operator" and result["os_user"] == "wang"
+    checked = inspections.verify(bus, demo_twin, result["draw"])
+    assert checked["ok"] and checked["seed_source"] == "operator"
+    assert "chosen by the operator (chief, OS user wang)" in checked["notice"]
 
 
 def test_the_same_seed_gives_the_same_draw(bus, demo_twin):
@@ -67,14 +84,14 @@ def test_a_recorded_draw_verifies(bus, demo_twin):
 
 
 def test_a_draw_whose_result_was_altered_does_not_verify(bus, demo_twin):
-    from layers.audit import AuditLog, record_hash
+    from layers.loop.audit import AuditLog, record_hash
 
     result = inspections.draw(bus, demo_twin, "emergency", 3, 2, seed=1)
     log = AuditLog(bus)
     rec = log.records(result["draw"], result["draw"])[0]
     rec["data"]["targets"][0] = "F-hazchem_site-999"
     rec["hash"] = record_hash(rec)
-    bus.r.lset(log.log_key, result["draw"] - 1, json.dumps(rec))
+    raw(bus).lset(log.log_key, result["draw"] - 1, json.dumps(rec))
     assert not inspections.verify(bus, demo_twin, result["draw"])["ok"]
 
 

@@ -74,6 +74,37 @@ def test_a_bad_scenario_exits_2_with_one_line_naming_the_field(twin_dir, tmp_pat
     assert code == 2 and message in err[-1] and err[-1].startswith("cityops: error:")
 
 
+@pytest.mark.parametrize("out, message", [
+    ("missing-folder/x.nc", "missing-folder does not exist"),
+    ("x.csv", "must end in .nc"),
+    ("a-folder.nc", "is a folder"),
+])
+def test_a_bad_out_path_exits_2_before_the_simulation_runs(twin_dir, tmp_path, capsys,
+                                                           monkeypatch, out, message):
+    import sim
+
+    (tmp_path / "a-folder.nc").mkdir()
+    monkeypatch.setattr(sim, "run", lambda *a, **k: pytest.fail("the simulation ran"))
+    spec = write(tmp_path / "cl2.yaml", CHLORINE)
+    code = main(["sim", "run", str(spec), "--twin", str(twin_dir), "--out", str(tmp_path / out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_an_unwritable_out_folder_exits_2_before_the_ensemble_runs(twin_dir, tmp_path, capsys,
+                                                                    monkeypatch):
+    import os
+
+    from sim import ensemble
+
+    monkeypatch.setattr(ensemble, "run", lambda *a, **k: pytest.fail("the ensemble ran"))
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # also as root
+    spec = write(tmp_path / "cl2.yaml", CHLORINE)
+    code = main(["sim", "ensemble", str(spec), "--twin", str(twin_dir), "--members", "2",
+                 "--vary", "wind_from_deg=uniform:0,90", "--out", str(tmp_path / "e.nc")])
+    assert code == 2 and "permission denied" in capsys.readouterr().err
+
+
 def test_a_bad_vary_spec_exits_2(twin_dir, tmp_path, capsys):
     spec = write(tmp_path / "cl2.yaml", CHLORINE)
     code = main(["sim", "ensemble", str(spec), "--twin", str(twin_dir), "--members", "2",

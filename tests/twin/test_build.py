@@ -474,3 +474,12 @@ def test_built_grids_registry_matches_the_cells(built):
     assert len(twin.grids) == grid.max() + 1
     np.testing.assert_allclose(twin.grids["population"],
                                np.bincount(grid, weights=twin.ds["population"].values))
+
+
+@pytest.mark.parametrize("resolution", [7, 8, 9])
+def test_the_cell_estimate_is_close_to_the_cells_made(resolution):
+    from twin import cells
+    from twin.build import estimate_cells
+
+    made = len(cells.fill_polygons(boundary_box(), resolution))
+    assert abs(estimate_cells(boundary_box(), resolution) - made) <= 0.1 * made + 3

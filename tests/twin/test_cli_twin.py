@@ -200,3 +200,62 @@ def test_population_points_file_may_be_a_vector_file(tmp_path):
                  str(path), "--resolution", str(RES), "--out", str(tmp_path / "t")]) == 0
     assert pd.read_json(tmp_path / "t" / "twin.json", typ="series")["build"]["report"][
         "population"]["features"] == 2
+
+
+def test_info_of_the_demo_twin_needs_no_folder(capsys):
+    assert main(["twin", "info", "--demo", "binhai", "--demo-resolution", "7"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["name"], summary["resolution"]) == ("binhai", 7)
+
+
+@pytest.mark.parametrize("argv", [["twin", "info"], ["twin", "info", "x", "--demo", "binhai"]])
+def test_info_needs_exactly_one_of_a_folder_or_the_demo(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DIR or --demo binhai" in err
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["twin", "info", "x", "--bogus"], "usage: cityops twin info"),
+    (["cases", "list", "--bogus"], "usage: cityops cases list"),
+    (["sim", "run", "f.yaml", "--demo", "binhai", "--out", "x.nc", "--bogus"],
+     "usage: cityops sim run"),
+])
+def test_an_unknown_flag_prints_the_sub_commands_usage(capsys, argv, usage):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(usage)
+    assert err.strip().splitlines()[-1].endswith("error: unrecognized arguments: --bogus")
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--resolution", "15", "--twin-only"],
+    ["twin", "build", "--demo", "binhai", "--resolution", "15", "--out", "never"],
+    ["twin", "info", "--demo", "binhai", "--demo-resolution", "15"],
+])
+def test_a_demo_resolution_out_of_range_exits_2_naming_the_range(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use 5-11" in err
+
+
+def test_build_refuses_too_many_cells_before_making_any(tmp_path, capsys, monkeypatch):
+    from twin import cells
+
+    monkeypatch.setattr(cells, "fill_polygons", lambda *a: pytest.fail("cells were made"))
+    code = main(["twin", "build", "--boundary", write_boundary(tmp_path), "--resolution", "15",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "resolution 15 would make about" in err and "more than the limit of 5,000,000" in err
+    assert "use resolution 13 or coarser" in err and not (tmp_path / "out").exists()
+
+
+def test_the_cell_limit_is_a_setting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CITYOPS_MAX_CELLS", "50")
+    code = main(["twin", "build", "--boundary", write_boundary(tmp_path), "--resolution",
+                 str(RES), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "limit of 50 ($CITYOPS_MAX_CELLS)" in err
+    assert f"use resolution {RES - 1} or coarser" in err

@@ -1,0 +1,1 @@
+"""The live pipeline: bus, stream schema and decoder, ingest, live state, snapshots, history, feeds."""

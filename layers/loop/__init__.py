@@ -1,0 +1,1 @@
+"""The closed loop: rules (whistles), alerts, cases, routing, SLA and escalation, audit, notify."""
