@@ -11,19 +11,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from sim.spec import ScenarioError, Strict  # noqa: F401  (re-exported: the scenario's errors)
 from twin.durations import parse_duration
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be read, validated or placed on the twin (message names the field)."""
-
-
-class Strict(BaseModel):
-    """A model that refuses unknown fields (a typo in a scenario file is an error)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Location(Strict):

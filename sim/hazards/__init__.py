@@ -16,7 +16,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from sim.hazards.base import Form, Hazard
-from sim.scenario import ScenarioError
+from sim.spec import ScenarioError
 
 ENTRY_POINT_GROUP = "cityops.hazards"
 

@@ -13,7 +13,7 @@ from pydantic import Field as Spec
 
 from sim import epidemic
 from sim.hazards import base as hz
-from sim.scenario import ScenarioError, Strict
+from sim.spec import ScenarioError, Strict
 
 CLASSES = hz.Classes((hz.Level("attack", 0.01, "罹患率", "Attack"),
                       hz.Level("attack", 0.10, "罹患率", "Attack"),

@@ -16,7 +16,7 @@ from sim import evacuation
 from sim.hazards import base as hz
 from sim.hazards.toxic_release import ToxicParams, on_twin
 from sim.mesh import from_twin, haversine_m
-from sim.scenario import ScenarioError, Strict
+from sim.spec import ScenarioError, Strict
 from twin.cells import to_hex
 
 CLASSES = hz.Classes((hz.Level("evacuation_zone", None, "疏散区", "Evacuation zone"),))

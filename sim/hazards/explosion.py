@@ -13,7 +13,7 @@ from pydantic import Field as Spec
 from sim import blast
 from sim.hazards import base as hz
 from sim.mesh import haversine_m
-from sim.scenario import Strict
+from sim.spec import Strict
 from twin.dataset import LAND_USE_CODE
 
 BUILT_UP = ("residential", "commercial", "industrial", "petrochemical", "port")

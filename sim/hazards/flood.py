@@ -16,7 +16,7 @@ from pydantic import Field as Spec
 from sim import flood
 from sim.hazards import base as hz
 from sim.mesh import from_twin, haversine_m
-from sim.scenario import ScenarioError, Strict
+from sim.spec import ScenarioError, Strict
 
 ROAD_CUT_M = 0.3  # depth at which a road cell counts as cut for vehicles
 CLASSES = hz.Classes((hz.Level("ponding", 0.15, "积水", "Ponding"),

@@ -15,7 +15,7 @@ from pydantic import field_validator
 
 from sim import plume
 from sim.hazards import base as hz
-from sim.scenario import Strict
+from sim.spec import Strict
 
 CLASSES = hz.Classes((hz.Level("AEGL-1", None, "AEGL-1 不适", "AEGL-1 discomfort"),
                       hz.Level("AEGL-2", None, "AEGL-2 严重", "AEGL-2 disabling"),
