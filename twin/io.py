@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
+from twin import netcdf
 from twin.dataset import REGISTRIES
 
 FORMAT_VERSION = 1
@@ -21,9 +22,7 @@ def save(twin, folder: str | os.PathLike) -> Path:
     """Write the twin to `folder` (created if needed); files are replaced atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CELLS + ".tmp")
-    twin.ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-    os.replace(tmp, folder / CELLS)
+    netcdf.write(twin.ds, folder / CELLS)
     for name in REGISTRIES:
         table = getattr(twin, name)
         path = folder / f"{name}.parquet"
@@ -50,8 +49,7 @@ def load(folder: str | os.PathLike) -> tuple[xr.Dataset, dict, dict]:
     meta = json.loads(manifest_path.read_text(encoding="utf-8"))
     for key in ("format_version", "crs", "cells", "registries", "resolution"):
         meta.pop(key, None)
-    with xr.open_dataset(folder / CELLS, engine="netcdf4") as ds:
-        ds = ds.load()
+    ds = netcdf.read(folder / CELLS)
     registries = {}
     for name in REGISTRIES:
         path = folder / f"{name}.parquet"
