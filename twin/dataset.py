@@ -8,6 +8,7 @@ import xarray as xr
 from twin.netcdf import grid_attrs
 
 REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
+TABLES = ("departments",)  # registries without geometry: plain Parquet, not GeoParquet
 
 LAND_USE = ("sea", "water", "wetland", "farmland", "residential", "commercial", "industrial",
             "petrochemical", "port")

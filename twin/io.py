@@ -1,4 +1,5 @@
-"""A twin as a folder: `cells.nc` (netCDF4) + one GeoParquet per registry + `twin.json`."""
+"""A twin as a folder: `cells.nc` (netCDF4, CF-1.10 + xdggs) + one GeoParquet per registry with
+geometry (`departments.parquet`, which has none, is plain Parquet) + `twin.json`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from twin import netcdf
-from twin.dataset import REGISTRIES
+from twin.dataset import REGISTRIES, TABLES
 
 FORMAT_VERSION = 1
 MANIFEST = "twin.json"
@@ -26,10 +27,11 @@ def save(twin, folder: str | os.PathLike) -> Path:
     for name in REGISTRIES:
         table = getattr(twin, name)
         path = folder / f"{name}.parquet"
-        if isinstance(table, gpd.GeoDataFrame):
-            table.to_parquet(path, index=False)
+        if name in TABLES:  # no geometry: plain Parquet
+            pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_parquet(
+                path, index=False)
         else:
-            pd.DataFrame(table).to_parquet(path, index=False)
+            gpd.GeoDataFrame(table).to_parquet(path, index=False)
     manifest = {"format_version": FORMAT_VERSION, "name": twin.name,
                 "resolution": twin.resolution, "crs": "EPSG:4326", "cells": len(twin),
                 "registries": list(REGISTRIES), **{k: v for k, v in twin.meta.items()
@@ -55,8 +57,5 @@ def load(folder: str | os.PathLike) -> tuple[xr.Dataset, dict, dict]:
         path = folder / f"{name}.parquet"
         if not path.exists():
             continue
-        try:
-            registries[name] = gpd.read_parquet(path)
-        except ValueError:  # a plain table without geometry (departments)
-            registries[name] = pd.read_parquet(path)
+        registries[name] = pd.read_parquet(path) if name in TABLES else gpd.read_parquet(path)
     return ds, meta, registries
