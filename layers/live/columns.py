@@ -58,6 +58,10 @@ class ArrowColumns:
         """The field names present in this group."""
         return [k for k in self._cols if k != "_"]
 
+    def text_names(self) -> list[str]:
+        """The fields held as text or bytes (numbers have a fixed, small width)."""
+        return [k for k, c in self._cols.items() if k != "_" and _is_text(c.type)]
+
     def present(self, name: str) -> np.ndarray:
         col = self._col(name)
         if col is None:
