@@ -46,10 +46,13 @@ def _share_page_callbacks() -> None:
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
-               users: str | Path | None = None, tile_url: str | None = None) -> Dash:
+               users: str | Path | None = None, tile_url: str | None = None,
+               ogc_url: str | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
-    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
+    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
+    the OGC API is mounted under /ogc/ (`ogc_url`: its address as clients see it, see
+    `dashboard.ogc.server.mount`).
     """
     set_context(twin, bus)
     from dashboard import maps
@@ -69,6 +72,9 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
         from dashboard.web_api import register_routes
 
         register_routes(app.server, bus, twin, set(api_keys))
+    from dashboard.ogc.server import mount
+
+    mount(app.server, twin, bus, url=ogc_url)
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")
     return app

@@ -23,9 +23,10 @@ from dashboard.policy import can_open, home_page, safe_next
 from dashboard.session import EXTENSION, current_user
 from dashboard.users import authenticate, load_users
 
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/",
+                   "/ogc/")  # the data routes check a session or an API key themselves
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
-                          "/_favicon.ico", "/_reload-hash"})
+                          "/_favicon.ico", "/_reload-hash", "/ogc"})
 CALLBACK_PATH = "/_dash-update-component"
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."  # dash pages' router
 

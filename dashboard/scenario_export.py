@@ -33,19 +33,24 @@ def netcdf_bytes(result: Result) -> bytes:
         return path.read_bytes()
 
 
-def geoparquet_bytes(result: Result, twin) -> bytes:
-    """GeoParquet of the cells the hazard reaches: hex id, peak value, severity, hexagon."""
+def reached_cells(result: Result, twin):
+    """A GeoDataFrame of the cells the hazard reaches: hex id, peak value, severity, hexagon."""
     import geopandas as gpd
 
     name, peak, _, labels = peak_field(result)
     severity = result.ds["severity"].values.astype(int)
     keep = np.flatnonzero((np.nan_to_num(peak) >= frame_scale(result).threshold) | (severity > 0))
     names = np.array(["none", *labels], dtype=object)
-    gdf = gpd.GeoDataFrame({"cell": h3cells.to_hex(twin.cell_ids[keep]), name: peak[keep],
-                            "severity": severity[keep], "severity_label": names[severity[keep]]},
-                           geometry=h3cells.cell_polygons(twin.cell_ids[keep]), crs=4326)
+    return gpd.GeoDataFrame({"cell": h3cells.to_hex(twin.cell_ids[keep]), name: peak[keep],
+                             "severity": severity[keep],
+                             "severity_label": names[severity[keep]]},
+                            geometry=h3cells.cell_polygons(twin.cell_ids[keep]), crs=4326)
+
+
+def geoparquet_bytes(result: Result, twin) -> bytes:
+    """GeoParquet of the cells the hazard reaches (`reached_cells`)."""
     buf = io.BytesIO()
-    gdf.to_parquet(buf)
+    reached_cells(result, twin).to_parquet(buf)
     return buf.getvalue()
 
 
