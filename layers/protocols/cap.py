@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import numpy as np
-import shapely
-
 from layers.loop.records import Alert
-from twin import cells as h3cells
+from layers.protocols.cap_area import cap_polygon, outline
 from twin.settings import iso_time
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -35,18 +32,9 @@ def cap_time(ts: float, tz: str | None = None) -> str:
 
 
 def polygons(cells: list[int]) -> list[str]:
-    """CAP polygon strings ("lat,lon lat,lon ...", first = last) outlining H3 cells."""
-    if not cells:
-        return []
-    ids = np.asarray(cells, dtype=np.uint64)
-    shape = shapely.coverage_union_all(h3cells.cell_polygons(ids))
-    out = []
-    for part in shapely.get_parts(shape):
-        ring = np.asarray(part.exterior.coords)
-        if len(ring) < 4:
-            continue
-        out.append(" ".join(f"{lat:.6f},{lng:.6f}" for lng, lat in ring))
-    return out
+    """CAP polygon strings ("lat,lon lat,lon ...", first = last) outlining H3 cells; a patch
+    with holes is cut into hole-free polygons (`cap_area.outline`)."""
+    return [cap_polygon(p) for p in outline(cells)]
 
 
 def _sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
