@@ -67,20 +67,16 @@ def sync(folder: Path, state: LiveState, cell_ids: np.ndarray) -> None:
             write_minute(folder, m, bucket, cell_ids)
 
 
-def _read_file(path: Path, positions, n: int, names: list[str]) -> dict[str, np.ndarray]:
-    """A minute file's layers as full per-cell arrays (count 0 / NaN where no events)."""
+def _read_file(path: Path, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A minute file: the cell ids it holds and each layer's values on them."""
     ds = netcdf.read(path)
-    pos = positions(ds["cell_ids"].values.astype(np.uint64))
-    ok = pos >= 0
+    held = ds["cell_ids"].values.astype(np.uint64)
     out = {}
     for name in names:
-        full = np.zeros(n, np.float32) if name.endswith(".count") else \
-            np.full(n, np.nan, np.float32)
         var = S.layer_variable(name)
         if var in ds:
-            full[pos[ok]] = ds[var].values[0][ok]
-        out[name] = full
-    return out
+            out[name] = ds[var].values[0].astype(np.float32)
+    return held, out
 
 
 def _minute(t) -> int:
@@ -103,21 +99,9 @@ def load(source, start, end, layers: list[str] | None = None) -> xr.Dataset:
     if m1 < m0:
         raise ValueError(f"end {end!r} is before start {start!r}: swap them")
     minutes = list(range(m0, m1 + 1))
-    if hasattr(source, "keys"):  # a bus: the minutes the ingest worker keeps in Redis
-        from layers.live.checkpoint import CheckpointStore
-        from layers.live.snapshot import SnapshotStore
-
-        cell_ids = SnapshotStore(source).cells()
-        blobs = CheckpointStore(source).minutes(minutes)
-        buckets = [Sparse.from_bytes(b) if b else None for b in blobs]
-    else:
-        folder = Path(source)
-        if not (folder / "cells.nc").exists():
-            raise FileNotFoundError(f"{folder} holds no layer history (no cells.nc): pass the "
-                                    f"folder the ingest worker writes, e.g. bus.history_dir")
-        cell_ids = netcdf.read(folder / "cells.nc")["cell_ids"].values.astype(np.uint64)
-        buckets = [folder / f"{m}.nc" if (folder / f"{m}.nc").exists() else None
-                   for m in minutes]
+    blocks = _bus_blocks(source, minutes) if hasattr(source, "keys") else \
+        _folder_blocks(Path(source), minutes)
+    cell_ids = np.concatenate([ids for ids, _ in blocks]) if blocks else np.zeros(0, np.uint64)
     n = len(cell_ids)
     index = pd.Index(cell_ids)
 
@@ -128,13 +112,20 @@ def load(source, start, end, layers: list[str] | None = None) -> xr.Dataset:
     for name in names:
         if not name.endswith(".count"):
             data[name][:] = np.nan
-    for t, bucket in enumerate(buckets):
-        if bucket is None:
-            continue
-        values = _read_file(bucket, positions, n, names) if isinstance(bucket, Path) else \
-            layer_values(bucket, n, names)
-        for name, arr in values.items():
-            data[name][t] = arr
+    offset = 0
+    for ids, buckets in blocks:  # each ingest partition: a contiguous block of the cells
+        k = len(ids)
+        for t, bucket in enumerate(buckets):
+            if isinstance(bucket, Path):  # a minute file: the cells it holds, by id
+                held, values = _read_file(bucket, names)
+                pos = positions(held)
+                ok = pos >= 0
+                for name, arr in values.items():
+                    data[name][t, pos[ok]] = arr[ok]
+            elif bucket is not None:
+                for name, arr in layer_values(bucket, k, names).items():
+                    data[name][t, offset:offset + k] = arr
+        offset += k
     time_index = pd.to_datetime(np.array(minutes, dtype=np.int64) * 60, unit="s")
     cell_coord = xr.Variable("cell", cell_ids, attrs=netcdf.grid_attrs(_level(cell_ids)))
     return xr.Dataset({name: (("time", "cell"), arr, S.layer_attrs(name))
@@ -153,3 +144,36 @@ def export(source, start, end, path: str | os.PathLike, layers: list[str] | None
     ds = load(source, start, end, layers)
     ds = ds.rename({name: S.layer_variable(name) for name in ds.data_vars})
     return netcdf.write(ds, path, compress=True)
+
+
+def _bus_blocks(bus, minutes: list[int]) -> list[tuple[np.ndarray, list]]:
+    """(cell ids, minute buckets) of every ingest partition, from Redis."""
+    from layers.live.checkpoint import CheckpointStore
+    from layers.live.snapshot import SnapshotStore
+
+    cell_ids = SnapshotStore(bus).cells()
+    from layers.live.producer import stored_bounds
+
+    parts = bus.partitions()
+    bounds = stored_bounds(bus, len(cell_ids))
+    out = []
+    for k, p in enumerate(parts):
+        blobs = CheckpointStore(bus, p).minutes(minutes)
+        out.append((cell_ids[bounds[k]:bounds[k + 1]],
+                    [Sparse.from_bytes(b) if b else None for b in blobs]))
+    return out
+
+
+def _folder_blocks(folder: Path, minutes: list[int]) -> list[tuple[np.ndarray, list]]:
+    """(cell ids, minute buckets) of a history folder, or of each of its partition folders."""
+    folders = sorted(f for f in folder.glob("p*") if (f / "cells.nc").exists()) \
+        if not (folder / "cells.nc").exists() else [folder]
+    if not folders:
+        raise FileNotFoundError(f"{folder} holds no layer history (no cells.nc): pass the "
+                                f"folder the ingest worker writes, e.g. bus.history_dir")
+    out = []
+    for f in folders:
+        ids = netcdf.read(f / "cells.nc")["cell_ids"].values.astype(np.uint64)
+        out.append((ids, [f / f"{m}.nc" if (f / f"{m}.nc").exists() else None
+                          for m in minutes]))
+    return sorted(out, key=lambda block: int(block[0][0]) if len(block[0]) else 0)
