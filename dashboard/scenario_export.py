@@ -77,10 +77,13 @@ def cap_alert(result: Result, twin, run_id: str, lang: str, now: float | None = 
 def cap_xml(result: Result, twin, run_id: str, lang: str, now: float | None = None) -> str:
     """CAP 1.2 XML of a warning for the scenario's affected area (certainty: Likely, a forecast)."""
     from layers.protocols.cap import NS, to_cap
+    from layers.protocols.cap_feed import Issuer
 
     alert = cap_alert(result, twin, run_id, lang, now)
     units = [row[0] for row in unit_table(result.impact, lang)[1]]
-    xml = to_cap(alert, area_desc=("、" if lang == "zh" else ", ").join(units) or None,
+    issuer = Issuer.of(twin)
+    xml = to_cap(alert, sender=issuer.sender, sender_name=issuer.sender_name,
+                 area_desc=("、" if lang == "zh" else ", ").join(units) or None,
                  language="en-US" if lang == "en" else "zh-CN", tz=twin.timezone)
     root = ET.fromstring(xml.split("\n", 1)[1])
     root.find(f"{{{NS}}}info/{{{NS}}}certainty").text = "Likely"  # simulated, not observed

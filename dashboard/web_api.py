@@ -3,7 +3,8 @@
 `register_routes(server, bus, twin, api_keys)` adds, under the server the Dash app runs on:
 GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
 GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
-GET /cap/alerts/{id}.xml. Errors are the GeoReport list `[{"code": N, "description": "..."}]`;
+GET /cap/alerts/{id}.xml (the alert's latest CAP message: Alert, Update or Cancel) and
+GET /cap/alerts.atom (an Atom feed of the active alerts). Errors are the GeoReport list `[{"code": N, "description": "..."}]`;
 bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the work is in
 `layers.protocols.open311` and `layers.protocols.cap`.
 """
@@ -19,7 +20,7 @@ from layers.clock import Clock, wall
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
 from layers.loop.routing import Router
-from layers.protocols.cap import to_cap
+from layers.protocols.cap_feed import Issuer, atom, message_xml, public_name
 from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
 
 
@@ -77,12 +78,26 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
     def request_one(rid: str):
         return _json(api.get(rid))
 
+    issuer = Issuer.of(twin)
+
+    def cap_message(alert) -> str:
+        """The alert's latest CAP message (Alert, Update or Cancel, from its case's records)."""
+        return message_xml(alert, store.history(alert.case) if alert.case else [], issuer)
+
     @bp.get("/cap/alerts/<alert_id>.xml")
     def cap(alert_id: str):
         alert = alerts.get(alert_id)
         if alert is None:
             return _error(404, f"no alert {alert_id!r}: see `cityops alerts list`")
-        return Response(to_cap(alert, tz=twin.timezone), mimetype="application/cap+xml")
+        return Response(cap_message(alert), mimetype="application/cap+xml")
+
+    @bp.get("/cap/alerts.atom")
+    def cap_feed():
+        base = request.host_url.rstrip("/")
+        entries = [(f"{base}/cap/alerts/{public_name(alert)}.xml", cap_message(alert))
+                   for alert, _ in alerts.behind(store.open_cases())]
+        return Response(atom(entries, issuer, request.base_url, clock()),
+                        mimetype="application/atom+xml")
 
     server.register_blueprint(bp)
     return bp

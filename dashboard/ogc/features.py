@@ -230,12 +230,7 @@ class CasesProvider(TableProvider):
 
         if self.mount.bus is None:
             return []
-        store = CaseStore(self.mount.bus, None)
-        allowed = visible_grids(state.viewer())
-        if allowed is None:
-            return store.list(open_only=True, limit=10_000)
-        return [c for g in sorted(allowed) for c in store.list(open_only=True, grid=g,
-                                                               limit=10_000)]
+        return CaseStore(self.mount.bus, None).open_cases(visible_grids(state.viewer()))
 
     def frame(self, **extra) -> gpd.GeoDataFrame:
         tz = self.mount.twin.timezone
@@ -260,20 +255,13 @@ class AlertsProvider(CasesProvider):
     def frame(self, **extra) -> gpd.GeoDataFrame:
         from layers.loop.alerts import AlertStore
 
-        cases = {a: c for c in self.open_cases() for a in c.alerts}
-        store, tz = AlertStore(self.mount.bus), self.mount.twin.timezone
-        rows = []
-        for alert_id in sorted(cases):
-            alert = store.get(alert_id)
-            if alert is None:
-                continue
-            case = cases[alert_id]
-            rows.append({"id": alert.id, "rule": alert.rule, "category": alert.category,
-                         "severity": int(alert.severity), "source": alert.source,
-                         "time": iso_time(alert.ts, tz), "case": case.id,
-                         "case_status": case.status, "cells": len(alert.cells),
-                         "grid": int(case.place.grid), "unit_name": case.place.unit_name or "",
-                         "lat": alert.lat, "lng": alert.lng})
+        tz = self.mount.twin.timezone
+        rows = [{"id": alert.id, "rule": alert.rule, "category": alert.category,
+                 "severity": int(alert.severity), "source": alert.source,
+                 "time": iso_time(alert.ts, tz), "case": case.id, "case_status": case.status,
+                 "cells": len(alert.cells), "grid": int(case.place.grid),
+                 "unit_name": case.place.unit_name or "", "lat": alert.lat, "lng": alert.lng}
+                for alert, case in AlertStore(self.mount.bus).behind(self.open_cases())]
         return _points(rows) if rows else _empty(self.FIELDS)
 
 

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 from layers.loop.records import Alert
 from layers.protocols.cap_area import cap_polygon, outline
+from twin import settings
 from twin.settings import iso_time
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -44,10 +45,13 @@ def _sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
     return el
 
 
-def to_cap(alert: Alert, sender: str = "cityops@binhai.gov.cn",
-           sender_name: str = "滨海新区城市运行指挥中心", area_desc: str | None = None,
+def to_cap(alert: Alert, sender: str | None = None, sender_name: str | None = None,
+           area_desc: str | None = None,
            expires_h: float = 6.0, language: str = "zh-CN", tz: str | None = None) -> str:
-    """The CAP 1.2 XML (UTF-8 text) of an alert."""
+    """The CAP 1.2 XML (UTF-8 text) of an alert; sender and sender name default to the
+    deployment's (`twin.settings.cap_sender`, `cap_sender_name`)."""
+    sender = sender or settings.cap_sender()
+    sender_name = sender_name or settings.cap_sender_name()
     ET.register_namespace("", NS)
     sev = int(alert.severity)
     root = ET.Element(f"{{{NS}}}alert")

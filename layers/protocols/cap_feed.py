@@ -37,16 +37,16 @@ class Issuer:
 
     sender: str
     sender_name: str
-    twin: object
+    twin: object | None  # None: no names for the area, the default time zone
 
     @staticmethod
-    def of(twin) -> Issuer:
-        meta = {"name": twin.name, **twin.meta}
+    def of(twin=None) -> Issuer:
+        meta = {"name": twin.name, **twin.meta} if twin is not None else {}
         return Issuer(settings.cap_sender(meta), settings.cap_sender_name(meta), twin)
 
     @property
     def tz(self) -> str:
-        return self.twin.timezone
+        return self.twin.timezone if self.twin is not None else settings.DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def message_xml(alert: Alert, records: list[dict], issuer: Issuer, upto: int | N
         root.insert(_place(root, "references"), refs)
     for info in root.findall(f"{{{NS}}}info"):
         lang = "en" if info.findtext(f"{{{NS}}}language", "").lower().startswith("en") else "zh"
-        desc = area_description(issuer.twin, alert.cells, lang)
+        desc = area_description(issuer.twin, alert.cells, lang) if issuer.twin else None
         area_desc = info.find(f"{{{NS}}}area/{{{NS}}}areaDesc")
         if desc and area_desc is not None:
             area_desc.text = desc

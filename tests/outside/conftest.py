@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.dashboard.browser import DEMO_PASSWORDS, serve
-from tests.loop.conftest import alert, redis_server  # noqa: F401 - shared fixtures
+from tests.loop.conftest import alert, bus, clock, redis_server  # noqa: F401 - shared fixtures
 
 GRIDS = (5, 8)  # grid_a manages 5-7, grid_b 8-10 (data/users.yaml)
 
@@ -21,21 +21,21 @@ def live_bus(redis_server, tmp_path_factory, demo_twin):  # noqa: F811
     from layers.loop.cases import CaseStore
     from layers.loop.routing import Router
 
-    bus = redis_server.with_prefix(f"ogc{time.monotonic_ns()}:",
-                                   home=tmp_path_factory.mktemp("ogc-bus"))
+    live = redis_server.with_prefix(f"ogc{time.monotonic_ns()}:",
+                                    home=tmp_path_factory.mktemp("ogc-bus"))
     pos = int(np.flatnonzero(demo_twin.ds["grid"].values == GRIDS[0])[0])
     lat, lng = demo_twin.centers
     now = time.time()
-    bus.publish("video", [{"id": f"v{i}", "ts": repr(now - 10), "lat": repr(float(lat[pos])),
+    live.publish("video", [{"id": f"v{i}", "ts": repr(now - 10), "lat": repr(float(lat[pos])),
                            "lng": repr(float(lng[pos])), "camera": "C1", "label": "person",
                            "count": "3", "confidence": "0.9"} for i in range(4)])
-    Worker(bus, demo_twin, consumer="ogc-test", history=False).drain()
-    store = CaseStore(bus, Router(demo_twin))
+    Worker(live, demo_twin, consumer="ogc-test", history=False).drain()
+    store = CaseStore(live, Router(demo_twin))
     for grid in GRIDS:
         opened = alert(demo_twin, grid=grid, ts=now, category="waterlogging", severity=3)
         opened.id = None  # the store numbers it
         store.ingest(opened)
-    return bus
+    return live
 
 
 @pytest.fixture(scope="module")

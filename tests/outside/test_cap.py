@@ -170,3 +170,62 @@ def test_the_atom_feed_links_each_entry_to_its_cap_message(demo_twin):
         "alternate", "application/cap+xml", "http://x/cap/alerts/A.xml")
     assert entry.findtext("cap:msgType", namespaces=ns) == "Update"
     assert feed.findtext("a:updated", namespaces=ns).endswith("+08:00")
+
+
+# -- the routes ----------------------------------------------------------------------------------
+@pytest.fixture
+def web(bus, demo_twin, clock):
+    from flask import Flask
+
+    from dashboard.web_api import register_routes
+    from layers.loop.cases import CaseStore
+    from layers.loop.routing import Router
+
+    store = CaseStore(bus, Router(demo_twin), clock=clock)
+    server = Flask("cap-test")
+    register_routes(server, bus, demo_twin, {"k"}, clock=clock, store=store)
+    return server.test_client(), store
+
+
+def _opened(store, demo_twin, clock, grid=5):
+    from tests.loop.conftest import alert
+
+    raised = alert(demo_twin, grid=grid, ts=clock(), severity=3)
+    raised.id = None
+    case_id, _ = store.ingest(raised)
+    return raised.id, case_id
+
+
+def test_the_cap_route_serves_the_latest_message_of_an_alert(schema, web, demo_twin, clock):
+    client, store = web
+    alert_id, case_id = _opened(store, demo_twin, clock)
+    first = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
+    assert first.findtext(f"{CAP}msgType") == "Alert"
+    clock.advance(600)
+    store.act(case_id, "escalate", actor="system")
+    update = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
+    assert update.findtext(f"{CAP}msgType") == "Update"
+    assert first.findtext(f"{CAP}identifier") in update.findtext(f"{CAP}references")
+    for action in ("accept", "resolve", "close"):
+        clock.advance(60)
+        store.act(case_id, action, actor="admin", note="done")
+    cancel = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
+    assert cancel.findtext(f"{CAP}msgType") == "Cancel"
+
+
+def test_the_atom_feed_lists_active_alerts_only(schema, web, demo_twin, clock):
+    from lxml import etree
+
+    client, store = web
+    active, _ = _opened(store, demo_twin, clock, grid=5)
+    done, done_case = _opened(store, demo_twin, clock, grid=8)
+    for action in ("accept", "resolve", "close"):
+        store.act(done_case, action, actor="admin", note="done")
+    res = client.get("/cap/alerts.atom")
+    assert res.status_code == 200 and res.mimetype == "application/atom+xml"
+    feed = etree.fromstring(res.data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    links = [e.find("a:link", ns).get("href") for e in feed.findall("a:entry", ns)]
+    assert [link.rsplit("/", 1)[-1] for link in links] == [f"{active}.xml"]
+    message = client.get(links[0].removeprefix("http://localhost"))
+    _valid(schema, message.get_data(as_text=True))
