@@ -159,8 +159,11 @@ class RegistryProvider(TableProvider):
 
 
 def grid_filter(grids: np.ndarray) -> np.ndarray:
-    """Which rows the viewer may see, by governance grid (everything for commanders)."""
-    allowed = visible_grids(state.viewer())
+    """Which cells of a live layer the viewer may see: a grid manager their grids' (the Grid
+    page), every other role that may open the wall all of them."""
+    viewer = state.viewer()
+    allowed = visible_grids(viewer) if viewer is not None and viewer.role == "grid_manager" \
+        else None
     if allowed is None:
         return np.ones(len(grids), bool)
     return np.isin(grids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))

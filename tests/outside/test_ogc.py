@@ -146,6 +146,13 @@ def test_a_live_layer_lists_only_cells_holding_something_unless_asked(ogc, crede
     assert every.json()["numberMatched"] == len(demo_twin)
 
 
+def test_live_layers_follow_the_wall_and_the_grid_page(ogc, credentials):
+    path = "/collections/live-video.person.count/items"
+    assert _get(ogc, path, credentials("planner")).json()["numberMatched"] == 1  # the wall
+    assert _get(ogc, path, credentials("grid_a")).json()["numberMatched"] == 1   # grid 5: theirs
+    assert _get(ogc, path, credentials("grid_b")).json()["numberMatched"] == 0
+
+
 def test_a_grid_managers_credentials_see_only_their_grids_cases(ogc, credentials):
     mine = _get(ogc, "/collections/cases/items", credentials("grid_a")).json()
     assert [f["properties"]["grid"] for f in mine["features"]] == [GRIDS[0]]
