@@ -115,6 +115,10 @@ def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None
     system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares)
     print(f"demo: {twin.name} ({len(twin):,} cells), feed {rate:g} events/s, Redis prefix "
           f"{prefix!r}; Ctrl-C to stop", file=out, flush=True)
+    door = system.bus.producer_url()
+    if door:
+        print(f"demo: producers write to {door} (`cityops bus info --show-secret` for the "
+              f"password; streams {system.bus.keys.streams_text()})", file=out, flush=True)
     start = time.monotonic()
     with stop_signals(system.stopping):
         try:

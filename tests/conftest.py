@@ -9,6 +9,9 @@ import pytest
 
 # One cache folder per session, shared with subprocesses, so the demo twin is built once.
 os.environ.setdefault("CITYOPS_HOME", tempfile.mkdtemp(prefix="cityops-test-home-"))
+# Embedded test servers listen on their unix socket only (many run at once); the TCP door
+# has tests of its own (tests/layers/test_server.py).
+os.environ.setdefault("CITYOPS_REDIS_PORT", "0")
 
 
 @pytest.fixture(scope="session")

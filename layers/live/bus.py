@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -188,6 +189,26 @@ class Bus:
         except (redis.RedisError, OSError):
             return False
 
+    def producer_url(self, show_secret: bool = False) -> str | None:
+        """The URL to give a producer on this machine: TCP for the embedded server (its password
+        masked unless `show_secret`), else the bus's own URL (password masked likewise)."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        if self.embedded:
+            from layers.live.server import tcp_port
+
+            port = tcp_port(self.redis)
+            if not port:
+                return None
+            secret = self.redis.connection_pool.connection_kwargs.get("password") or ""
+            shown = quote(secret, safe="") if show_secret else "****"
+            return f"redis://:{shown}@127.0.0.1:{port}/0"
+        parts = urlsplit(self.url or "")
+        if parts.password and not show_secret:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.url
+
     def with_prefix(self, prefix: str, home: Path | None = None) -> Bus:
         """The same server (and client) under another key prefix (and home folder)."""
         return replace(self, keys=Keys(prefix, cluster=self.keys.cluster),
@@ -278,9 +299,16 @@ class GroupReader:
             args += ["BLOCK", block_ms]
         args += ["STREAMS", *self.streams, *([">"] * len(self.streams))]
         if self._conn is None:
-            self._conn = self.bus.redis.connection_pool.make_connection()
+            self._conn = self._pool().make_connection()
         self._conn.send_command(*args)
         self.inflight = True
+
+    def _pool(self):
+        """The connection pool of the node holding our streams (one slot: one node)."""
+        client = self.bus.redis
+        if hasattr(client, "get_node_from_key"):  # a Redis Cluster client
+            return client.get_node_from_key(self.streams[0]).redis_connection.connection_pool
+        return client.connection_pool
 
     def receive(self) -> list[tuple[str, list]]:
         """The reply of the last `send`: [(stream, [(id, flat fields), ...]), ...]."""
@@ -369,7 +397,9 @@ def connect(url: str | None = None, home: str | Path | None = None,
         bus = Bus(client, keys, home_path, embedded=False, url=url)
     else:
         client = embedded(home_path, fsync)
-        bus = Bus(client, keys, home_path, embedded=True, url=f"unix://{client.socket_file}")
+        secret = client.connection_pool.connection_kwargs.get("password") or ""
+        bus = Bus(client, keys, home_path, embedded=True,
+                  url=f"unix://{client.socket_file}?password={quote(secret, safe='')}")
     check_version(bus.redis)
     return bus
 

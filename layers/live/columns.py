@@ -100,9 +100,11 @@ class ArrowColumns:
 
     def seconds(self, name: str) -> np.ndarray:
         col = self._col(name)
-        if col is not None and pa.types.is_timestamp(col.type):
+        if col is not None and pa.types.is_timestamp(col.type):  # any unit, any time zone
             ns = col.cast(pa.timestamp("ns", tz=col.type.tz)).cast(pa.int64())
-            return ns.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False) / 1e9
+            out = ns.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64) / 1e9
+            out[~col.is_valid().to_numpy(zero_copy_only=False)] = np.nan
+            return out
         out = self.numeric(name)
         bad = np.flatnonzero(np.isnan(out) & self.present(name))
         if len(bad):
