@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.outside.tools import cf_errors, xdggs_centres
+from tests.outside.tools import cf_errors, people_seen, xdggs_centres
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,9 @@ def result_nc(tmp_path_factory, small):
 def history_nc(tmp_path_factory, small):
     """A history folder with one minute: 2 and 5 people seen in two cells."""
     from layers.live import history
-    from layers.live import schema as S
-    from layers.live.state import Sparse
 
     folder = tmp_path_factory.mktemp("history")
-    channel, n = S.SUM_INDEX["video.person.count"], len(small)
-    none_i, none_f = np.zeros(0, np.int64), np.zeros(0)
-    bucket = Sparse(np.array([channel * n + 3, channel * n + 7]), np.array([2.0, 5.0]),
-                    none_i, none_f, none_i, none_f, none_f)
+    bucket = people_seen(len(small), {3: 2.0, 7: 5.0})
     history.write_minute(folder, 29_000_000, bucket, small.cell_ids)
     return folder
 

@@ -69,3 +69,15 @@ def xdggs_centres(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         centres = decoded.dggs.cell_centers()
         return (decoded["cell_ids"].values, centres["latitude"].values,
                 centres["longitude"].values)
+
+
+def people_seen(n: int, counts: dict[int, float]):
+    """A minute's bucket (layers.live.state.Sparse) with people seen: {cell position: count}."""
+    from layers.live import schema as S
+    from layers.live.state import Sparse
+
+    channel = S.SUM_INDEX["video.person.count"]
+    none_i, none_f = np.zeros(0, np.int64), np.zeros(0)
+    return Sparse(np.array([channel * n + p for p in sorted(counts)], np.int64),
+                  np.array([float(counts[p]) for p in sorted(counts)]),
+                  none_i, none_f, none_i, none_f, none_f)
