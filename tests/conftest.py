@@ -14,6 +14,18 @@ os.environ.setdefault("CITYOPS_HOME", tempfile.mkdtemp(prefix="cityops-test-home
 os.environ.setdefault("CITYOPS_REDIS_PORT", "0")
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# the demo's embedded MQTT broker: a free port of this session's own
+os.environ.setdefault("CITYOPS_MQTT_PORT", str(_free_port()))
+
+
 @pytest.fixture(scope="session")
 def demo_twin():
     """The Binhai demo twin at resolution 9 (built once per session)."""

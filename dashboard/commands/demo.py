@@ -20,6 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="dashboard address")
     parser.add_argument("--port", type=int, default=8050, help="dashboard port (default 8050)")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--broker", metavar="URL", help="an external MQTT broker for the IoT "
+                        "feed (default: an embedded one on 127.0.0.1:1883)")
+    parser.add_argument("--broker-user", metavar="U", help="the external broker's user")
+    parser.add_argument("--broker-password", metavar="P", help="the external broker's password")
+    parser.add_argument("--no-mqtt", action="store_true",
+                        help="feed IoT straight into Redis (no broker, no bridge)")
     parser.add_argument("--twin-only", action="store_true",
                         help="only build the demo twin and print its summary")
     parser.set_defaults(func=run)
@@ -55,7 +61,34 @@ def run(args: argparse.Namespace) -> int:
     from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
-    run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
-             shares=DEMO_SHARES, services=[rules_service(twin), escalation_service(twin),
-                                           dashboard_service(twin, args.host, args.port)])
+    broker, embedded = _broker(args)
+    try:
+        run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
+                 shares=DEMO_SHARES, mqtt=broker,
+                 services=[rules_service(twin), escalation_service(twin),
+                           dashboard_service(twin, args.host, args.port)])
+    finally:
+        if embedded is not None:
+            embedded.stop()
     return 0
+
+
+def _broker(args):
+    """(the broker the feed uses, the embedded broker to stop after) from the flags."""
+    from dashboard.commands.common import CliError
+    from layers.live.mqtt import BridgeError, Broker
+
+    if args.no_mqtt:
+        return None, None
+    if args.broker:
+        try:
+            return Broker.parse(args.broker, args.broker_user, args.broker_password), None
+        except BridgeError as exc:
+            raise CliError(str(exc)) from exc
+    from dashboard.broker import EmbeddedBroker
+
+    try:
+        embedded = EmbeddedBroker().start()
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    return Broker("127.0.0.1", embedded.port, False, embedded.user, embedded.password), embedded

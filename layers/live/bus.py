@@ -93,6 +93,12 @@ class Bus:
         for record in records:
             pipe.xadd(dead, record, maxlen=DEAD_MAXLEN, approximate=True)
 
+    def dead_letter(self, record: dict) -> None:
+        """Write one dead letter now (a door refusing input before it reaches a stream)."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue_dead(pipe, [record], self.partitions()[0])
+        pipe.execute()
+
     def dead_letters(self, count: int | None = None) -> list[dict]:
         """Dead letters of every partition, as {field: text}."""
         out = []
