@@ -56,6 +56,10 @@ def pytest_sessionfinish(session, exitstatus):
             pass
     from tests.redis_process import redis_servers_in
 
+    # the session's shared home server is the suite's own (many tests use it): stop it first
+    for proc in redis_servers_in(os.path.join(os.environ["CITYOPS_HOME"], "redis")):
+        proc.terminate()
+    psutil.wait_procs(redis_servers_in(os.environ["CITYOPS_HOME"]), timeout=30)
     left = [p for root in roots for p in redis_servers_in(root)]
     _, alive = psutil.wait_procs(left, timeout=30)
     if alive:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import demo_twin, print_json
+from dashboard.commands.common import DEMOS, demo_twin, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run the whole demo system on the embedded defaults")
+    parser.add_argument("--demo", choices=DEMOS, default="binhai",
+                        help="the demo city: binhai (one district, default) or tianjin (the "
+                             "whole city, 16 districts)")
     parser.add_argument("--resolution", type=int, default=9, help="H3 resolution (default 9)")
     parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
     parser.add_argument("--rate", type=float, default=300.0, help="feed events/s (default 300)")
@@ -54,7 +57,7 @@ def dashboard_service(twin, host: str, port: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    twin = demo_twin(args.resolution, args.seed)
+    twin = demo_twin(args.resolution, args.seed, name=args.demo)
     if args.twin_only:
         print_json(twin.summary())
         return 0

@@ -10,7 +10,8 @@ tiles, processes, jobs): the OGC behaviour (parameters, paging links, exceptions
 pygeoapi's. Being on the same server, the OGC API shares the dashboard's sessions and keys.
 
 Who may read what (the pages' rules, `dashboard.policy`): every route needs a logged-in user or
-an API key; live layers need a role that may open the wall or the Grid page, alerts and cases
+an API key (`dashboard.apikeys`: `Authorization: Bearer KEY` or `X-API-Key`; a key stands for
+its role and grids); live layers need a role that may open the wall or the Grid page, alerts and cases
 one that may open the Cases page (grid managers: their grids' only, filtered in the providers),
 processes and jobs one that may open the Scenarios page.
 """
@@ -25,6 +26,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from flask import Blueprint, Flask, make_response, request
+from werkzeug.exceptions import Unauthorized
 
 from dashboard.ogc import state
 from dashboard.policy import User, can_open
@@ -136,10 +138,10 @@ def allowed(user: User | None, path: str) -> tuple[bool, str]:
 
 
 def _principal() -> User | None:
-    """The user or API key of the request."""
-    from dashboard.session import current_user
+    """The user or API key of the request (a key that is not valid: Unauthorized)."""
+    from dashboard.session import current_principal
 
-    return current_user()
+    return current_principal()
 
 
 def public_url() -> str | None:
@@ -195,19 +197,25 @@ def mount(server: Flask, twin, bus=None, home: Path | None = None,
 
     bp = Blueprint(f"ogc_{m.id}", __name__, url_prefix=PREFIX)
 
+    def refuse(status: HTTPStatus, text: str):
+        headers, code, content = api_for().get_exception(status, {}, "json", status.phrase, text)
+        return make_response(content, code, {"Content-Type": "application/json"})
+
     @bp.before_request
     def guard():
-        user = _principal()
+        state.VIEWER.set(None)
+        try:
+            user = _principal()
+        except Unauthorized as exc:
+            return refuse(HTTPStatus.UNAUTHORIZED, str(exc.description))
         ok, what = allowed(user, request.path)
         state.VIEWER.set(user)
         if ok:
             return None
-        api = api_for()
-        status = HTTPStatus.UNAUTHORIZED if user is None else HTTPStatus.FORBIDDEN
-        text = (f"{what} need a login or an API key (Authorization: Bearer KEY)"
-                if user is None else f"the role {user.role} may not read {what}")
-        headers, code, content = api.get_exception(status, {}, "json", status.phrase, text)
-        return make_response(content, code, {"Content-Type": "application/json"})
+        if user is None:
+            return refuse(HTTPStatus.UNAUTHORIZED, f"{what} need a login or an API key "
+                                                   f"(Authorization: Bearer KEY)")
+        return refuse(HTTPStatus.FORBIDDEN, f"the role {user.role} may not read {what}")
 
     routes = [
         ("/", core.landing_page, False), ("/openapi", core.openapi_, False),

@@ -14,15 +14,27 @@ from functools import lru_cache
 import dash_mantine_components as dmc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
-from dashboard import cards, live, maps, overlay
+from dashboard import cards, inputs, live, maps, overlay
 from dashboard.context import context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, lang_of, t
 
 PATH = "/"
 STATIC = ("population", "elevation_m", "road_capacity", "land_use")
 TICK_MS = 1500
 REPLAY_MINUTES = 24 * 60
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "wall-tick.n_intervals": inputs.COUNT,
+    "wall-state.data": inputs.optional(inputs.mapping({
+        "version": inputs.COUNT, "replay": inputs.COUNT,
+        "scale": inputs.optional(inputs.items(inputs.number(-1e30, 1e30), 2)),
+        "markers": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),
+        "scenario": inputs.optional(inputs.text(200))}, "the wall's state")),
+    "layer-pick.value": inputs.one_of(live.LIVE_LAYERS + STATIC, "a map layer"),
+    "window-pick.value": inputs.one_of(live.WINDOWS, "a time window"),
+    "replay.value": inputs.optional(inputs.integer(0, REPLAY_MINUTES)),
+    "wall-lang.data": inputs.lang, "wall-kiosk.data": inputs.optional(inputs.flag),
+}
 LIVE_KPIS = ("kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_reporting",
              "kpi_cameras_reporting", "kpi_people_hazard")
 
@@ -75,6 +87,7 @@ def services():
 
 
 def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
+    lang = lang_of(lang)
     has_bus = context().bus is not None
     choices = ([(v, t(f"layer_{v}", lang)) for v in live.LIVE_LAYERS] if has_bus else []) + \
         [(v, t(f"layer_{v}", lang)) for v in STATIC]

@@ -17,16 +17,24 @@ import plotly.graph_objects as go
 import redis
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from dashboard import cards, maps
+from dashboard import cards, inputs, maps
 from dashboard import case_view as cv
 from dashboard import grid_view as gv
 from dashboard.context import city_timezone, context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, lang_of, t
 from dashboard.policy import can_see_grid, visible_grids
 from dashboard.session import current_user, require
 
 PATH = "/grid"
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "unit-pick.value": inputs.optional(inputs.unit),
+    "grid-pick.value": inputs.optional(inputs.grid),
+    "grid-lang.data": inputs.lang, "grid-version.data": inputs.COUNT,
+    "grid-tick.n_intervals": inputs.COUNT, "grid-act.n_clicks": inputs.COUNT,
+    "grid-note.value": inputs.optional(inputs.text()),
+    "grid-map.clickInfo": inputs.optional(inputs.click_info),
+}
 
 add_labels({
     "grid_cases": {"zh": "本网格在办案件", "en": "Open cases in this grid"},
@@ -78,14 +86,17 @@ def _unit_options(lang: str) -> list[dict]:
 
 
 def chosen_grid(grid: str | None) -> int | None:
-    """The grid asked for when the user may see it, else the first grid they may see."""
-    if grid is not None and str(grid).isdigit() and can_see_grid(current_user(), int(grid)):
+    """The grid asked for when it exists and the user may see it, else the first grid they
+    may see."""
+    options = _grid_options(None)  # the grids of this city the user may see
+    if grid is not None and str(grid).isdigit() and len(str(grid)) < 10 \
+            and int(grid) in {int(o["value"]) for o in options}:
         return int(grid)
-    options = _grid_options(None)
     return int(options[0]["value"]) if options else None
 
 
 def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
+    lang = lang_of(lang)
     chosen = chosen_grid(grid)
     if chosen is None:
         return html.Div([header(lang, PATH), dmc.Alert(t("no_grids", lang), color="yellow")],
@@ -296,6 +307,11 @@ def cell_view(card: dict, lang: str) -> list:
     return [table, html.H4(t("gridx_live_values", lang)), *live]
 
 
+def _grid_number(grid) -> int | None:
+    """A grid input as a number (INPUTS let it come as a number or as its digits)."""
+    return None if grid is None else int(grid)
+
+
 @callback(Output("grid-pick", "options"), Output("grid-pick", "value"),
           Input("unit-pick", "value"), prevent_initial_call=True)
 def _on_unit(unit: int):
@@ -306,6 +322,7 @@ def _on_unit(unit: int):
 @callback(Output("grid-card", "children"), Output("grid-map", "data"),
           Input("grid-pick", "value"), State("grid-lang", "data"), prevent_initial_call=True)
 def _on_grid(grid: int, lang: str):
+    grid = _grid_number(grid)
     require(can_see_grid(current_user(), grid), f"grid {grid}")
     return card_view(grid, lang), grid_map(grid)
 
@@ -314,6 +331,7 @@ def _on_grid(grid: int, lang: str):
           Input("grid-version", "data"), Input("grid-tick", "n_intervals"),
           State("grid-lang", "data"))
 def _on_cases(grid: int, _version, _tick, lang: str):
+    grid = _grid_number(grid)
     return cases_view(grid, lang) if grid is not None else []
 
 
@@ -329,6 +347,7 @@ def _on_act(_clicks, _notes, version, lang):
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
           Input("grid-tick", "n_intervals"), State("grid-lang", "data"))
 def _on_live(grid: int | None, _tick, lang: str):
+    grid = _grid_number(grid)
     if grid is None:
         return []
     require(can_see_grid(current_user(), grid), f"grid {grid}")

@@ -10,6 +10,7 @@ import pytest
 
 from tests.dashboard.browser import DEMO_PASSWORDS, serve
 from tests.loop.conftest import alert, bus, clock, redis_server  # noqa: F401 - shared fixtures
+from tests.loop.test_open311_cap import keyring  # noqa: F401 - shared fixture
 
 GRIDS = (5, 8)  # grid_a manages 5-7, grid_b 8-10 (data/users.yaml)
 
@@ -39,30 +40,49 @@ def live_bus(redis_server, tmp_path_factory, demo_twin):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def ogc(demo_twin, live_bus, tmp_path_factory):
+def keys_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("keys") / "api_keys.yaml"
+
+
+@pytest.fixture(scope="module")
+def ogc(demo_twin, live_bus, keys_file):
     """The OGC API's base URL on a running dashboard."""
     from dashboard.app import create_app
 
-    url, server = serve(create_app(demo_twin, live_bus))
+    url, server = serve(create_app(demo_twin, live_bus, keys_file=keys_file))
     yield url + "/ogc"
     server.shutdown()
 
 
 @pytest.fixture(scope="module")
-def credentials(ogc):
-    """HTTP headers that authenticate a request as a demo user (a session cookie)."""
-    import requests
+def credentials(ogc, keys_file):
+    """HTTP headers of an API key with a demo user's role and grids (data/users.yaml)."""
+    from dashboard.apikeys import add
+    from dashboard.users import load_users
 
+    users = load_users(None)
     cache: dict[str, dict] = {}
 
-    def headers(user: str) -> dict:
-        if user not in cache:
-            reply = requests.post(ogc.removesuffix("/ogc") + "/login", allow_redirects=False,
-                                  data={"username": user, "password": DEMO_PASSWORDS[user]},
-                                  timeout=30)
-            assert reply.status_code == 303, f"login as {user} failed: {reply.status_code}"
-            cookie = "; ".join(f"{k}={v}" for k, v in reply.cookies.items())
-            cache[user] = {"Cookie": cookie}
-        return cache[user]
+    def headers(name: str) -> dict:
+        if name not in cache:
+            user = users[name]
+            key = add(keys_file, f"key-{name}", user.role, sorted(user.grids))
+            cache[name] = {"Authorization": f"Bearer {key}"}
+        return cache[name]
 
     return headers
+
+
+@pytest.fixture(scope="module")
+def session_cookie(ogc):
+    """The Cookie header of a demo user's browser session (POST /login)."""
+    import requests
+
+    def cookie(name: str) -> dict:
+        reply = requests.post(ogc.removesuffix("/ogc") + "/login", allow_redirects=False,
+                              data={"username": name, "password": DEMO_PASSWORDS[name]},
+                              timeout=30)
+        assert reply.status_code == 303, f"login as {name} failed: {reply.status_code}"
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in reply.cookies.items())}
+
+    return cookie

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.loop.test_open311_cap import data_key
 from tests.outside.tools import need
 
 XSD = Path(__file__).parent / "cap" / "CAP-v1.2.xsd"
@@ -174,7 +175,7 @@ def test_the_atom_feed_links_each_entry_to_its_cap_message(demo_twin):
 
 # -- the routes ----------------------------------------------------------------------------------
 @pytest.fixture
-def web(bus, demo_twin, clock):
+def web(bus, demo_twin, clock, keyring):
     from flask import Flask
 
     from dashboard.web_api import register_routes
@@ -183,49 +184,79 @@ def web(bus, demo_twin, clock):
 
     store = CaseStore(bus, Router(demo_twin), clock=clock)
     server = Flask("cap-test")
-    register_routes(server, bus, demo_twin, {"k"}, clock=clock, store=store)
+    register_routes(server, bus, demo_twin, {"k"}, clock=clock, store=store, keyring=keyring)
     return server.test_client(), store
 
 
-def _opened(store, demo_twin, clock, grid=5):
+def _opened(store, bus, demo_twin, clock, grid=5):
+    """An alert raised in a grid, with its case: (public id, case id)."""
+    from layers.loop.alerts import AlertStore
     from tests.loop.conftest import alert
 
     raised = alert(demo_twin, grid=grid, ts=clock(), severity=3)
     raised.id = None
     case_id, _ = store.ingest(raised)
-    return raised.id, case_id
+    return AlertStore(bus).get(raised.id).public_id, case_id
 
 
-def test_the_cap_route_serves_the_latest_message_of_an_alert(schema, web, demo_twin, clock):
+def test_the_cap_route_serves_the_latest_message_of_an_alert(schema, web, bus, demo_twin,
+                                                             clock, keyring):
     client, store = web
-    alert_id, case_id = _opened(store, demo_twin, clock)
-    first = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
+    key = data_key(keyring)
+    public, case_id = _opened(store, bus, demo_twin, clock)
+
+    def latest():
+        res = client.get(f"/cap/alerts/{public}.xml", headers=key)
+        return _valid(schema, res.get_data(as_text=True))
+
+    first = latest()
     assert first.findtext(f"{CAP}msgType") == "Alert"
     clock.advance(600)
     store.act(case_id, "escalate", actor="system")
-    update = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
+    update = latest()
     assert update.findtext(f"{CAP}msgType") == "Update"
     assert first.findtext(f"{CAP}identifier") in update.findtext(f"{CAP}references")
     for action in ("accept", "resolve", "close"):
         clock.advance(60)
         store.act(case_id, action, actor="admin", note="done")
-    cancel = _valid(schema, client.get(f"/cap/alerts/{alert_id}.xml").get_data(as_text=True))
-    assert cancel.findtext(f"{CAP}msgType") == "Cancel"
+    assert latest().findtext(f"{CAP}msgType") == "Cancel"
 
 
-def test_the_atom_feed_lists_active_alerts_only(schema, web, demo_twin, clock):
+def test_the_atom_feed_lists_active_alerts_only(schema, web, bus, demo_twin, clock, keyring):
     from lxml import etree
 
     client, store = web
-    active, _ = _opened(store, demo_twin, clock, grid=5)
-    done, done_case = _opened(store, demo_twin, clock, grid=8)
+    key = data_key(keyring)
+    active, _ = _opened(store, bus, demo_twin, clock, grid=5)
+    _, done_case = _opened(store, bus, demo_twin, clock, grid=8)
     for action in ("accept", "resolve", "close"):
         store.act(done_case, action, actor="admin", note="done")
-    res = client.get("/cap/alerts.atom")
+    res = client.get("/cap/alerts.atom", headers=key)
     assert res.status_code == 200 and res.mimetype == "application/atom+xml"
-    feed = etree.fromstring(res.data)
-    ns = {"a": "http://www.w3.org/2005/Atom"}
-    links = [e.find("a:link", ns).get("href") for e in feed.findall("a:entry", ns)]
+    links = _feed_links(etree.fromstring(res.data))
     assert [link.rsplit("/", 1)[-1] for link in links] == [f"{active}.xml"]
-    message = client.get(links[0].removeprefix("http://localhost"))
+    message = client.get(links[0].removeprefix("http://localhost"), headers=key)
     _valid(schema, message.get_data(as_text=True))
+
+
+def test_a_grid_managers_key_sees_only_its_grids_alerts_in_the_feed(web, bus, demo_twin, clock,
+                                                                     keyring):
+    from lxml import etree
+
+    client, store = web
+    mine, _ = _opened(store, bus, demo_twin, clock, grid=5)
+    _opened(store, bus, demo_twin, clock, grid=8)
+    key = data_key(keyring, "grid_manager", [5, 6, 7], name="grid-a")
+    links = _feed_links(etree.fromstring(client.get("/cap/alerts.atom", headers=key).data))
+    assert [link.rsplit("/", 1)[-1] for link in links] == [f"{mine}.xml"]
+
+
+def test_the_feed_needs_a_login_or_a_key(web):
+    client, _ = web
+    res = client.get("/cap/alerts.atom")
+    assert res.status_code == 401 and "API key" in res.get_json()[0]["description"]
+
+
+def _feed_links(feed) -> list[str]:
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    return [e.find("a:link", ns).get("href") for e in feed.findall("a:entry", ns)]

@@ -169,6 +169,17 @@ def test_cases_carry_no_free_text(ogc, credentials):
 
 
 # -- access and errors ----------------------------------------------------------------------------
+def test_a_logged_in_browser_session_reads_the_api_too(ogc, session_cookie):
+    res = _get(ogc, "/collections/cases/items", session_cookie("grid_b"))
+    assert res.status_code == 200
+    assert [f["properties"]["grid"] for f in res.json()["features"]] == [GRIDS[1]]
+
+
+def test_a_key_that_is_not_valid_is_refused_with_401(ogc):
+    res = _get(ogc, "/collections/cells/items", {"Authorization": "Bearer cok_made_up"})
+    assert res.status_code == 401 and "not valid" in res.json()["description"]
+
+
 @pytest.mark.parametrize("path", ["/", "/collections/cells/items", "/processes"])
 def test_without_credentials_the_api_answers_401_ogc_json(ogc, path):
     res = _get(ogc, path)
