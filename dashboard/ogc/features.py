@@ -249,7 +249,8 @@ class CasesProvider(TableProvider):
 
 
 class AlertsProvider(CasesProvider):
-    """The alerts behind open cases (an alert is open while its case is)."""
+    """The alerts behind open cases (an alert is open while its case is), known by their public
+    ids like CAP's (`/cap/alerts/{id}.xml`)."""
 
     FIELDS = {"id": "string", "rule": "string", "category": "string", "severity": "integer",
               "source": "string", "time": "string", "case": "string", "case_status": "string",
@@ -259,7 +260,7 @@ class AlertsProvider(CasesProvider):
         from layers.loop.alerts import AlertStore
 
         tz = self.mount.twin.timezone
-        rows = [{"id": alert.id, "rule": alert.rule, "category": alert.category,
+        rows = [{"id": alert.public_id, "rule": alert.rule, "category": alert.category,
                  "severity": int(alert.severity), "source": alert.source,
                  "time": iso_time(alert.ts, tz), "case": case.id, "case_status": case.status,
                  "cells": len(alert.cells), "grid": int(case.place.grid),

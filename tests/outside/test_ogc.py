@@ -162,6 +162,16 @@ def test_a_grid_managers_credentials_see_only_their_grids_cases(ogc, credentials
     assert [f["properties"]["grid"] for f in alerts["features"]] == [GRIDS[1]]
 
 
+def test_alerts_are_known_by_their_public_ids_like_caps(ogc, credentials):
+    headers = credentials("commander")
+    alerts = _get(ogc, "/collections/alerts/items", headers).json()["features"]
+    assert alerts and not any(a["id"].startswith("A0") for a in alerts)
+    cap = requests.get(ogc.removesuffix("/ogc") + f"/cap/alerts/{alerts[0]['id']}.xml",
+                       headers=headers, timeout=60)
+    assert cap.status_code == 200 and cap.headers["Content-Type"].startswith(
+        "application/cap+xml")
+
+
 def test_cases_carry_no_free_text(ogc, credentials):
     case = _get(ogc, "/collections/cases/items", credentials("commander")).json()["features"][0]
     assert not {"note", "notes", "title", "manager", "owner", "evidence"} & set(
