@@ -18,6 +18,7 @@ from sim import hazards
 from sim import impact as impact_mod
 from sim.hazards.base import Peak, Place
 from sim.scenario import Scenario, ScenarioError
+from twin import netcdf
 
 LIVE_KEYS = {
     "rain_mm_h": "scalar or per-cell array of current rain (mm/h), held for the run",
@@ -39,20 +40,18 @@ class Result:
     impact: dict = field(default_factory=dict)
 
     def to_netcdf(self, path) -> None:
-        """Write ds with the scenario and impact as JSON attributes."""
+        """Write ds with the scenario and impact as JSON attributes (CF-1.10 + xdggs: `time` in
+        seconds since the run's start, see `twin.netcdf`)."""
         ds = self.ds.copy()
-        ds.attrs = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
-                    for k, v in ds.attrs.items()}
         ds.attrs["scenario_json"] = self.scenario.to_json()
         ds.attrs["impact_json"] = json.dumps(self.impact, ensure_ascii=False,
                                              default=jsonable)
-        ds.to_netcdf(path)
+        netcdf.write(ds, path)
 
     @staticmethod
     def from_netcdf(path) -> Result:
         """Read a result written by `to_netcdf`."""
-        with xr.open_dataset(path) as f:
-            ds = f.load()
+        ds = netcdf.read(path, relative_time=True)
         if "scenario_json" not in ds.attrs or "impact_json" not in ds.attrs:
             raise ScenarioError(f"{path} is not a simulation result (written by `cityops sim run`)")
         scenario = Scenario.model_validate_json(ds.attrs.pop("scenario_json"))

@@ -173,7 +173,9 @@ def _ensemble(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.out:
-        ds.to_netcdf(args.out)
+        from twin import netcdf
+
+        netcdf.write(ds, args.out)  # CF-1.10 + xdggs, like every cell file
     people = ds["people_affected"].values
     print_json({"scenario": scenario.name, "members": args.members,
                 "people_affected": {"mean": float(people.mean()), "min": float(people.min()),
