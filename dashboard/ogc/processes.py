@@ -25,10 +25,10 @@ OUTPUTS = {
 
 
 def hazard_models() -> dict[str, type[BaseModel]]:
-    """Each hazard's parameter model, by hazard name."""
-    from sim.scenario import PARAMS
+    """Each hazard's parameter model, by hazard name (from sim's hazard registry)."""
+    from sim import hazards
 
-    return dict(PARAMS)
+    return {hazard.name: hazard.params for hazard in hazards.all_hazards()}
 
 
 def _schema(model: type[BaseModel]) -> dict:
@@ -37,6 +37,7 @@ def _schema(model: type[BaseModel]) -> dict:
 
 def metadata(hazard: str) -> dict:
     """The process description of a hazard: inputs from the scenario and parameter models."""
+    from sim import hazards
     from sim.scenario import Location, Scenario
 
     params = _schema(hazard_models()[hazard])
@@ -47,7 +48,8 @@ def metadata(hazard: str) -> dict:
                  "maxOccurs": 1},
         "location": {"title": "Location", "description": Location.__doc__ or "",
                      "schema": _schema(Location),
-                     "minOccurs": 0 if hazard == "flood" else 1, "maxOccurs": 1},
+                     "minOccurs": 1 if hazards.get(hazard).needs_location else 0,
+                     "maxOccurs": 1},
         "duration": {"title": "Duration", "description": fields["duration"].description or "",
                      "schema": {"oneOf": [{"type": "number"}, {"type": "string"}]},
                      "minOccurs": 1, "maxOccurs": 1},
