@@ -6,17 +6,17 @@ spec's `[{"code", "description"}]` or `<errors><error>` in the format asked for.
 public; a POST takes an Open311 key (`api_key`), a form, JSON, or a multipart form with a photo
 (`media`: JPEG/PNG/WebP, judged by its bytes, at most `dashboard.media.MAX_BYTES`, refused before
 anything is created). The photo goes onto the request's case once the case exists (the POST
-waits a little for the rules engine to open it; any later read finishes the job): stored by
-`dashboard.media` under `$CITYOPS_HOME/media/{case}/`, served there only to who may see the case.
-Browsers on the origins of $CITYOPS_OPEN311_CORS may call the GeoReport routes. The work is in
-`layers.protocols.open311`.
+waits a little for the rules engine to open it; the rules service after its next tick, or any
+later read, finishes the job): stored by `dashboard.media` under `$CITYOPS_HOME/media/{case}/`,
+served there only to who may see the case. Browsers on the origins of $CITYOPS_OPEN311_CORS may call the
+GeoReport routes. The work is in `layers.protocols.open311`.
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, has_request_context, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard import media
@@ -88,10 +88,15 @@ def _photo() -> bytes | None:
 
 
 def keep_photo(case_id: str, data: bytes) -> tuple[str, str]:
-    """Store a request's photo with its case: (its name, its absolute URL)."""
+    """Store a request's photo with its case: (its name, its path on this server)."""
     name = media.save(case_id, data)
-    base = request.host_url.rstrip("/") if has_request_context() else ""
-    return name, base + media.url(case_id, name)
+    return name, media.url(case_id, name)
+
+
+def settle_photos(bus, twin, store: CaseStore) -> int:
+    """Put the photos and links of Open311 requests whose case now exists onto their cases
+    (the rules service runs it after each tick); how many."""
+    return Open311(bus, twin, store, keep_photo=keep_photo).settle_pending()
 
 
 def _cors(origins: tuple[str, ...]):
@@ -152,7 +157,7 @@ def register(server: Flask, bus, twin, api_keys, store: CaseStore, clock: Clock 
         if not api.known_key(form.get("api_key")):  # before a photo is looked at
             raise Open311Error(403, "api_key is missing or not valid: ask the operator for a key")
         photo = _photo()
-        done = api.submit(form, photo)
+        done = api.submit(form, photo, request.host_url.rstrip("/"))
         if photo is not None:
             try:
                 api.settle_soon(done[0]["service_request_id"], photo_wait_s)

@@ -111,7 +111,8 @@ class Open311:
     def __init__(self, bus: Bus, twin, store: CaseStore, api_keys=(), clock: Clock = wall,
                  lang: str = "zh",
                  keep_photo: Callable[[str, bytes], tuple[str, str]] | None = None) -> None:
-        """`keep_photo(case id, bytes)` stores a photo with a case: (its name, its URL)."""
+        """`keep_photo(case id, bytes)` stores a photo with a case: (its name, its path on the
+        server that received the request, whose address `submit` was given)."""
         self.bus, self.twin, self.store, self.clock = bus, twin, store, clock
         self.keep_photo = keep_photo
         self.api_keys = {k for k in api_keys if k}
@@ -215,9 +216,10 @@ class Open311:
         except (TypeError, ValueError) as exc:
             raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
 
-    def submit(self, form: dict, photo: bytes | None = None) -> list[dict]:
+    def submit(self, form: dict, photo: bytes | None = None, base_url: str = "") -> list[dict]:
         """Store a valid request and publish its incident event, atomically (`photo`: an image
-        uploaded with it, already checked by the web layer, held until the case exists)."""
+        uploaded with it, already checked by the web layer, held until the case exists;
+        `base_url`: the server's address, which its media_url will start with)."""
         req = self.validate(form)
         if photo is not None and req.get("media_url"):
             raise Open311Error(400, "send media_url or a media file, not both")
@@ -226,6 +228,8 @@ class Open311:
         req.update(service_request_id=rid, requested=now, event=f"open311-{rid}")
         if photo is not None or req.get("media_url"):
             req.update(pending=True, upload=photo is not None)
+            if photo is not None:
+                req["base"] = base_url
         event = {"id": req["event"], "ts": repr(now), "lat": repr(req["lat"]),
                  "lng": repr(req["long"]), "source": "app", "category": req["service_code"],
                  "severity": "2", "text": req.get("description", "")[:S.MAX_TEXT_CHARS]}
@@ -253,8 +257,8 @@ class Open311:
         photo = self.redis.hget(held, rid)
         context, url = {}, req.get("media_url")
         if photo:
-            name, url = self.keep_photo(case.id, photo)
-            context["photos"] = [name]
+            name, path = self.keep_photo(case.id, photo)
+            context["photos"], url = [name], req.get("base", "") + path
         if not self.redis.hdel(held, rid):  # another reader settled it meanwhile
             return self._req(rid)
         req = {**req, "pending": False, "media_url": url}
@@ -264,6 +268,14 @@ class Open311:
         self.store.act(case.id, "note", actor="open311", note=f"{what}: {url}",
                        context={**context, "media_url": url, "service_request_id": rid})
         return req
+
+    def settle_pending(self, limit: int = 200) -> int:
+        """`settle` the requests still waiting for their case (at most `limit` a call, run after
+        each tick of the rules engine); how many went onto their case."""
+        held = self.redis.hscan(self.keys.open311("media"), count=limit)[1]
+        rids = [r.decode() if isinstance(r, bytes) else r for r in list(held)[:limit]]
+        raws = self.redis.hmget(self.keys.open311("req"), rids) if rids else []
+        return sum(not self.settle(json.loads(raw)).get("pending") for raw in raws if raw)
 
     def settle_soon(self, rid: str, wait_s: float) -> dict:
         """`settle` a new request, waiting up to `wait_s` seconds for its case to be opened."""

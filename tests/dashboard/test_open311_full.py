@@ -291,6 +291,25 @@ def test_an_uploaded_photo_goes_onto_the_requests_case(client, demo_twin, engine
     assert sum(r["data"]["action"] == "note" for r in engine.store.history(case_id)) == 1
 
 
+def test_after_a_tick_the_rules_service_puts_waiting_photos_on_their_cases(client, demo_twin,
+                                                                           engine, clock):  # noqa: F811
+    from dashboard.open311_api import settle_photos
+
+    rids = [post_photo(client, demo_twin, png(4 + i)).get_json()[0]["service_request_id"]
+            for i in range(3)]
+    assert settle_photos(engine.bus, demo_twin, engine.store) == 0  # no case yet
+    clock.advance(5)
+    engine.tick()
+    assert settle_photos(engine.bus, demo_twin, engine.store) == 3  # no reader needed
+    assert settle_photos(engine.bus, demo_twin, engine.store) == 0
+    for rid in rids:
+        case_id = engine.store.by_event(f"open311-{rid}")
+        (note,) = [r["data"] for r in engine.store.history(case_id)  # one case may join
+                   if r["data"].get("service_request_id") == rid]  # several reports
+        assert note["media_url"] == f"http://localhost{media.url(case_id, note['photos'][0])}"
+        assert media.path_of(case_id, note["photos"][0]) is not None
+
+
 def test_a_media_url_link_is_put_on_the_case_and_shown_publicly(client, demo_twin, engine,
                                                                 clock):  # noqa: F811
     link = "https://photos.example.org/p/123.jpg"
