@@ -8,8 +8,8 @@ public; a POST takes an Open311 key (`api_key`), a form, JSON, or a multipart fo
 anything is created). The photo goes onto the request's case once the case exists (the POST
 waits a little for the rules engine to open it; the rules service after its next tick, or any
 later read, finishes the job): stored by `dashboard.media` under `$CITYOPS_HOME/media/{case}/`,
-served there only to who may see the case. Browsers on the origins of $CITYOPS_OPEN311_CORS may call the
-GeoReport routes. The work is in `layers.protocols.open311`.
+served there only to who may see the case. Browsers on the origins of $CITYOPS_OPEN311_CORS may
+call the GeoReport routes. The work is in `layers.protocols.open311`.
 """
 
 from __future__ import annotations
