@@ -272,8 +272,8 @@ class Open311:
     def settle_pending(self, limit: int = 200) -> int:
         """`settle` the requests still waiting for their case (at most `limit` a call, run after
         each tick of the rules engine); how many went onto their case."""
-        held = self.redis.hscan(self.keys.open311("media"), count=limit)[1]
-        rids = [r.decode() if isinstance(r, bytes) else r for r in list(held)[:limit]]
+        held = self.redis.hkeys(self.keys.open311("media"))  # names only, never the photos
+        rids = [r.decode() if isinstance(r, bytes) else r for r in held[:limit]]
         raws = self.redis.hmget(self.keys.open311("req"), rids) if rids else []
         return sum(not self.settle(json.loads(raw)).get("pending") for raw in raws if raw)
 
