@@ -8,8 +8,8 @@ share one Redis.
 
 Redis Cluster: a transaction must stay in one hash slot, so keys written together carry one hash
 tag right after the prefix. An ingest partition's streams, dead letters, lease and state carry
-`{p<n>}` (when there is more than one partition), the snapshot keys `{snap}` and the closed
-loop's keys `{loop}` (on a cluster), e.g. `cityops:{p3}:state:minutes`,
+`{p<n>}` (when there is more than one partition), the snapshot keys `{snap}`, the vehicles'
+tracks `{tracks}` and the closed loop's keys `{loop}` (on a cluster), e.g. `cityops:{p3}:state:minutes`,
 `cityops:{loop}:cases:state`. On a single Redis with one partition the names have no tag.
 """
 
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "cityops:"
-KINDS = ("iot", "video", "incident")
+KINDS = ("iot", "video", "incident", "vehicle")  # layers.live.schema describes each
 GROUPS = {"ingest": "the ingest worker", "rules": "the rules engine",
           "notify": "the notification dispatcher"}
 
@@ -37,7 +37,7 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     # -- the live pipeline -------------------------------------------------------------------------
     Family("events:{kind}", "stream", "layers.live.bus", "events of one kind (iot, video, "
-           "incident): flat entries or Arrow batches; groups ingest and rules read it"),
+           "incident, vehicle): flat entries or Arrow batches; groups ingest and rules read it"),
     Family("dead", "stream", "layers.live.bus", "dead letters: the entry or row that failed, "
            "the reason, the stream"),
     Family("ingest:lease", "string", "layers.live.checkpoint", "token of the worker holding the "
@@ -64,6 +64,10 @@ FAMILIES: tuple[Family, ...] = (
            "workers agree on (count, level, bounds, twin fingerprint)"),
     Family("ingest:members", "zset", "layers.live.fleet", "ingest processes alive (heartbeat "
            "time): each takes its share of the partitions"),
+    Family("tracks:last", "hash", "layers.live.tracks", "inspection vehicle -> its last accepted "
+           "fix (time, WGS-84 point, heading): the jump check's reference, the wall's marker"),
+    Family("tracks:cells:{day}", "set", "layers.live.tracks", "uint64 cells the inspection "
+           "vehicles covered on one city day (YYYYMMDD; kept 15 days)"),
     # -- the closed loop ---------------------------------------------------------------------------
     Family("rules:meta", "hash", "layers.loop.rulestate", "rules engine heartbeat, consumer"),
     Family("rules:seen:{hour}", "set", "layers.loop.rulestate", "event ids the rules engine "
@@ -181,6 +185,8 @@ class Keys:
             tag = f"p{self.partition_no}"
         elif self.cluster and name.startswith("snap:"):
             tag = "snap"
+        elif self.cluster and name.startswith("tracks:"):
+            tag = "tracks"
         elif self.cluster and name.startswith(LOOP_GROUP):
             tag = "loop"
         return f"{self.prefix}{{{tag}}}:{name}" if tag else f"{self.prefix}{name}"
@@ -259,6 +265,12 @@ class Keys:
     @property
     def ingest_members(self) -> str:
         return self._k("ingest:members")
+
+    def tracks(self, name: str) -> str:
+        """`tracks:last` or `tracks:cells:{day}` (day: YYYYMMDD)."""
+        if name != "last" and not re.fullmatch(r"cells:[0-9]{8}", name):
+            raise ValueError(f"no tracks key {name!r}: use 'last' or 'cells:YYYYMMDD'")
+        return self._k(f"tracks:{name}")
 
     # loop ------------------------------------------------------------------------------------------
     @property
