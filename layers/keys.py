@@ -106,6 +106,28 @@ FAMILIES: tuple[Family, ...] = (
            "audit key id (anchored outside Redis)"),
     Family("audit:subject:{subject}", "list", "layers.loop.audit", "sequence numbers of one "
            "subject's records"),
+    Family("enforce:seq", "string", "layers.loop.enforcement", "enforcement case id counter"),
+    Family("enforce:state", "hash", "layers.loop.enforcement", "enforcement case id -> "
+           "EnforcementCase JSON (folded from the audit log)"),
+    Family("enforce:created", "zset", "layers.loop.enforcement", "enforcement case ids by "
+           "opening time"),
+    Family("enforce:open", "set", "layers.loop.enforcement", "ids of open enforcement cases"),
+    Family("enforce:dept:{department}", "set", "layers.loop.enforcement", "enforcement case "
+           "ids of a department"),
+    Family("enforce:deadline", "zset", "layers.loop.enforcement", "open enforcement case ids by "
+           "the deadline of their current stage"),
+    Family("enforce:by_basis", "hash", "layers.loop.enforcement", "basis (draw:<seq>:<target> "
+           "or complaint:<case>) -> the enforcement case it opened"),
+    Family("enforce:flagged", "set", "layers.loop.enforcement", "enforcement case ids a "
+           "supervisor flagged for review"),
+    Family("payments:req", "hash", "layers.loop.payments", "payment request id (random) -> "
+           "PaymentRequest JSON"),
+    Family("payments:nonce:{nonce}", "string", "layers.loop.payments", "nonce of an accepted "
+           "payment callback (expires after twice the time window: replays are refused)"),
+    Family("payments:sim", "hash", "layers.loop.payments", "the simulator gateway's own "
+           "records: transaction id -> payment, amount, time"),
+    Family("payments:refused", "stream", "layers.loop.payments", "refused payment callbacks: "
+           "status, reason, address (capped)"),
     Family("outbox", "stream", "layers.loop.notify", "messages waiting for a gateway"),
     Family("outbox:dead", "stream", "layers.loop.notify", "messages no gateway could deliver"),
     Family("outbox:attempts", "hash", "layers.loop.notify", "delivery attempts per message"),
@@ -144,7 +166,8 @@ OWNERS = frozenset(f.owner for f in FAMILIES)
 
 
 PARTITION_GROUP = ("events:", "dead", "ingest:lease", "ingest:epoch", "state:")
-LOOP_GROUP = ("rules:", "alerts:", "cases:", "audit:", "outbox", "parking:", "open311:")
+LOOP_GROUP = ("rules:", "alerts:", "cases:", "audit:", "outbox", "parking:", "open311:",
+              "enforce:", "payments:")
 _TAG = re.compile(r"\{[a-z0-9_]+\}:")
 
 
@@ -319,6 +342,21 @@ class Keys:
         if name not in ("vehicles", "kpi"):
             raise ValueError(f"no parking key {name!r}")
         return self._k(f"parking:{name}")
+
+    def enforce(self, name: str) -> str:
+        """`enforce:seq|state|created|open|deadline|flagged|by_basis` or `enforce:dept:{department}`."""
+        key = self._k(f"enforce:{name}")
+        if self.family(key) is None:
+            raise ValueError(f"no enforcement key {name!r}: see layers.keys.FAMILIES")
+        return key
+
+    def payments(self, name: str) -> str:
+        """`payments:req|sim|refused` or `payments:nonce:{nonce}`."""
+        if name.startswith("nonce:"):
+            return self._k(f"payments:nonce:{_token(name[6:], 'nonce')}")
+        if name not in ("req", "sim", "refused"):
+            raise ValueError(f"no payments key {name!r}")
+        return self._k(f"payments:{name}")
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:

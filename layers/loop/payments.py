@@ -14,8 +14,8 @@ A gateway says a request was paid by calling back over HTTP with a JSON body
     X-CityOps-Signature: v1=<hex HMAC-SHA256(secret, "{timestamp}.{nonce}." + body)>
 
 under the payment secret ($CITYOPS_PAYMENT_SECRET, else made once under the home:
-`twin.settings.payment_secret`). `verify` checks them (`layers.loop.callbacks` records the
-payment and refuses and logs everything else). `Simulator` is the default gateway: it records
+`twin.settings.payment_secret`). `verify` checks them (`layers.loop.enforcement` records
+the payment and refuses and logs everything else). `Simulator` is the default gateway: it records
 the payments it takes (`payments:sim`) and calls back as a real gateway does, signed, over HTTP.
 """
 
@@ -43,6 +43,7 @@ WINDOW_S = 300.0          # a callback's time may differ from ours by this much
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_BODY = 4096
 STATUSES = ("open", "paid", "cancelled")
+REFUSED_KEPT = 10_000
 
 
 class CallbackRefused(ValueError):
@@ -187,6 +188,16 @@ class PaymentStore:
 
     def secret(self) -> bytes:
         return settings.payment_secret(self.home)
+
+    def refused(self, status: int, reason: str, addr: str, now: float) -> None:
+        """Log a refused callback (the last `REFUSED_KEPT` are kept)."""
+        self.redis.xadd(self._k("refused"), {"status": status, "reason": reason[:500],
+                                             "addr": addr[:64], "ts": now},
+                        maxlen=REFUSED_KEPT, approximate=True)
+
+    def refusals(self) -> list[dict]:
+        return [{k.decode(): v.decode() for k, v in fields.items()}
+                for _id, fields in self.redis.xrange(self._k("refused"))]
 
     # -- the simulator's own records ---------------------------------------------------------------
     def record_simulated(self, txn: str, request: PaymentRequest, paid_at: float) -> None:
