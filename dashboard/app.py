@@ -84,7 +84,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                            title=title)
     app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
-    from dashboard import auth, web_api
+    from dashboard import auth, enforce_api, web_api
     from dashboard.apikeys import KeyRing
     from dashboard.session import KEYS
 
@@ -92,6 +92,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
         web_api.register_routes(app.server, bus, twin, set(api_keys))
+        enforce_api.register(app.server, bus, tz=twin.timezone)
     web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")

@@ -33,8 +33,10 @@ from dashboard.throttle import LoginThrottle
 from dashboard.users import authenticate, load_users
 
 # paths the guard lets through: static files, and the protocol routes, which answer for
-# themselves (Open311 is public; CAP asks for a session or an API key: dashboard.web_api)
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
+# themselves (Open311 is public; CAP and enforcement ask for a session or an API key:
+# dashboard.web_api, dashboard.enforce_api; payment callbacks are signed)
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/",
+                   "/api/v1/payments/", "/api/v1/enforcement/", "/pay/sim/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash"})
 CALLBACK_PATH = "/_dash-update-component"
