@@ -98,7 +98,8 @@ class EnforcementStore:
     # -- opening ---------------------------------------------------------------------------------
     def open(self, department: str, target: str, basis: str, basis_ref: str, actor: str,
              party: str = "organisation", target_name: str | None = None,
-             place: Place | None = None, ts: float | None = None) -> EnforcementCase:
+             place: Place | None = None, ts: float | None = None,
+             context: dict | None = None) -> EnforcementCase:
         """Open an enforcement record for an inspection of `target` by `department`.
 
         `basis` is `draw` (basis_ref: the draw's audit seq; the target must be among the drawn)
@@ -113,20 +114,23 @@ class EnforcementStore:
         basis_key, found, extra = self._basis(department, target, basis, str(basis_ref))
         if found is not None:
             self._refuse(department, target, basis, str(basis_ref), found, actor, ts)
-        existing = self.redis.hget(self._k("by_basis"), basis_key)
-        if existing:
-            raise EnforcementError(f"{basis_key} already opened enforcement case "
-                                   f"{existing.decode()}")
         case_id = f"E{int(self.redis.incr(self._k('seq'))):06d}"
         place = place or extra.get("place")
-        data = {"to": "inspection", "department": department, "target": str(target),
-                "target_name": target_name or str(target), "basis": basis,
+        data = {**(context or {}), "to": "inspection", "department": department,
+                "target": str(target), "target_name": target_name or str(target), "basis": basis,
                 "basis_ref": str(basis_ref), "party": party,
                 "inspectors": extra.get("inspectors", []),
                 "place": None if place is None else place.to_dict(),
                 "deadline": self.procedure.deadline("inspection", ts, None, self.tz)}
+        def once(pipe) -> None:  # inside the transaction's lock: one basis opens one case
+            existing = pipe.hget(self._k("by_basis"), basis_key)
+            if existing:
+                raise EnforcementError(f"{basis_key} already opened enforcement case "
+                                       f"{existing.decode()}")
+
         return self._write(case_id, "open", actor, ts, data,
-                           lambda pipe, new: pipe.hset(self._k("by_basis"), basis_key, new.id))
+                           lambda pipe, new: pipe.hset(self._k("by_basis"), basis_key, new.id),
+                           guard=once)
 
     def _basis(self, department: str, target: str, basis: str,
                ref: str) -> tuple[str, str | None, dict]:
@@ -167,7 +171,8 @@ class EnforcementStore:
 
     # -- acting ----------------------------------------------------------------------------------
     def act(self, case_id: str, action: str, actor: str, amount_yuan: float | None = None,
-            note: str = "", ts: float | None = None) -> EnforcementCase:
+            note: str = "", ts: float | None = None,
+            context: dict | None = None) -> EnforcementCase:
         """Do one step of the procedure (or `flag`/`note`) as `actor`; returns the new state.
 
         `decide` needs the fine (`amount_yuan`) and yields a payment request; from the
@@ -181,18 +186,19 @@ class EnforcementStore:
         ts = self.clock() if ts is None else ts
         case = self.require(case_id)
         proc.check(case, action)
-        data: dict = {"note": note} if note else {}
+        data: dict = {**(context or {}), **({"note": note} if note else {})}
         extra = None
         if action in proc.MOVES:
             data.update(self._move(case, action, ts, amount_yuan))
             extra = self._payment_effect(case, action, data, ts)
         return self._write(case_id, action, actor, ts, data, extra, expect=case.history)
 
-    def flag(self, case_id: str, actor: str, note: str, ts: float | None = None) -> EnforcementCase:
+    def flag(self, case_id: str, actor: str, note: str, ts: float | None = None,
+             context: dict | None = None) -> EnforcementCase:
         """A supervisor flags a case for review (recorded; the case does not move)."""
         if not note.strip():
             raise EnforcementError("a flag needs a note saying what to review")
-        return self.act(case_id, "flag", actor, note=note, ts=ts)
+        return self.act(case_id, "flag", actor, note=note, ts=ts, context=context)
 
     def _move(self, case: EnforcementCase, action: str, ts: float,
               amount_yuan: float | None) -> dict:
@@ -232,10 +238,12 @@ class EnforcementStore:
         return lambda pipe, _new: self.payments.queue_save(pipe, request)
 
     def _write(self, case_id: str, action: str, actor: str, ts: float, data: dict,
-               extra=None, expect: int | None = None) -> EnforcementCase:
+               extra=None, expect: int | None = None, guard=None) -> EnforcementCase:
         out: dict = {}
 
         def build(pipe) -> dict:
+            if guard is not None:
+                guard(pipe)
             raw = pipe.hget(self._k("state"), case_id)
             old = EnforcementCase.from_json(raw) if raw else None
             if action == "open" and old is not None:
