@@ -60,6 +60,14 @@ class EnforcementStore:
     def all(self) -> list[EnforcementCase]:
         return [EnforcementCase.from_json(v) for v in self.redis.hvals(self._k("state"))]
 
+    def scan(self, batch: int = 1000):
+        """Every stored view as (id, EnforcementCase), None where it is not readable."""
+        for cid, raw in self.redis.hscan_iter(self._k("state"), count=batch):
+            try:
+                yield cid.decode(), EnforcementCase.from_json(raw)
+            except (ValueError, KeyError, TypeError):
+                yield cid.decode(), None
+
     def list(self, department: str | None = None, open_only: bool = False,
              overdue: bool = False, flagged: bool = False) -> list[EnforcementCase]:
         """Cases matching every filter given, newest first."""

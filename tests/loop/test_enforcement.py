@@ -150,3 +150,20 @@ def test_overdue_lists_open_cases_past_their_stage_deadline(enf, drawn, clock):
     assert enf.list(overdue=True) == []
     clock.advance(32 * DAY)
     assert [c.id for c in enf.list(overdue=True)] == [cid]
+
+
+def test_audit_verify_folds_every_enforcement_case_and_finds_a_view_edited_directly(enf, drawn,
+                                                                                    bus):
+    import json
+
+    from layers.loop.integrity import verify
+    from layers.testing import raw
+
+    cid = _open(enf, drawn).id
+    enf.act(cid, "find", "w")
+    assert verify(bus).ok and verify(bus).enforcement_cases == 1
+    forged = json.loads(raw(bus).hget(bus.keys.enforce("state"), cid))
+    forged["stage"] = "closed"
+    raw(bus).hset(bus.keys.enforce("state"), cid, json.dumps(forged))
+    assert verify(bus).problems == [f"enforcement case {cid}: the stored view differs from its "
+                                    f"audit records: stage is 'closed', the log gives 'filing'"]
