@@ -1,7 +1,8 @@
 """`cityops demo`: the whole system on the embedded defaults (what `make demo` runs).
 
-Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine and the
-dashboard on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
+Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine, the
+enforcement workload (draws, cases, fines paid through the simulator gateway) and the dashboard
+on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -61,15 +62,22 @@ def run(args: argparse.Namespace) -> int:
     if args.twin_only:
         print_json(twin.summary())
         return 0
+    import os
+
+    from dashboard.enforce_demo import enforcement_service
     from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    os.environ.setdefault("CITYOPS_PUBLIC_URL", f"http://{local}:{args.port}")  # payment URLs
     broker, embedded = _broker(args)
     try:
         run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
                  shares=DEMO_SHARES, mqtt=broker,
                  services=[rules_service(twin), escalation_service(twin),
-                           dashboard_service(twin, args.host, args.port)])
+                           dashboard_service(twin, args.host, args.port),
+                           enforcement_service(twin, f"http://{local}:{args.port}"
+                                                     "/api/v1/payments/callback", seed=args.seed)])
     finally:
         if embedded is not None:
             embedded.stop()

@@ -4,14 +4,13 @@ simulator gateway, the QR code, and the supervision routes under the pages' role
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from layers.loop import inspections
 from layers.loop import payments as pay
 from layers.loop.enforcement import EnforcementStore
+from tests.dashboard.browser import serve
 from tests.dashboard.conftest import DEMO_PASSWORDS
 from tests.loop.conftest import bus, redis_server  # noqa: F401
 
@@ -31,12 +30,9 @@ def client(app):
 @pytest.fixture
 def server_url(app):
     """The app served over HTTP on a free port (threaded: the simulator calls it back)."""
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url, server = serve(app)
+    yield url
     server.shutdown()
-    thread.join()
 
 
 @pytest.fixture
