@@ -1,7 +1,7 @@
 """`cityops demo`: the whole system on the embedded defaults (what `make demo` runs).
 
-Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine, the
-enforcement workload (draws, cases, fines paid through the simulator gateway) and the dashboard
+Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine, one
+inspection vehicle driving the corridors (shown on the wall), the enforcement workload (draws, cases, fines paid through the simulator gateway) and the dashboard
 on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
 """
 
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dashboard.enforce_demo import enforcement_service
     from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
+    from dashboard.vehicle_demo import vehicle_service
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                  shares=DEMO_SHARES, mqtt=broker,
                  services=[rules_service(twin), escalation_service(twin),
                            dashboard_service(twin, args.host, args.port),
+                           vehicle_service(twin, seed=args.seed),
                            enforcement_service(twin, f"http://{local}:{args.port}"
                                                      "/api/v1/payments/callback", seed=args.seed)])
     finally:
