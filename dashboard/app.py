@@ -60,7 +60,7 @@ def _share_page_callbacks() -> None:
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
                secure_cookies: bool | None = None, keys_file: str | Path | None = None,
-               jobs=None) -> Dash:
+               jobs=None, ogc_url: str | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
     `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
@@ -68,7 +68,8 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
     holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
     `jobs` runs the background callbacks (default: diskcache in this process's children;
-    `dashboard.background.celery_manager(bus)` for a fleet).
+    `dashboard.background.celery_manager(bus)` for a fleet). The OGC API is mounted under /ogc/
+    (`ogc_url`: its address as clients see it, see `dashboard.ogc.server.mount`).
     """
     set_context(twin, bus)
     from dashboard import background, maps
@@ -84,7 +85,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                            title=title)
     app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
-    from dashboard import auth, enforce_api, web_api
+    from dashboard import auth, enforce_api, event_api, web_api
     from dashboard.apikeys import KeyRing
     from dashboard.session import KEYS
 
@@ -93,7 +94,12 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     if bus is not None:
         web_api.register_routes(app.server, bus, twin, set(api_keys))
         enforce_api.register(app.server, bus, tz=twin.timezone)
+        event_api.register(app.server, bus, twin)
     web_api.register_fallbacks(app.server)
+    event_api.register_fallbacks(app.server)
+    from dashboard.ogc.server import mount
+
+    mount(app.server, twin, bus, url=ogc_url)
     app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
                                      forceColorScheme="dark")
     return app

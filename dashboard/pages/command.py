@@ -27,7 +27,7 @@ REPLAY_MINUTES = 24 * 60
 INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
     "wall-tick.n_intervals": inputs.COUNT,
     "wall-state.data": inputs.optional(inputs.mapping({
-        "version": inputs.COUNT, "replay": inputs.COUNT,
+        "version": inputs.VERSION, "replay": inputs.COUNT,
         "scale": inputs.optional(inputs.items(inputs.number(-1e30, 1e30), 2)),
         "markers": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),
         "vehicles": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),

@@ -111,9 +111,11 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
     grids["manager"] = [f"网格员{g + 1:04d}" for g in grids["grid"]]
     grids["source"] = "synthetic (demo)"
     meta = {"name": "binhai", "title": "滨海新区 Binhai New Area (demo)", "adcode": "120116",
-            "timezone": "Asia/Shanghai",
+            "timezone": "Asia/Shanghai", "cap_sender_name": "滨海新区城市运行指挥中心（演示）",
+            "cap_sender": "cityops-demo@binhai.invalid",
             "build": {"demo": "binhai", "seed": seed, "demo_version": DEMO_VERSION,
                       "resolution": resolution}}
+    grids = reg.with_communities(grids)
     return Twin(ds, meta=meta, units=reg.units_registry(land_geom),
                 zones=reg.zones_registry(land_geom), grids=grids, facilities=facilities,
                 sensors=reg.sensors_registry(layout, attrs, facilities, rng, edge),
