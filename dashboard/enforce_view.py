@@ -27,6 +27,7 @@ add_labels({
     "col_stage": {"zh": "环节", "en": "Stage"},
     "col_stage_deadline": {"zh": "环节期限", "en": "Stage deadline"},
     "col_fine": {"zh": "罚款/已缴(元)", "en": "Fine / paid (yuan)"},
+    "col_pay": {"zh": "扫码缴款", "en": "Scan to pay"},
     "col_department": {"zh": "部门", "en": "Department"},
     "col_rate": {"zh": "按时率", "en": "On time"},
     "col_judged": {"zh": "已评环节", "en": "Judged"},
@@ -47,7 +48,7 @@ def visible(cases: list[EnforcementCase], user: User | None) -> list[Enforcement
 def case_rows(cases: list[EnforcementCase], procedure: Procedure, now: float, lang: str,
               tz: str | None = None, names: dict[str, str] | None = None) -> list[dict]:
     """One row per case: id, department, target, stage (named), its last day (city time),
-    overdue, fine and paid (yuan), flagged."""
+    overdue, fine and paid (yuan), flagged, and the payment request while payment is due."""
     rows = []
     for c in cases:
         # a deadline is the end of its last day: show that day
@@ -57,7 +58,8 @@ def case_rows(cases: list[EnforcementCase], procedure: Procedure, now: float, la
         rows.append({"id": c.id, "department": (names or {}).get(c.department, c.department), "target": c.target_name,
                      "stage": procedure.name(c.stage, lang), "deadline": deadline or "-",
                      "overdue": c.is_open and c.overdue(now), "flagged": c.flagged,
-                     "fine": f"{fine} / {c.paid_fen / 100:.2f}"})
+                     "fine": f"{fine} / {c.paid_fen / 100:.2f}",
+                     "payment": c.payment if c.stage == "payment" else None})
     return rows
 
 

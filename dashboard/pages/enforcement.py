@@ -60,12 +60,22 @@ def _table(rows: list[dict], cols: tuple[str, ...], keys: tuple[str, ...], lang:
            table_id: str):
     if not rows:
         return html.P(t("enf_none", lang), className="muted", id=f"{table_id}-empty")
-    head = html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols]))
-    body = html.Tbody([html.Tr([html.Td(str(r[k])) for k in keys],
+    qr_col = [html.Th(t("col_pay", lang))] if rows and "payment" in rows[0] else []
+    head = html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols] + qr_col))
+    body = html.Tbody([html.Tr([html.Td(str(r[k])) for k in keys] + _qr(r),
                                className=" ".join(c for c in ("overdue", "flagged")
                                                   if r.get(c)))
                        for r in rows])
     return html.Table([head, body], className="case-table", id=table_id)
+
+
+def _qr(row: dict) -> list:
+    """The QR code of the payment request while the fine is due (case rows only)."""
+    if "payment" not in row:
+        return []
+    pid = row["payment"]
+    return [html.Td(html.Img(src=f"/api/v1/payments/{pid}/qr.svg", className="pay-qr",
+                             height=64, alt=pid) if pid else "")]
 
 
 @callback(Output("enf-figures", "children"), Output("enf-cases", "children"),

@@ -49,6 +49,8 @@ def test_the_supervisor_lands_on_every_departments_cases_and_flags_one(page, enf
     table = page.wait_for_selector("#enf-case-table", timeout=30_000)
     text = table.inner_text()
     assert ids["spot"] in text and ids["filing"] in text and "Filing" in text
+    qr = page.locator("#enf-case-table img.pay-qr")  # the on-the-spot fine is due: its QR code
+    assert qr.count() == 1 and qr.evaluate("img => img.complete && img.naturalWidth > 0")
     page.click("#enf-case")
     page.get_by_role("option", name=ids["filing"], exact=False).click()
     page.fill("#enf-note", "filing is slow")
