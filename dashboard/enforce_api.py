@@ -111,10 +111,13 @@ def register(server: Flask, bus, clock: Clock = wall, tz: str | None = None,
         if refused:
             return refused
         args = request.args
-        found = store.list(department=args.get("department") or None,
-                           open_only=args.get("open") == "1",
-                           overdue=args.get("overdue") == "1",
-                           flagged=args.get("flagged") == "1")
+        try:
+            found = store.list(department=args.get("department") or None,
+                               open_only=args.get("open") == "1",
+                               overdue=args.get("overdue") == "1",
+                               flagged=args.get("flagged") == "1")
+        except EnforcementError as exc:
+            return _error(400, str(exc))
         return jsonify([c.view() for c in found])
 
     @bp.get("/api/v1/enforcement/cases/<cid>")

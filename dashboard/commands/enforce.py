@@ -131,8 +131,8 @@ def _flag(args) -> int:
 
 def _list(args) -> int:
     store = _store(args)
-    cases = store.list(department=args.department, open_only=args.open, overdue=args.overdue,
-                       flagged=args.flagged)
+    cases = _run(lambda: store.list(department=args.department, open_only=args.open,
+                                    overdue=args.overdue, flagged=args.flagged))
     print_json([{k: c.view()[k] for k in ("id", "department", "target", "stage", "deadline",
                                           "amount_yuan", "paid_yuan", "flags")} for c in cases])
     return 0

@@ -14,6 +14,7 @@ callbacks are answered with their status and logged (`PaymentStore.refused`).
 from __future__ import annotations
 
 import logging
+import re
 
 from layers.clock import Clock, wall
 from layers.live.bus import Bus
@@ -25,6 +26,7 @@ from layers.loop.records import Place
 
 log = logging.getLogger(__name__)
 KIND = "enforcement"
+DEPARTMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 PARTIES = ("person", "organisation")
 
 
@@ -71,6 +73,9 @@ class EnforcementStore:
     def list(self, department: str | None = None, open_only: bool = False,
              overdue: bool = False, flagged: bool = False) -> list[EnforcementCase]:
         """Cases matching every filter given, newest first."""
+        if department is not None and not DEPARTMENT.fullmatch(department):
+            raise EnforcementError(f"bad department {department[:40]!r}: a department id "
+                                   f"(letters, digits, '_', '-', '.')")
         sets = [self._k(f"dept:{department}")] if department else []
         if open_only:
             sets.append(self._k("open"))
@@ -117,6 +122,9 @@ class EnforcementStore:
         ts = self.clock() if ts is None else ts
         if not actor:
             raise EnforcementError("an action needs an actor: pass --actor NAME")
+        if not DEPARTMENT.fullmatch(department or ""):
+            raise EnforcementError(f"bad department {str(department)[:40]!r}: a department id "
+                                   f"(letters, digits, '_', '-', '.')")
         if party not in PARTIES:
             raise EnforcementError(f"unknown party {party!r}: use one of {', '.join(PARTIES)}")
         basis_key, found, extra = self._basis(department, target, basis, str(basis_ref))
@@ -328,9 +336,12 @@ class EnforcementStore:
         data = {"to": proc.next_stage(case, "pay"), "paid_fen": notice.amount_fen,
                 "txn": notice.txn, "payment": request.id, "gateway": request.gateway,
                 "deadline": self.procedure.deadline("closure", now, case.filed_at, self.tz)}
-        new = self._write(case.id, "pay", f"gateway:{request.gateway}", now, data,
-                          lambda pipe, _new: self.payments.queue_save(pipe, request),
-                          expect=case.history)
+        try:
+            new = self._write(case.id, "pay", f"gateway:{request.gateway}", now, data,
+                              lambda pipe, _new: self.payments.queue_save(pipe, request),
+                              expect=case.history)
+        except EnforcementError as exc:  # the case moved meanwhile (another callback, an appeal)
+            raise pay.CallbackRefused(409, f"{exc}; call back again") from exc
         return {"ok": True, "payment": request.id, "case": new.id, "status": "paid",
                 "stage": new.stage}
 

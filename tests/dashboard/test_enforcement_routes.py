@@ -185,3 +185,19 @@ def test_the_stats_count_the_on_site_payments_and_the_total_collected(enf, bus, 
     assert (figures["payments"], figures["collected_yuan"]) == (1, 150.0)
     assert (figures["on_site_payments"], figures["on_site_yuan"]) == (1, 150.0)
     assert figures["by_stage"] == {"closure": 1, "payment": 1}
+
+
+def test_a_department_filter_that_is_no_department_id_answers_400_json(client):
+    _login(client, "supervisor")
+    reply = client.get("/api/v1/enforcement/cases?department=a%20b*")
+    assert reply.status_code == 400 and "department" in reply.get_json()["error"]
+
+
+def test_a_second_payment_of_a_paid_request_is_refused_with_409(enf, bus, demo_twin, client):  # noqa: F811
+    case = _decided(enf, bus, demo_twin)
+    for txn, status in (("T1", 200), ("T2", 409)):
+        body = _body(case, txn=txn)
+        reply = client.post("/api/v1/payments/callback", data=body,
+                            headers=pay.signed_headers(enf.payments.secret(), body))
+        assert reply.status_code == status
+    assert enf.get(case.id).paid_fen == case.amount_fen
