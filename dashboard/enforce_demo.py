@@ -29,9 +29,8 @@ NEXT = {  # stage -> the usual next action (the demo's choices)
 def draw_and_open(store: EnforcementStore, twin, department: str, targets: int = 2) -> list[str]:
     """A system-seeded draw for `department` and the enforcement cases of its targets."""
     drawn = inspections.draw(store.bus, twin, department, targets, 1, actor="demo-draw")
-    return [store.open(department, t, "draw", str(drawn["draw"]), ACTOR,
-                       party="person" if i % 2 else "organisation").id
-            for i, t in enumerate(drawn["targets"])]
+    party = "person" if len(store.list()) % 2 else "organisation"  # both kinds in the demo
+    return [c.id for c in store.open_drawn(drawn, ACTOR, party=party)]
 
 
 def step(store: EnforcementStore, sim: pay.Simulator, twin, rng: random.Random) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dashboard.commands.common import (
     CliError,
     add_bus_args,
+    add_twin_args,
     connect_bus,
+    load_twin,
     print_json,
     resolve_actor,
 )
@@ -32,6 +34,16 @@ def register(subparsers) -> None:
     q.add_argument("--party", choices=("person", "organisation"), default="organisation")
     q.add_argument("--actor", required=True, metavar="NAME")
     q.set_defaults(func=_open)
+    q = sub.add_parser("draw", help="a double-random draw that opens the enforcement record "
+                       "of every target drawn")
+    q.add_argument("--department", required=True, metavar="ID")
+    q.add_argument("--targets", type=int, required=True, metavar="N")
+    q.add_argument("--inspectors", type=int, required=True, metavar="M")
+    q.add_argument("--seed", type=int, help="recorded as the operator's choice")
+    q.add_argument("--party", choices=("person", "organisation"), default="organisation")
+    q.add_argument("--actor", required=True, metavar="NAME")
+    add_twin_args(q)
+    q.set_defaults(func=_draw)
     q = sub.add_parser("act", help="do one step of the procedure")
     q.add_argument("case", metavar="ID")
     q.add_argument("action", metavar="ACTION", help="clear, find, file, notify, request_hearing, "
@@ -97,6 +109,22 @@ def _open(args) -> int:
                                    party=args.party, target_name=args.target_name,
                                    context=context))
     print_json(case.view())
+    return 0
+
+
+def _draw(args) -> int:
+    from layers.loop.inspections import DrawError, draw
+
+    actor, context, _user = resolve_actor(args.actor)
+    store = _store(args)
+    try:
+        drawn = draw(store.bus, load_twin(args), args.department, args.targets, args.inspectors,
+                     seed=args.seed, actor=actor, ts=store.clock(), context=context)
+    except DrawError as exc:
+        raise CliError(str(exc)) from exc
+    cases = _run(lambda: store.open_drawn(drawn, actor, party=args.party, context=context))
+    print_json({"draw": drawn["draw"], "seed_source": drawn["seed_source"],
+                "cases": [c.view() for c in cases]})
     return 0
 
 

@@ -148,6 +148,12 @@ class EnforcementStore:
                            lambda pipe, new: pipe.hset(self._k("by_basis"), basis_key, new.id),
                            guard=once)
 
+    def open_drawn(self, drawn: dict, actor: str, party: str = "organisation",
+                   context: dict | None = None) -> list[EnforcementCase]:
+        """The enforcement record of every target of a draw (`inspections.draw`'s result)."""
+        return [self.open(drawn["department"], target, "draw", str(drawn["draw"]), actor,
+                          party=party, context=context) for target in drawn["targets"]]
+
     def _basis(self, department: str, target: str, basis: str,
                ref: str) -> tuple[str, str | None, dict]:
         """(basis key, the reason it is refused or None, what the basis adds to the case)."""

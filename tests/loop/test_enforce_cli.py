@@ -63,3 +63,18 @@ def test_stats_count_cases_by_department(cli, drawn):  # noqa: F811
     _open(cli, drawn)
     code, out, _ = cli("enforce", "stats")
     assert code == 0 and json.loads(out)["by_department"] == {"market": 1}
+
+
+def test_draw_opens_the_enforcement_record_of_every_target_drawn(cli, demo_twin):  # noqa: F811
+    code, out, err = cli("enforce", "draw", "--department", "market", "--targets", "3",
+                         "--inspectors", "2", "--actor", "operator", "--demo", "binhai")
+    result = json.loads(out)
+    assert code == 0, err
+    assert [c["basis_ref"] for c in result["cases"]] == [str(result["draw"])] * 3
+    assert all(len(c["inspectors"]) == 2 for c in result["cases"])
+
+
+def test_draw_with_more_targets_than_the_pool_exits_2(cli):  # noqa: F811
+    code, _, err = cli("enforce", "draw", "--department", "market", "--targets", "100000",
+                       "--inspectors", "1", "--actor", "operator", "--demo", "binhai")
+    assert code == 2 and "--targets must be between 1" in err
