@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
     if args.twin_only:
         print_json(twin.summary())
         return 0
+    # the services import Flask/werkzeug in their own threads (the dashboard, the rules'
+    # Open311 photos): importing them here first keeps two threads from importing one module at
+    # once (a partially initialised werkzeug failed both, and they restarted). Not Dash: it sets
+    # its callback context in the thread that imports it, which must be the dashboard's.
+    import flask  # noqa: F401
+
     from dashboard.enforce_demo import enforcement_service
     from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
     from dashboard.vehicle_demo import vehicle_service
