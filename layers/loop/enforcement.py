@@ -138,6 +138,7 @@ class EnforcementStore:
                 "inspectors": extra.get("inspectors", []),
                 "place": None if place is None else place.to_dict(),
                 "deadline": self.procedure.deadline("inspection", ts, None, self.tz)}
+
         def once(pipe) -> None:  # inside the transaction's lock: one basis opens one case
             existing = pipe.hget(self._k("by_basis"), basis_key)
             if existing:
@@ -158,9 +159,10 @@ class EnforcementStore:
                ref: str) -> tuple[str, str | None, dict]:
         """(basis key, the reason it is refused or None, what the basis adds to the case)."""
         if basis == "draw":
-            records = self.audit.records(int(ref), int(ref)) if ref.isdigit() else []
-            data = records[0]["data"] if records and records[0]["kind"] == "inspection.draw" \
-                else None
+            seq = int(ref) if ref.isdigit() else 0
+            records = self.audit.records(seq, seq) if seq >= 1 else []
+            data = records[0]["data"] if records and records[0]["seq"] == seq \
+                and records[0]["kind"] == "inspection.draw" else None
             key = f"draw:{ref}:{target}"
             if data is None:
                 return key, f"audit record {ref} is not a double-random draw", {}

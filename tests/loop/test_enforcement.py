@@ -167,3 +167,9 @@ def test_audit_verify_folds_every_enforcement_case_and_finds_a_view_edited_direc
     raw(bus).hset(bus.keys.enforce("state"), cid, json.dumps(forged))
     assert verify(bus).problems == [f"enforcement case {cid}: the stored view differs from its "
                                     f"audit records: stage is 'closed', the log gives 'filing'"]
+
+
+@pytest.mark.parametrize("ref", ["0", "-1", "x", "999"])
+def test_a_drawn_target_with_a_reference_that_is_no_draw_is_refused(enf, drawn, ref):
+    with pytest.raises(BasisRefused, match="is not a double-random draw"):
+        enf.open("market", drawn["targets"][0], "draw", ref, actor="chief")
