@@ -201,3 +201,12 @@ def test_a_second_payment_of_a_paid_request_is_refused_with_409(enf, bus, demo_t
                             headers=pay.signed_headers(enf.payments.secret(), body))
         assert reply.status_code == status
     assert enf.get(case.id).paid_fen == case.amount_fen
+
+
+def test_the_simulators_page_is_gone_when_a_gateway_is_configured(enf, bus, demo_twin, client,  # noqa: F811
+                                                                  monkeypatch):
+    case = _decided(enf, bus, demo_twin)
+    monkeypatch.setenv("CITYOPS_PAYMENT_GATEWAY", "https://pay.example/{payment}")
+    reply = client.post(f"/pay/sim/{case.payment}")
+    assert reply.status_code == 404 and "simulator is off" in reply.get_json()["error"]
+    assert enf.get(case.id).stage == "payment"
