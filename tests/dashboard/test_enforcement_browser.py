@@ -49,8 +49,10 @@ def test_the_supervisor_lands_on_every_departments_cases_and_flags_one(page, enf
     table = page.wait_for_selector("#enf-case-table", timeout=30_000)
     text = table.inner_text()
     assert ids["spot"] in text and ids["filing"] in text and "Filing" in text
-    qr = page.locator("#enf-case-table img.pay-qr")  # the on-the-spot fine is due: its QR code
-    assert qr.count() == 1 and qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    # the on-the-spot fine is due: its QR code, loaded from the payment route
+    page.wait_for_function("() => { const q = document.querySelectorAll('#enf-case-table "
+                           "img.pay-qr'); return q.length === 1 && q[0].complete && "
+                           "q[0].naturalWidth > 0 }", timeout=30_000)
     page.click("#enf-case")
     page.get_by_role("option", name=ids["filing"], exact=False).click()
     page.fill("#enf-note", "filing is slow")
