@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from dashboard import enforce_view as ev
 from dashboard.policy import User
 from layers.loop import procedure as proc
+from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 SUPERVISOR = User("sup", "Sup", "supervisor")
 COMMANDER = User("cmd", "Cmd", "commander")
@@ -42,24 +45,24 @@ def test_the_figures_show_on_site_payments_and_the_total_in_yuan():
     assert shown["Collected in total (yuan)"] == "150.50"
 
 
-class _Store:
-    def __init__(self, case):
-        self.case, self.flagged = case, []
+@pytest.fixture
+def opened(bus, demo_twin):  # noqa: F811
+    """A real store with one open enforcement case (from a draw)."""
+    from layers.loop import inspections
+    from layers.loop.enforcement import EnforcementStore
 
-    def get(self, cid):
-        return self.case if cid == self.case.id else None
-
-    def flag(self, cid, actor, note):
-        self.flagged.append((cid, actor, note))
-
-
-def test_a_commanders_flag_is_refused_and_nothing_is_recorded():
-    store = _Store(_case())
-    assert ev.flag(store, COMMANDER, "E000001", "x", "en") == "Your role may not flag cases"
-    assert store.flagged == []
+    store = EnforcementStore(bus)
+    drawn = inspections.draw(bus, demo_twin, "market", 1, 1, actor="chief")
+    return store, store.open_drawn(drawn, "chief")[0].id
 
 
-def test_a_supervisors_flag_is_recorded_in_their_name():
-    store = _Store(_case())
-    assert ev.flag(store, SUPERVISOR, "E000001", "late", "en").endswith("E000001")
-    assert store.flagged == [("E000001", "sup", "late")]
+def test_a_commanders_flag_is_refused_and_nothing_is_recorded(opened):
+    store, cid = opened
+    assert ev.flag(store, COMMANDER, cid, "x", "en") == "Your role may not flag cases"
+    assert not store.get(cid).flagged
+
+
+def test_a_supervisors_flag_is_recorded_in_their_name(opened):
+    store, cid = opened
+    assert ev.flag(store, SUPERVISOR, cid, "late", "en").endswith(cid)
+    assert store.get(cid).flags[0]["by"] == "sup"
