@@ -18,6 +18,7 @@ from dashboard import cards, inputs, live, maps, overlay
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
+from layers.live.tracks import TrackGate
 
 PATH = "/"
 STATIC = ("population", "elevation_m", "road_capacity", "land_use")
@@ -29,6 +30,7 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
         "version": inputs.VERSION, "replay": inputs.COUNT,
         "scale": inputs.optional(inputs.items(inputs.number(-1e30, 1e30), 2)),
         "markers": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),
+        "vehicles": inputs.optional(inputs.integer(-2 ** 63, 2 ** 63)),
         "scenario": inputs.optional(inputs.text(200))}, "the wall's state")),
     "layer-pick.value": inputs.one_of(live.LIVE_LAYERS + STATIC, "a map layer"),
     "window-pick.value": inputs.one_of(live.WINDOWS, "a time window"),
@@ -154,8 +156,8 @@ def initial_map(layer: str, window: str, wall: bool = False) -> dict:
     if layer not in live.LIVE_LAYERS:
         raise ValueError(f"unknown layer {layer!r}: choose one of {live.LIVE_LAYERS + STATIC}")
     empty = live.layer_spec(twin, live.np.zeros(len(twin)), [0.0, 1.0])
-    return maps.deck(twin, [empty, live.case_markers([], time.time()), overlay.layer(None)],
-                     height_px=height)
+    return maps.deck(twin, [empty, live.case_markers([], time.time()), overlay.layer(None),
+                            live.vehicle_markers([], time.time())], height_px=height)
 
 
 def tick(state: dict, layer: str, window: str, replay: int, lang: str = "zh") -> tuple:
@@ -192,6 +194,11 @@ def tick(state: dict, layer: str, window: str, replay: int, lang: str = "zh") ->
     if run != state.get("scenario") or replay:
         patch["layers"][3] = overlay.layer(active)
     state["scenario"] = run
+    vehicles = live.vehicle_markers(TrackGate(bus, twin).last_fixes(), now)
+    where = hash(tuple((v["id"], *v["position"]) for v in vehicles["data"]))
+    if where != state.get("vehicles") or replay:
+        patch["layers"][4] = vehicles
+    state["vehicles"] = where
     kpis = live.kpis(bus, twin, store, now)
     kpis["kpi_people_hazard"] = active["people_affected"] if active else 0
     return (patch, state, kpis, alerts.list(limit=8),
