@@ -29,6 +29,13 @@ _FIELDS = {
     "category": {"type": "string", "enum": list(S.CATEGORIES)},
     "severity": {"type": ["integer", "string"], "description": "1 (low) to 4 (critical)"},
     "text": {"type": "string", "maxLength": S.MAX_TEXT_CHARS},
+    "vehicle": {"type": "string", "description": "the inspection vehicle's id"},
+    "heading": {**_TEXT_OR_NUMBER, "description": "degrees clockwise from north, 0-360"},
+    "speed_kmh": {**_TEXT_OR_NUMBER,
+                  "description": f"km/h, 0-{S.VEHICLE_SPEED_MAX_KMH:g}; a jump faster than that "
+                                 f"from the vehicle's last fix is refused"},
+    "detection": {"type": "string", "enum": list(S.DETECTIONS),
+                  "description": "what the vehicle saw at this fix (none: a plain fix)"},
 }
 
 

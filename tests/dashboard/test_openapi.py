@@ -28,6 +28,14 @@ def test_the_document_lists_the_vocabularies_of_the_event_contract():
     schemas = document()["components"]["schemas"]
     assert schemas["iot"]["properties"]["metric"]["enum"] == list(S.METRICS)
     assert schemas["incident"]["required"] == list(S.REQUIRED["incident"])
+    assert schemas["vehicle"]["properties"]["detection"]["enum"] == list(S.DETECTIONS)
+
+
+def test_every_kind_of_the_contract_has_its_event_schema():
+    from dashboard.openapi import document
+    from layers.live import schema as S
+
+    assert set(S.KINDS) <= set(document()["components"]["schemas"])
 
 
 LIMIT = 8000  # bytes of a body (a small limit, so the 413 costs nothing)

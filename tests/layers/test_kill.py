@@ -73,8 +73,9 @@ def test_sigkilled_worker_ends_with_exact_counts(bus, twin, tmp_path):
         kills += 1
     producer.join()
     assert kills >= 4
-    # a different worker claims k1's pending entries with XAUTOCLAIM once k1's lease lapses
-    final = _worker(tmp_path / "twin", bus, "k2", "--until-idle")
+    # a different worker claims k1's pending entries with XAUTOCLAIM once k1's lease lapses;
+    # its own lease is long, so a loaded machine cannot make it lapse while it catches up
+    final = _worker(tmp_path / "twin", bus, "k2", "--until-idle", "--lease-ms", "60000")
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     health = stats(bus)
