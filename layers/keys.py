@@ -82,6 +82,11 @@ FAMILIES: tuple[Family, ...] = (
     Family("cases:deadline", "zset", "layers.loop.cases", "open case ids by next deadline"),
     Family("cases:escalate", "zset", "layers.loop.cases", "open case ids that can still climb, "
            "by deadline"),
+    Family("cases:category:{category}", "set", "layers.loop.cases", "case ids of a category"),
+    Family("cases:categories", "set", "layers.loop.cases", "every category a case was opened "
+           "in"),
+    Family("cases:done", "zset", "layers.loop.cases", "resolved case ids by resolution time "
+           "(a reopened case leaves it)"),
     Family("cases:by_event", "hash", "layers.loop.cases", "event id -> case id"),
     Family("cases:by_alert", "hash", "layers.loop.cases", "alert id -> case id"),
     Family("audit:log", "list", "layers.loop.audit", "the audit records: hash-chained, "
