@@ -42,6 +42,8 @@ FAMILIES: tuple[Family, ...] = (
            "layout signature, heartbeat, rate"),
     Family("state:minutes", "hash", "layers.live.checkpoint", "minute -> sparse per-cell state "
            "of the last 24 h"),
+    Family("state:totals", "hash", "layers.live.checkpoint", "minute -> events of each kind "
+           "(JSON), the last 24 h"),
     Family("state:idhours", "set", "layers.live.checkpoint", "hours that have an id-hash list"),
     Family("state:ids:{hour}", "string", "layers.live.checkpoint", "uint64 hashes of the event "
            "ids counted in one hour (exactly-once)"),
@@ -180,6 +182,10 @@ class Keys:
     @property
     def state_minutes(self) -> str:
         return self._k("state:minutes")
+
+    @property
+    def state_totals(self) -> str:
+        return self._k("state:totals")
 
     @property
     def state_idhours(self) -> str:
