@@ -201,6 +201,24 @@ class CaseStore:
                 "resolved": int(self.redis.zcount(self._k("done"), since, now)),
                 "overdue": int(self.redis.zcount(self._k("deadline"), "-inf", now))}
 
+    def count_overdue(self, now: float) -> int:
+        """Open cases past their next deadline now."""
+        return int(self.redis.zcount(self._k("deadline"), "-inf", now))
+
+    def department_counts(self, departments: Iterable[str], now: float) -> dict[str, tuple[int, int]]:
+        """{department: (open cases, overdue ones)} from the indexes (no view parsed)."""
+        deps = list(dict.fromkeys(departments))
+        late = {i.decode() for i in self.redis.zrangebyscore(self._k("deadline"), "-inf", now)}
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deps:
+            pipe.smembers(self._k(f"open:dept:{d}"))
+        out = {}
+        for d, members in zip(deps, pipe.execute(), strict=True):
+            ids = {m.decode() for m in members}
+            if ids:
+                out[d] = (len(ids), len(ids & late))
+        return out
+
     def ensure_indexes(self, batch: int = 1000) -> int:
         """Index the category and resolution of case views written before those indexes
         existed (a no-op once every view is indexed); the number of views indexed."""

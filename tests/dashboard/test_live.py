@@ -136,30 +136,10 @@ def test_kpis_count_events_cases_and_reporting_devices(bus, small):
 
 
 def test_department_board_puts_the_most_overdue_first(small):
-    now = 1000.0
-    def case(departments, deadline):
-        from layers.loop.records import Case, Place, SlaLimits
-
-        return Case(id="C", status="dispatched", category="noise", severity=1,
-                    place=Place(None), departments=departments, owner="", title="",
-                    sla=SlaLimits(10, 30, 240), source="t", created=0.0, updated=0.0,
-                    deadline=deadline)
-
-    cases = [case(["water"], 900.0), case(["water", "police"], 1100.0),
-             case(["police"], 800.0), case(["police"], 700.0)]
-    board = live.department_board(cases, small.departments, now, "en")
+    board = live.department_board({"water": (2, 1), "police": (3, 2)}, small.departments, "en")
     assert [r["department"] for r in board] == ["police", "water"]
     assert board[0] == {"department": "police", "name": "Public Security", "open": 3,
                         "overdue": 2}
-
-
-def test_ticker_shows_the_alert_title_in_the_ui_language():
-    from layers.loop.records import Alert
-
-    alert = Alert(id="A1", rule="r", ts=0, title={"zh": "积水", "en": "Waterlogging"},
-                  category="waterlogging", severity=3, lat=0.0, lng=0.0)
-    rows = live.ticker([alert], "en", "Asia/Shanghai")
-    assert rows[0]["title"] == "Waterlogging" and rows[0]["severity"] == 3
 
 
 def test_replay_sums_the_minutes_of_the_window(bus, small):
