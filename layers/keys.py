@@ -5,6 +5,12 @@ table `FAMILIES` is the reference (docs/ARCHITECTURE.md prints it; a test checks
 a running system writes matches one family and that only the owner modules touch the client).
 All keys carry one configurable prefix (default `cityops:`), so several twins or test runs can
 share one Redis.
+
+Redis Cluster: a transaction must stay in one hash slot, so keys written together carry one hash
+tag right after the prefix. An ingest partition's streams, dead letters, lease and state carry
+`{p<n>}` (when there is more than one partition), the snapshot keys `{snap}` and the closed
+loop's keys `{loop}` (on a cluster), e.g. `cityops:{p3}:state:minutes`,
+`cityops:{loop}:cases:state`. On a single Redis with one partition the names have no tag.
 """
 
 from __future__ import annotations
@@ -56,6 +62,10 @@ FAMILIES: tuple[Family, ...] = (
            "the positions of the changed cells"),
     Family("health:{service}", "hash", "layers.live.health", "a long-running part's state, "
            "since, restarts, last error, heartbeat"),
+    Family("ingest:layout", "hash", "layers.live.producer", "the ingest partitions producers and "
+           "workers agree on (count, level, bounds, twin fingerprint)"),
+    Family("ingest:members", "zset", "layers.live.fleet", "ingest processes alive (heartbeat "
+           "time): each takes its share of the partitions"),
     # -- the closed loop ---------------------------------------------------------------------------
     Family("rules:meta", "hash", "layers.loop.rulestate", "rules engine heartbeat, consumer"),
     Family("rules:seen:{hour}", "set", "layers.loop.rulestate", "event ids the rules engine "
@@ -112,6 +122,11 @@ FAMILIES: tuple[Family, ...] = (
 OWNERS = frozenset(f.owner for f in FAMILIES)
 
 
+PARTITION_GROUP = ("events:", "dead", "ingest:lease", "ingest:epoch", "state:")
+LOOP_GROUP = ("rules:", "alerts:", "cases:", "audit:", "outbox", "parking:", "open311:")
+_TAG = re.compile(r"\{[a-z0-9_]+\}:")
+
+
 def _regex(pattern: str) -> re.Pattern:
     parts = re.split(r"\{[a-z_]+\}", pattern)
     return re.compile("".join(re.escape(p) + ("[^ ]+" if i < len(parts) - 1 else "")
@@ -132,21 +147,33 @@ def check_kind(kind: str) -> str:
 class Keys:
     """Key names under one prefix. Methods are named after the families in `FAMILIES`."""
 
-    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
-        if not prefix or any(c in prefix for c in " *?[]\n\r"):
+    def __init__(self, prefix: str = DEFAULT_PREFIX, cluster: bool = False,
+                 partition: int | None = None) -> None:
+        if not prefix or any(c in prefix for c in " *?[]{}\n\r"):
             raise ValueError(f"bad key prefix {prefix!r}: use letters, digits and ':' "
                              f"(e.g. cityops:)")
-        self.prefix = prefix
+        self.prefix, self.cluster, self.partition_no = prefix, cluster, partition
+
+    def partition(self, p: int | None) -> Keys:
+        """The names of one ingest partition's keys (p None: the only partition, no tag)."""
+        return Keys(self.prefix, self.cluster, p)
 
     def _k(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+        tag = None
+        if name.startswith(PARTITION_GROUP) and self.partition_no is not None:
+            tag = f"p{self.partition_no}"
+        elif self.cluster and name.startswith("snap:"):
+            tag = "snap"
+        elif self.cluster and name.startswith(LOOP_GROUP):
+            tag = "loop"
+        return f"{self.prefix}{{{tag}}}:{name}" if tag else f"{self.prefix}{name}"
 
     def family(self, key: str | bytes) -> Family | None:
         """The family a full key name belongs to (None: not one of ours)."""
         key = key.decode() if isinstance(key, bytes) else key
         if not key.startswith(self.prefix):
             return None
-        rest = key[len(self.prefix):]
+        rest = _TAG.sub("", key[len(self.prefix):], count=1)
         return next((f for rx, f in _REGEXES if rx.match(rest)), None)
 
     def every(self, family: str) -> str:
@@ -212,6 +239,14 @@ class Keys:
     def health(self, service: str) -> str:
         return self._k(f"health:{service}")
 
+    @property
+    def ingest_layout(self) -> str:
+        return self._k("ingest:layout")
+
+    @property
+    def ingest_members(self) -> str:
+        return self._k("ingest:members")
+
     # loop ------------------------------------------------------------------------------------------
     @property
     def rules_meta(self) -> str:
@@ -240,7 +275,7 @@ class Keys:
         head = name.split(":", 1)[0]
         if head not in _CASE_HEADS:
             raise ValueError(f"no case key {name!r}: see layers.keys.FAMILIES")
-        return f"{self.prefix}cases:{name}"
+        return self._k(f"cases:{name}")
 
     def audit(self, name: str) -> str:
         """`audit:log`, `audit:head` or `audit:subject:{subject}`."""

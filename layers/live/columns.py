@@ -58,6 +58,10 @@ class ArrowColumns:
         """The field names present in this group."""
         return [k for k in self._cols if k != "_"]
 
+    def text_names(self) -> list[str]:
+        """The fields held as text or bytes (numbers have a fixed, small width)."""
+        return [k for k, c in self._cols.items() if k != "_" and _is_text(c.type)]
+
     def present(self, name: str) -> np.ndarray:
         col = self._col(name)
         if col is None:
@@ -96,9 +100,11 @@ class ArrowColumns:
 
     def seconds(self, name: str) -> np.ndarray:
         col = self._col(name)
-        if col is not None and pa.types.is_timestamp(col.type):
+        if col is not None and pa.types.is_timestamp(col.type):  # any unit, any time zone
             ns = col.cast(pa.timestamp("ns", tz=col.type.tz)).cast(pa.int64())
-            return ns.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False) / 1e9
+            out = ns.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64) / 1e9
+            out[~col.is_valid().to_numpy(zero_copy_only=False)] = np.nan
+            return out
         out = self.numeric(name)
         bad = np.flatnonzero(np.isnan(out) & self.present(name))
         if len(bad):

@@ -209,12 +209,15 @@ def run(bus, twin, rate: float, duration: float, batch: int = 1000, seed: int = 
     `shares`: the split of events between kinds (default `SHARES`, a load-test mix; the live
     demo asks for far fewer incidents, as a district's hotline sees).
     """
+    from layers.live.producer import Producer
+
     feed, sent = Feed(twin, seed, shares=shares), {"iot": 0, "video": 0, "incident": 0}
+    producer = Producer(bus, twin)  # routes events to their partitions' streams
     start = last = clock()
     while not stop() and last - start < duration:
         time.sleep(max(0.0, tick_s - (clock() - last)))
         now = min(clock(), start + duration)
         for kind, table in feed.generate(last, now, rate).items():
-            sent[kind] += bus.publish(kind, table, batch=batch)
+            sent[kind] += producer.publish(kind, table, batch=batch)
         last = now
     return sent

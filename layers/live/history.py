@@ -77,32 +77,57 @@ def load(source, start, end, layers: list[str] | None = None) -> xr.Dataset:
     if m1 < m0:
         raise ValueError(f"end {end!r} is before start {start!r}: swap them")
     minutes = list(range(m0, m1 + 1))
-    if hasattr(source, "keys"):  # a bus: the minutes the ingest worker keeps in Redis
-        from layers.live.checkpoint import CheckpointStore
-        from layers.live.snapshot import SnapshotStore
-
-        cell_ids = SnapshotStore(source).cells()
-        blobs = CheckpointStore(source).minutes(minutes)
-        buckets = [Sparse.from_bytes(b) if b else None for b in blobs]
-    else:
-        folder = Path(source)
-        if not (folder / "cells.nc").exists():
-            raise FileNotFoundError(f"{folder} holds no layer history (no cells.nc): pass the "
-                                    f"folder the ingest worker writes, e.g. bus.history_dir")
-        with xr.open_dataset(folder / "cells.nc", engine="netcdf4") as ds:
-            cell_ids = ds["cell_ids"].values.astype(np.uint64)
-        buckets = [_read_file(folder / f"{m}.nc") if (folder / f"{m}.nc").exists() else None
-                   for m in minutes]
+    blocks = _bus_blocks(source, minutes) if hasattr(source, "keys") else \
+        _folder_blocks(Path(source), minutes)
+    cell_ids = np.concatenate([ids for ids, _ in blocks]) if blocks else np.zeros(0, np.uint64)
     n = len(cell_ids)
     data = {name: np.zeros((len(minutes), n), np.float32) for name in names}
     for name in names:
         if not name.endswith(".count"):
             data[name][:] = np.nan
-    for t, bucket in enumerate(buckets):
-        if bucket is not None:
-            for name, arr in layer_values(bucket, n, names).items():
-                data[name][t] = arr
+    offset = 0
+    for ids, buckets in blocks:  # each ingest partition: a contiguous block of the cells
+        k = len(ids)
+        for t, bucket in enumerate(buckets):
+            if bucket is not None:
+                for name, arr in layer_values(bucket, k, names).items():
+                    data[name][t, offset:offset + k] = arr
+        offset += k
     time_index = pd.to_datetime(np.array(minutes, dtype=np.int64) * 60, unit="s")
     cell_coord = xr.Variable("cell", cell_ids, attrs={"grid_name": "h3"})
     return xr.Dataset({name: (("time", "cell"), arr) for name, arr in data.items()},
                       coords={"time": time_index, "cell_ids": cell_coord})
+
+
+def _bus_blocks(bus, minutes: list[int]) -> list[tuple[np.ndarray, list]]:
+    """(cell ids, minute buckets) of every ingest partition, from Redis."""
+    from layers.live.checkpoint import CheckpointStore
+    from layers.live.snapshot import SnapshotStore
+
+    cell_ids = SnapshotStore(bus).cells()
+    from layers.live.producer import stored_bounds
+
+    parts = bus.partitions()
+    bounds = stored_bounds(bus, len(cell_ids))
+    out = []
+    for k, p in enumerate(parts):
+        blobs = CheckpointStore(bus, p).minutes(minutes)
+        out.append((cell_ids[bounds[k]:bounds[k + 1]],
+                    [Sparse.from_bytes(b) if b else None for b in blobs]))
+    return out
+
+
+def _folder_blocks(folder: Path, minutes: list[int]) -> list[tuple[np.ndarray, list]]:
+    """(cell ids, minute buckets) of a history folder, or of each of its partition folders."""
+    folders = sorted(f for f in folder.glob("p*") if (f / "cells.nc").exists()) \
+        if not (folder / "cells.nc").exists() else [folder]
+    if not folders:
+        raise FileNotFoundError(f"{folder} holds no layer history (no cells.nc): pass the "
+                                f"folder the ingest worker writes, e.g. bus.history_dir")
+    out = []
+    for f in folders:
+        with xr.open_dataset(f / "cells.nc", engine="netcdf4") as ds:
+            ids = ds["cell_ids"].values.astype(np.uint64)
+        out.append((ids, [_read_file(f / f"{m}.nc") if (f / f"{m}.nc").exists() else None
+                          for m in minutes]))
+    return sorted(out, key=lambda block: int(block[0][0]) if len(block[0]) else 0)

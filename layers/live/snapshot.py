@@ -21,6 +21,7 @@ from layers.live.state import LiveState, layer_values
 from twin import cells as h3cells
 
 CHANGES_KEPT = 1000
+SEQ_SPAN = 10_000  # entry ids "ms-seq" as ms * SEQ_SPAN + seq (no stream adds 10k entries a ms)
 BLOCK = 1024  # cells per partial write (SETRANGE) of a layer
 
 
@@ -29,38 +30,54 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class Publisher:
-    """Writes changed layers into a pipeline and remembers what it last wrote.
+    """Writes one partition's block of every changed layer and remembers what it last wrote.
 
-    Only the cells touched since the last publish are recomputed, except after a clock tick,
-    a late event or a restart, when every cell is.
+    The partition holds the twin's positions [offset, offset + len(cell_ids)); its cells are
+    written with SETRANGE at their byte offset in the whole-twin layer arrays, so any number of
+    partition workers share one snapshot without touching each other's cells. Only the cells
+    touched since the last publish are recomputed, except after a clock tick, a late event or a
+    restart, when every cell of the block is.
     """
 
-    def __init__(self, bus: Bus, cell_ids: np.ndarray, version: int = 0,
-                 interval_s: float = 1.0) -> None:
+    def __init__(self, bus: Bus, cell_ids: np.ndarray, offset: int = 0,
+                 n_total: int | None = None, interval_s: float = 1.0) -> None:
         self.store = SnapshotStore(bus)
         self.cell_ids = cell_ids
-        self.version = version
+        self.offset = int(offset)
+        self.n_total = len(cell_ids) if n_total is None else int(n_total)
         self.interval_s = interval_s
         self.prev: dict[tuple[str, str], np.ndarray] = {}
-        self.written: set[tuple[str, str]] = set()  # keys this publisher wrote in full
         self._last = -np.inf
 
-    def _write(self, pipe, name: str, key: tuple[str, str], where: np.ndarray) -> None:
-        """Write a changed layer: only the changed blocks of cells when they are few."""
-        arr = self.prev[key]
+    @property
+    def version(self) -> int:
+        return self.store.version()
+
+    def _write(self, pipe, name: str, arr: np.ndarray, where: np.ndarray | None) -> None:
+        """Write a changed layer block: only the changed runs of cells when they are few."""
+        if where is None:
+            pipe.setrange(name, self.offset * 4, arr.tobytes())
+            return
         blocks = np.unique(where // BLOCK)
-        if key not in self.written or len(blocks) * BLOCK * 2 > len(arr):
-            pipe.set(name, arr.tobytes())
-            self.written.add(key)
+        if len(blocks) * BLOCK * 2 > len(arr):
+            pipe.setrange(name, self.offset * 4, arr.tobytes())
             return
         for b in blocks.tolist():
-            pipe.setrange(name, b * BLOCK * 4, arr[b * BLOCK:(b + 1) * BLOCK].tobytes())
+            pipe.setrange(name, (self.offset + b * BLOCK) * 4,
+                          arr[b * BLOCK:(b + 1) * BLOCK].tobytes())
 
-    def publish(self, pipe, state: LiveState, now: float, force: bool = False) -> bool:
-        """Queue the writes of every layer that changed; True if a new version was made."""
+    def publish(self, state: LiveState, now: float, force: bool = False) -> bool:
+        """Write every layer of the block that changed (one transaction in the snapshot's hash
+        slot); True if a new version was made."""
         if not force and time.monotonic() - self._last < self.interval_s:
             return False
         self._last = time.monotonic()
+        pipe = self.store.pipeline()
+        made = self._queue(pipe, state, now)
+        pipe.execute()
+        return made
+
+    def _queue(self, pipe, state: LiveState, now: float) -> bool:
         n = len(self.cell_ids)
         full = state.full or not self.prev
         cells = None if full else np.flatnonzero(state.touched)
@@ -82,11 +99,7 @@ class Publisher:
                 if prev is None:
                     self.prev[key] = arr
                     changed[:] = True
-                    if not (np.nan_to_num(arr) != 0).any():  # empty: readers fill in
-                        pipe.delete(name)
-                        continue
-                    pipe.set(name, arr.tobytes())
-                    self.written.add(key)
+                    self._write(pipe, name, arr, None)
                 else:
                     diff = ~_same(arr, prev if cells is None else prev[cells])
                     if not diff.any():
@@ -97,14 +110,13 @@ class Publisher:
                     else:
                         prev[cells] = arr
                     changed[where] = True
-                    self._write(pipe, name, key, where)
+                    self._write(pipe, name, self.prev[key], where)
                 changed_layers.append(f"{window}/{layer}")
         if not changed_layers:
             self.store.queue_time(pipe, now)
             return False
-        self.version += 1
-        self.store.queue_version(pipe, self.version, now, n, self.cell_ids if (
-            self.version == 1 or full) else None, changed_layers, np.flatnonzero(changed))
+        self.store.queue_version(pipe, now, self.n_total, self.cell_ids, self.offset,
+                                 full, changed_layers, self.offset + np.flatnonzero(changed))
         return True
 
 
@@ -114,21 +126,27 @@ class SnapshotStore:
     def __init__(self, bus: Bus) -> None:
         self.redis, self.keys = bus.redis, bus.keys
 
+    def pipeline(self):
+        """A transaction on the snapshot keys (one hash slot on a cluster)."""
+        return self.redis.pipeline(transaction=True)
+
     def queue_time(self, pipe, now: float) -> None:
         pipe.hset(self.keys.snap_meta, "time", repr(now))
 
-    def queue_version(self, pipe, version: int, now: float, n_cells: int,
-                      cell_ids: np.ndarray | None, changed_layers: list[str],
+    def queue_version(self, pipe, now: float, n_cells: int, cell_ids: np.ndarray, offset: int,
+                      with_cells: bool, changed_layers: list[str],
                       changed_cells: np.ndarray) -> None:
-        """Queue a new version's metadata and change-log entry (the layer arrays are queued
-        by the publisher itself, block by block)."""
-        if cell_ids is not None:
-            pipe.set(self.keys.snap_cells, np.asarray(cell_ids, np.uint64).tobytes())
+        """Queue a new version: its change-log entry (whose stream id IS the version), the
+        metadata and, after a full write, the block's cell ids (the layer arrays are queued by
+        the publisher itself)."""
+        if with_cells:
+            pipe.setrange(self.keys.snap_cells, offset * 8,
+                          np.asarray(cell_ids, np.uint64).tobytes())
         pipe.hset(self.keys.snap_meta, mapping={
-            "version": version, "time": repr(now), "n_cells": n_cells,
+            "time": repr(now), "n_cells": n_cells,
             "windows": json.dumps(list(S.WINDOWS)), "layers": json.dumps(S.LAYERS)})
         pipe.xadd(self.keys.snap_changes,
-                  {"version": version, "layers": json.dumps(changed_layers),
+                  {"layers": json.dumps(changed_layers),
                    "cells": changed_cells.astype(np.int32).tobytes()},
                   maxlen=CHANGES_KEPT, approximate=True)
 
@@ -161,8 +179,10 @@ class SnapshotStore:
         return out
 
     def version(self) -> int:
-        """The current snapshot version (0 before the first publish)."""
-        return int(self.redis.hget(self.keys.snap_meta, "version") or 0)
+        """The current snapshot version (0 before the first publish): the last change-log
+        entry's id as one number, so partition workers share one increasing version."""
+        last = self.redis.xrevrange(self.keys.snap_changes, count=1)
+        return _version(last[0][0]) if last else 0
 
     def time(self) -> float | None:
         raw = self.redis.hget(self.keys.snap_meta, "time")
@@ -181,15 +201,15 @@ class SnapshotStore:
         current = self.version()
         if since >= current:
             return current, np.zeros(0, np.int32), set()
-        entries = self.redis.xrange(self.keys.snap_changes)
-        versions = [int(f[b"version"]) for _, f in entries]
-        if not versions or min(versions) > since + 1:
-            return current, None, set(S.LAYERS)
+        first = self.redis.xrange(self.keys.snap_changes, count=1)
+        if since <= 0 or not first or _version(first[0][0]) > since:
+            return current, None, set(S.LAYERS)  # the log no longer reaches back to `since`
+        entries = self.redis.xrange(self.keys.snap_changes, min=f"({_entry_id(since)}")
         cells_, layers = [], set()
-        for (_, f), v in zip(entries, versions, strict=True):
-            if v > since:
-                cells_.append(np.frombuffer(f[b"cells"], dtype=np.int32))
-                layers.update(json.loads(f[b"layers"]))
+        for _, f in entries:
+            cells_.append(np.frombuffer(f[b"cells"], dtype=np.int32))
+            layers.update(json.loads(f[b"layers"]))
+        current = max([current] + [_version(eid) for eid, _ in entries])
         changed = np.unique(np.concatenate(cells_)) if cells_ else np.zeros(0, np.int32)
         return current, changed, layers
 
@@ -206,6 +226,17 @@ class SnapshotStore:
         names = [self.keys.snap_cells, self.keys.snap_meta, self.keys.snap_changes]
         names += list(self.redis.scan_iter(match=self.keys.every("snap:{window}:{layer}")))
         self.redis.delete(*names)
+
+
+def _version(entry_id) -> int:
+    """A change-log entry id ("ms-seq") as one increasing number."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    ms, _, seq = text.partition("-")
+    return int(ms) * SEQ_SPAN + int(seq or 0)
+
+
+def _entry_id(version: int) -> str:
+    return f"{version // SEQ_SPAN}-{version % SEQ_SPAN}"
 
 
 def read(bus: Bus, layer: str, window: str = "1h") -> np.ndarray:

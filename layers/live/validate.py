@@ -105,7 +105,7 @@ def validate(kind: str, cols, twin, now: float, cache: IdSet | None = None,
     """Valid events, and the row indices + reasons of the invalid ones (`cache`: point memo)."""
     n = cols.n
     why = _Reasons(n)
-    for name in cols.names():
+    for name in cols.text_names():
         why.flag(cols.nbytes(name) > field_bytes,
                  f"field {name!r} is over {field_bytes} bytes: send less, link large content")
     for name in S.REQUIRED[kind]:

@@ -23,9 +23,10 @@ from layers.clock import pause
 from layers.live import schema as S
 from layers.live.bus import Bus, GroupReader
 from layers.live.checkpoint import CheckpointStore, LeaseLost, WorkerError
-from layers.live.decode import Decoder
+from layers.live.decode import DeadRow, Decoder
 from layers.live.health import HealthStore
 from layers.live.idset import IdSet
+from layers.live.partitions import Partitions
 from layers.live.snapshot import Publisher, SnapshotStore
 from layers.live.state import LiveState
 from layers.live.validate import Events
@@ -45,20 +46,26 @@ class Worker:
 
     def __init__(self, bus: Bus, twin, consumer: str | None = None,
                  clock: Callable[[], float] = time.time, count: int = 1000,
-                 checkpoint_s: float = 0.5, lease_ms: int = 10_000, history: bool = True) -> None:
+                 checkpoint_s: float = 0.5, lease_ms: int = 10_000, history: bool = True,
+                 partition: int | None = None, partitions: Partitions | None = None) -> None:
+        """One worker for one ingest partition (`partition` None: the only one; else the
+        partition number and the `partitions` layout, see layers.live.producer)."""
         self.bus, self.twin, self.clock = bus, twin, clock
+        self.partition = partition
+        layout = partitions or Partitions.of(twin, 1)
+        self.lo, self.hi = layout.block(partition or 0)
         self.consumer = consumer or f"worker-{os.getpid()}"
         self.token = f"{self.consumer}|{uuid.uuid4().hex[:12]}"
         self.count, self.checkpoint_s, self.lease_ms = count, checkpoint_s, lease_ms
         self.max_count = count
         self._batch_rows = 1.0  # running mean of events per entry
         self.history = history
-        self.n = len(twin)
+        self.n = self.hi - self.lo
         self._prefetch = True
-        self.streams = {bus.stream(k): k for k in S.KINDS}
+        self.streams = {bus.stream(k, partition): k for k in S.KINDS}
         self.decoder = Decoder(twin)
         self.reader: GroupReader | None = None  # made by start(), which creates the groups
-        self.store = CheckpointStore(bus)
+        self.store = CheckpointStore(bus, partition)
         self.health = HealthStore(bus)
         self.cells_hash = twin.fingerprint
         self._fresh_state()
@@ -71,7 +78,8 @@ class Worker:
         """Empty in-memory state: what `start` fills from the last checkpoint."""
         self.state = LiveState(self.n)
         self.ids = IdSet(1 << 20)
-        self.publisher = Publisher(self.bus, self.twin.cell_ids)
+        self.publisher = Publisher(self.bus, self.twin.cell_ids[self.lo:self.hi], self.lo,
+                                   len(self.twin))
         self.totals: dict = {"counted": 0, "dead": 0, "duplicates": 0, "last_event_ts": 0.0}
         self.totals.update({f"counted_{k}": 0 for k in S.KINDS})
         self._reset_pending()
@@ -80,6 +88,12 @@ class Worker:
         self._id_hour = None
         self.epoch = -1
         self.started = False
+
+    @property
+    def history_dir(self):
+        """Where this partition's closed minutes go (one folder per partition)."""
+        base = self.bus.history_dir
+        return base if self.partition is None else base / f"p{self.partition}"
 
     def step_back(self) -> None:
         """Drop everything not checkpointed (its entries stay pending in Redis) and the read
@@ -115,7 +129,6 @@ class Worker:
         for k in self.totals:
             if k in saved.meta:
                 self.totals[k] = type(self.totals[k])(float(saved.meta[k]))
-        self.publisher.version = int(saved.meta.get("version", 0))
         self.state.load(saved.minutes, now)
         for hour, h in saved.ids.items():
             if len(h):
@@ -124,7 +137,7 @@ class Worker:
         if self.history:
             from layers.live import history
 
-            history.sync(self.bus.history_dir, self.state, self.twin.cell_ids)
+            history.sync(self.history_dir, self.state, self.twin.cell_ids[self.lo:self.hi])
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, stop: Callable[[], bool] = lambda: False, block_ms: int = 500,
@@ -225,13 +238,20 @@ class Worker:
         self.state.tick(now)
         self._acks[stream].extend(eid for eid, _ in items)
         decoded = self.decoder.decode(kind, items, now)
+        ev = decoded.events
+        if self.partition is not None:  # positions of this block only; the rest was misrouted
+            mine = (ev.pos >= self.lo) & (ev.pos < self.hi)
+            if not mine.all():
+                decoded.dead += misrouted(items, ev, mine, self.partition)
+                ev = ev.take(mine)
+            ev.pos = ev.pos - self.lo
         for dead in decoded.dead:
             self._dead.append(dead.record(stream, self.decoder.limits.dead_excerpt))
         self.totals["dead"] += len(decoded.dead)
         # Arrow entries hold many events: read fewer entries at a time to bound memory
         self._batch_rows = 0.5 * self._batch_rows + 0.5 * decoded.rows / max(len(items), 1)
         self.count = max(4, min(self.max_count, int(READ_EVENTS / max(self._batch_rows, 1.0))))
-        self._apply(kind, decoded.events)
+        self._apply(kind, ev)
 
     def _apply(self, kind: str, ev: Events) -> None:
         if not len(ev):
@@ -253,8 +273,9 @@ class Worker:
         """Write state, ids, dead letters, counters, snapshot and XACKs in one transaction."""
         now = self.clock()
         ticked = self.state.tick(now)
-        force_publish = force_publish or ticked or self.publisher.version == 0
-        if not (self._dirty() or ticked or self.publisher.version == 0
+        never = not self.publisher.prev  # nothing published in this life yet
+        force_publish = force_publish or ticked or never
+        if not (self._dirty() or ticked or never
                 or (force_publish and self.state.touched.any())):
             self._heartbeat(now)
             return
@@ -262,15 +283,18 @@ class Worker:
         rate = self._since / elapsed
         with self.store.transaction(self.consumer, self.token, self.epoch, self.lease_ms) as pipe:
             self._queue_state(pipe, now)
-            self.bus.queue_dead(pipe, self._dead)
+            self.bus.queue_dead(pipe, self._dead, self.partition)
             for stream, ids in self._acks.items():
                 self.bus.queue_ack(pipe, stream, GROUP, ids)
-            self.publisher.publish(pipe, self.state, now, force=force_publish)
             meta = {k: repr(v) if isinstance(v, float) else v for k, v in self.totals.items()}
             meta.update({"signature": S.signature(), "cells": self.cells_hash,
-                         "version": self.publisher.version, "rate": f"{rate:.1f}",
-                         "consumer": self.consumer, "heartbeat": repr(now)})
+                         "rate": f"{rate:.1f}", "consumer": self.consumer,
+                         "heartbeat": repr(now)})
             self.store.queue_meta(pipe, meta)
+        # the snapshot is derived from the state just committed: written after it (its own
+        # hash slot on a cluster); a crash in between is repaired by the next worker's first,
+        # full publish
+        self.publisher.publish(self.state, now, force=force_publish)
         self.state.dirty.clear()
         self.state.removed.clear()
         self._reset_pending()
@@ -281,7 +305,8 @@ class Worker:
             for m in sorted(set(self.state.closed_now)):
                 bucket = self.state.bucket(m)
                 if bucket is not None:
-                    history.write_minute(self.bus.history_dir, m, bucket, self.twin.cell_ids)
+                    history.write_minute(self.history_dir, m, bucket,
+                                         self.twin.cell_ids[self.lo:self.hi])
             self.state.closed_now.clear()
 
     def _queue_state(self, pipe, now: float) -> None:
@@ -315,21 +340,38 @@ class Worker:
         self.store.release(self.token)
 
 
+def misrouted(items: list, ev: Events, mine: np.ndarray, partition: int) -> list[DeadRow]:
+    """Dead rows for valid events a producer put in another partition's stream."""
+    reason = (f"the event's cell belongs to another ingest partition than {partition}: "
+              f"route events with layers.live.producer.Producer")
+    entry = items[0][0] if items else b"?"
+    return [DeadRow(entry.decode() if isinstance(entry, bytes) else str(entry), reason,
+                    {"pos": str(int(p))}) for p in ev.pos[~mine]]
+
+
 def reset(bus: Bus) -> None:
     """Delete the live state, snapshot and lease under the bus prefix (not the streams)."""
-    CheckpointStore(bus).clear()
+    for p in bus.partitions():
+        CheckpointStore(bus, p).clear()
     SnapshotStore(bus).clear()
 
 
 def stats(bus: Bus) -> dict:
-    """Health figures: events/s, lag and pending per stream, dead letters, last event time."""
-    meta = CheckpointStore(bus).meta()
-    out = {"consumer": meta.get("consumer"), "events_per_s": float(meta.get("rate", 0)),
-           "counted": int(float(meta.get("counted", 0))), "dead": int(float(meta.get("dead", 0))),
-           "duplicates": int(float(meta.get("duplicates", 0))),
-           "last_event_ts": float(meta.get("last_event_ts", 0)) or None,
-           "heartbeat": float(meta.get("heartbeat", 0)) or None,
-           "dead_letters": bus.dead_count(), "snapshot_version": int(meta.get("version", 0)),
+    """Health figures (summed over the partitions): events/s, lag and pending per stream, dead
+    letters, last event time, memory, the health of every long-running part."""
+    metas = [CheckpointStore(bus, p).meta() for p in bus.partitions()]
+
+    def total(name: str) -> float:
+        return sum(float(m.get(name, 0)) for m in metas)
+
+    out = {"consumer": ",".join(sorted({m["consumer"] for m in metas if m.get("consumer")}))
+           or None, "partitions": len(metas), "events_per_s": total("rate"),
+           "counted": int(total("counted")), "dead": int(total("dead")),
+           "duplicates": int(total("duplicates")),
+           "last_event_ts": max((float(m.get("last_event_ts", 0)) for m in metas),
+                                default=0.0) or None,
+           "heartbeat": max((float(m.get("heartbeat", 0)) for m in metas), default=0.0) or None,
+           "dead_letters": bus.dead_count(), "snapshot_version": SnapshotStore(bus).version(),
            "memory": bus.memory(), "health": HealthStore(bus).summary(), "streams": {}}
     for kind in S.KINDS:
         out["streams"][kind] = _stream_health(bus, kind)
@@ -337,13 +379,13 @@ def stats(bus: Bus) -> dict:
 
 
 def _stream_health(bus: Bus, kind: str) -> dict:
-    info = {"length": bus.length(kind), "pending": 0, "lag": None}
-    group = bus.group_info(bus.stream(kind), GROUP)
-    if group is None:
-        return info
-    info["pending"] = group["pending"]
-    if group["lag"] is not None:
-        info["lag"] = group["lag"]
-    else:  # Redis < 7: count the undelivered entries on the server (capped)
-        info["lag"] = bus.count_after(bus.stream(kind), group["last_delivered"], LAG_CAP)
+    info = {"length": bus.length(kind), "pending": 0, "lag": 0}
+    for p in bus.partitions():
+        group = bus.group_info(bus.stream(kind, p), GROUP)
+        if group is None:
+            continue
+        info["pending"] += group["pending"]
+        lag = group["lag"] if group["lag"] is not None else bus.count_after(
+            bus.stream(kind, p), group["last_delivered"], LAG_CAP)  # Redis < 7: counted
+        info["lag"] += lag
     return info

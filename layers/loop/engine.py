@@ -133,8 +133,13 @@ class Engine:
                        for lab in (w.rule.event.labels or S.LABELS)}
         if self.parking:
             self.labels |= set(ruleset.parking.labels)
-        self.streams = {bus.stream(k): k for k in EVENT_KINDS}
-        self.reader = GroupReader(bus, GROUP, consumer, list(self.streams), start_id)
+        # one reader per ingest partition: a partition's streams share a hash slot
+        self.readers = [GroupReader(bus, GROUP, consumer, [bus.stream(k, p) for k in EVENT_KINDS],
+                                    start_id) for p in bus.partitions()]
+        self.streams = {bus.stream(k, p): k for p in bus.partitions() for k in EVENT_KINDS}
+        # one transaction for the cases AND the acknowledgements when every key is on one
+        # node; on a cluster the acks follow the commit (the handled ids make a replay a no-op)
+        self.ack_in_commit = not bus.keys.cluster
         self.intake = Intake(self.store, self.alerts)
         self._claim = self._first_claim = True
         self._next_claim = time.monotonic() + CLAIM_EVERY_S
@@ -146,11 +151,14 @@ class Engine:
         items: dict[str, list] = {s: [] for s in self.streams}
         if self._claim:  # entries a previous life (or a dead consumer) read but did not finish
             idle = 0 if self._first_claim else CLAIM_IDLE_MS
-            for stream, got in self.reader.claim(self.batch, idle).items():
-                items[stream] += got
+            for reader in self.readers:
+                for stream, got in reader.claim(self.batch, idle).items():
+                    items[stream] += got
             self._claim = self._first_claim = False
         while sum(len(v) for v in items.values()) < 10 * self.batch:
-            got = self.reader.read(self.batch)
+            got = {}
+            for reader in self.readers:
+                got.update(reader.read(self.batch))
             if not any(got.values()):
                 break
             for stream, entries in got.items():
@@ -159,11 +167,17 @@ class Engine:
 
     def frames(self, items: dict[str, list], now: float) -> dict[str, pd.DataFrame]:
         """The valid events of each kind as frames (the rows ingest counts)."""
-        out = {}
+        parts: dict[str, list[pd.DataFrame]] = {k: [] for k in EVENT_KINDS}
         for stream, kind in self.streams.items():
             select = {"label": self.labels} if kind == "video" else None
             decoded = self.decoder.decode(kind, items[stream], now, S.KIND_FIELDS[kind], select)
-            out[kind] = self._fresh(decoded.frame, now)
+            parts[kind].append(decoded.frame)
+        out = {}
+        for kind, frames in parts.items():
+            frames = [f for f in frames if len(f)]
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (
+                frames[0] if frames else pd.DataFrame(columns=["id", "ts", "lat", "lng", "pos"]))
+            out[kind] = self._fresh(frame, now)
         return out
 
     def _fresh(self, frame: pd.DataFrame, now: float) -> pd.DataFrame:
@@ -189,7 +203,10 @@ class Engine:
         for alert in raised:
             alert.id = alert_id(alert)
         results = self._commit(raised, frames, items, now)
-        return {"time": now, "entries": {self.streams[s]: len(v) for s, v in items.items()},
+        entries = {k: 0 for k in EVENT_KINDS}
+        for stream, got in items.items():
+            entries[self.streams[stream]] += len(got)
+        return {"time": now, "entries": entries,
                 "alerts": [a.id for a, r in zip(raised, results, strict=True) if r[0]],
                 "cases": [r[0] for r in results if r[0]], "failed": self._failed}
 
@@ -222,12 +239,16 @@ class Engine:
         def more(pipe) -> None:
             self.state.flush(pipe)
             self.state.queue_seen(pipe, handled, int(now // 3600))
-            self.reader.queue_ack(pipe, acks)
+            if self.ack_in_commit:
+                self._queue_acks(pipe, acks)
             self.state.queue_heartbeat(pipe, now, self.consumer)
 
         pending = list(self.state.pending)
         try:
-            return self.intake.commit(raised, more)
+            results = self.intake.commit(raised, more)
+            if not self.ack_in_commit:
+                self._ack_after(acks)
+            return results
         except (redis.RedisError, OSError):
             self.state.discard()  # Redis trouble: nothing was written, the tick is redone
             raise
@@ -247,7 +268,20 @@ class Engine:
                 results.append((None, False))
         self.state.pending[:] = pending
         self.intake.commit([], more)
+        if not self.ack_in_commit:
+            self._ack_after(acks)
         return results
+
+    def _queue_acks(self, pipe, acks: dict[str, list]) -> None:
+        for reader in self.readers:
+            reader.queue_ack(pipe, {s: acks[s] for s in reader.streams})
+
+    def _ack_after(self, acks: dict[str, list]) -> None:
+        """On a cluster: acknowledge after the commit, one partition's streams at a time."""
+        for reader in self.readers:
+            pipe = self.bus.pipeline(transaction=False)
+            reader.queue_ack(pipe, {s: acks[s] for s in reader.streams})
+            pipe.execute()
 
     def _safely(self, name: str, func: Callable, *args) -> list[Alert]:
         try:

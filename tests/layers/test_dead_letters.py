@@ -244,3 +244,32 @@ def test_a_dead_letter_keeps_an_excerpt_the_size_and_a_hash_of_a_huge_field(bus,
     full = event["text"].encode()
     assert len(dead[b"text"]) <= 256
     assert cut == {"bytes": len(full), "sha256": hashlib.sha256(full).hexdigest()}
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "Asia/Shanghai"])
+def test_an_arrow_timestamp_column_is_read_in_any_unit_and_time_zone(bus, twin, unit, tz):
+    import pyarrow as pa
+
+    lat, lng = twin.centers
+    scale = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    ts = pa.array([int(NOW - 30) * scale] * 3, type=pa.timestamp(unit, tz=tz))
+    table = pa.table({"id": ["t1", "t2", "t3"], "ts": ts, "lat": lat[:3], "lng": lng[:3],
+                      "sensor": ["S"] * 3, "metric": ["pm25"] * 3, "value": [1.0] * 3})
+    bus.publish("iot", table, batch=10)
+    Worker(bus, twin, consumer="w").drain()
+    assert raw(bus).xlen(bus.keys.dead) == 0
+    assert snapshot.read(bus, "iot.count", "1h").sum() == 3
+
+
+@pytest.mark.parametrize("text", ["{iso}Z", "{iso}.123Z", "{iso}+00:00", "{iso}.5+00:00"])
+def test_date_time_strings_with_an_offset_z_or_milliseconds_are_read(bus, twin, text):
+    import datetime as dt
+
+    iso = dt.datetime.fromtimestamp(int(NOW - 30), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    event = _good(twin, "iot", 2)
+    event["ts"] = text.format(iso=iso)
+    bus.publish("iot", [event])
+    Worker(bus, twin, consumer="w").drain()
+    assert raw(bus).xlen(bus.keys.dead) == 0
+    assert snapshot.read(bus, "iot.count", "1h").sum() == 1
