@@ -266,7 +266,7 @@ def test_an_arrow_timestamp_column_is_read_in_any_unit_and_time_zone(bus, twin, 
 def test_date_time_strings_with_an_offset_z_or_milliseconds_are_read(bus, twin, text):
     import datetime as dt
 
-    iso = dt.datetime.fromtimestamp(int(NOW - 30), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    iso = dt.datetime.fromtimestamp(int(NOW - 30), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     event = _good(twin, "iot", 2)
     event["ts"] = text.format(iso=iso)
     bus.publish("iot", [event])
