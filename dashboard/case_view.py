@@ -7,21 +7,17 @@ allows, so a page cannot show another grid's case by forgetting a check; `act` r
 
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.i18n import add_labels, t
 from dashboard.policy import User, can_act, can_see_case, can_see_grid, visible_grids
 from dashboard.session import require
 from layers.loop import sla as sla_mod
-from layers.loop.cases import OPEN, STATUSES, CaseStore
+from layers.loop.cases import OPEN, CaseStore
 from layers.loop.records import Case
-from twin import cells as h3cells
 from twin.settings import city_time
 
 UI_ACTIONS = ("accept", "arrive", "resolve")
-OVERDUE_RGBA = [230, 40, 50, 230]
-OPEN_RGBA = [245, 197, 66, 200]
 
 add_labels({
     "status_new": {"zh": "新建", "en": "New"},
@@ -194,59 +190,7 @@ _ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS
                                          "reopen", "escalate", "note")}
 
 
-def filter_options(cases: list[Case], lang: str, departments: dict[str, str]) -> dict:
-    """Options of the queue filters: every status, and the departments, grids and categories
-    that occur in the cases the user can see."""
-    deps = sorted({d for c in cases for d in c.departments})
-    grids = sorted({(c.place.grid, c.place.grid_id) for c in cases if c.place.grid >= 0})
-    cats = sorted({c.category for c in cases})
-    return {"status": [{"value": s, "label": t(f"status_{s}", lang)} for s in STATUSES],
-            "department": [{"value": d, "label": departments.get(d, d)} for d in deps],
-            "grid": [{"value": str(g), "label": str(gid or g)} for g, gid in grids],
-            "category": [{"value": c, "label": category_label(c, lang)} for c in cats]}
-
-
 # -- map and charts --------------------------------------------------------------------------------
-def case_cells(cases: list[Case], now: float) -> list[dict]:
-    """H3HexagonLayer records of the cells with open cases: red where one is overdue."""
-    cells: dict[int, dict] = {}
-    for c in cases:
-        cell = c.place.cell
-        if cell is None or c.deadline is None:
-            continue
-        rec = cells.setdefault(cell, {"hex": h3cells.to_hex([cell])[0], "v": 0, "overdue": 0,
-                                      "lat": c.place.lat, "lng": c.place.lng, "ids": []})
-        rec["v"] += 1
-        rec["overdue"] += int(c.deadline < now)
-        rec["ids"].append(c.id)
-    for rec in cells.values():
-        rec["c"] = OVERDUE_RGBA if rec["overdue"] else OPEN_RGBA
-        rec["ids"] = " ".join(rec["ids"])
-    return sorted(cells.values(), key=lambda r: (r["overdue"], r["hex"]))
-
-
-def case_layers(records: list[dict]) -> list[dict]:
-    """deck.gl layers of case cells: the H3 cells, and a dot of fixed pixel size on each so a
-    case stays visible when the whole district is in view."""
-    cells = {"@@type": "H3HexagonLayer", "id": "case-cells", "data": records,
-             "getHexagon": "@@=hex", "getFillColor": "@@=c", "stroked": True, "extruded": False,
-             "getLineColor": [255, 255, 255, 200], "lineWidthMinPixels": 1, "pickable": True}
-    dots = {"@@type": "ScatterplotLayer", "id": "case-dots", "data": records,
-            "getPosition": "@@=[lng, lat]", "getFillColor": "@@=c", "getRadius": 60,
-            "radiusMinPixels": 7, "stroked": True, "getLineColor": [255, 255, 255, 220],
-            "lineWidthMinPixels": 1, "pickable": True}
-    return [cells, dots]
-
-
-def case_positions(records: list[dict], twin) -> np.ndarray | None:
-    """Cell positions to fit the map to (None: the whole district)."""
-    if not records:
-        return None
-    pos = twin.positions(h3cells.from_hex([r["hex"] for r in records]))
-    pos = pos[pos >= 0]
-    return pos if len(pos) else None
-
-
 def scorecard_rows(table, keep: set[str] | None = None, top: int = 15) -> list[dict]:
     """Scorecard records (layers.loop.scorecard.to_records), only the keys in `keep` when given."""
     from layers.loop.scorecard import to_records

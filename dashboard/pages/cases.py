@@ -12,6 +12,7 @@ import time
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from dashboard import case_queue as cq
 from dashboard import case_view as cv
 from dashboard import maps
 from dashboard.context import context
@@ -22,7 +23,7 @@ from dashboard.session import current_user
 from layers.loop.scorecard import scorecard
 
 PATH = "/cases"
-FILTERS = ("status", "department", "grid", "category")
+FILTERS = cq.FILTERS
 SCORE_DAYS = 7
 
 add_labels({
@@ -32,7 +33,12 @@ add_labels({
     "filter_grid": {"zh": "网格", "en": "Grid"},
     "filter_category": {"zh": "类别", "en": "Category"},
     "cases_queue": {"zh": "案件队列", "en": "Case queue"},
-    "cases_map": {"zh": "超时案件分布", "en": "Overdue cases on the map"},
+    "cases_map": {"zh": "在办案件分布（红色：含超期）", "en": "Open cases (red: some overdue)"},
+    "cases_order": {"zh": "排序", "en": "Order"},
+    "cases_order_urgent": {"zh": "最紧急优先", "en": "Most urgent first"},
+    "cases_order_newest": {"zh": "最新优先", "en": "Newest first"},
+    "cases_count": {"zh": "第 {}–{} 条，共 {:,} 条", "en": "{}–{} of {:,}"},
+    "cases_new": {"zh": "{} 件新案件，点击刷新", "en": "{} new: show them"},
     "case_detail": {"zh": "案件详情与处置记录", "en": "Case and audit trail"},
     "pick_case": {"zh": "点击队列中的案件查看详情", "en": "Click a case in the queue"},
     "score_departments": {"zh": "部门考核（近7天）", "en": "Departments (last 7 days)"},
@@ -45,26 +51,38 @@ def layout(lang: str = "zh", **_query) -> html.Div:
     if store is None:
         return html.Div([header(lang, PATH), dmc.Alert(t("cases_no_bus", lang), color="yellow",
                                                        id="cases-no-bus")], className="page cases")
-    names = cv.department_names(context().twin, lang)
-    options = cv.filter_options(cv.visible_cases(store, current_user()), lang, names)
+    user, twin = current_user(), context().twin
+    options = cq.filter_options(store, user, twin, lang)
     filters = [dmc.Select(id=f"cases-filter-{f}", label=t(f"filter_{f}", lang), data=options[f],
                           clearable=True, searchable=True, className="cases-filter")
                for f in FILTERS]
+    order = dmc.Select(id="cases-order", label=t("cases_order", lang), value="urgent",
+                       allowDeselect=False, className="cases-filter",
+                       data=[{"value": o, "label": t(f"cases_order_{o}", lang)}
+                             for o in ("urgent", "newest")])
+    query = cq.Query(as_of=time.time())
     return html.Div(className="page cases", children=[
         header(lang, PATH),
         dcc.Store(id="cases-lang", data=lang), dcc.Store(id="cases-selected"),
-        dcc.Store(id="cases-version", data=0),
+        dcc.Store(id="cases-version", data=0), dcc.Store(id="cases-query", data=query.__dict__),
+        dcc.Store(id="cases-page-ids", data=[]), dcc.Store(id="cases-sig"),
         dcc.Interval(id="cases-tick", interval=15_000),
         dcc.Interval(id="cases-map-tick", interval=60_000),
-        dmc.Group(filters, className="cases-filters", gap="sm", align="flex-end"),
+        dmc.Group([*filters, order], className="cases-filters", gap="sm", align="flex-end"),
         html.Div(className="cases-body", children=[
             html.Section(className="card cases-queue", children=[
-                html.H3(t("cases_queue", lang)), html.Div(id="cases-queue")]),
+                html.Div(className="queue-head", children=[
+                    html.H3(t("cases_queue", lang)),
+                    html.Span(id="cases-count", className="muted"),
+                    dmc.Button(id="cases-new", n_clicks=0, size="xs", color="yellow",
+                               variant="light", style={"display": "none"})]),
+                html.Div(id="cases-queue"),
+                dmc.Pagination(id="cases-pages", total=1, value=1, size="sm", siblings=1,
+                               className="cases-pages")]),
             html.Section(className="card cases-side", children=[
                 html.H3(t("cases_map", lang)),
-                html.Div(maps.map_component("cases-map", data=maps.deck(context().twin, []),
-                                          tooltip={"text": "{ids}"},
-                                          style={"position": "relative", "height": "100%"}),
+                html.Div(maps.map_component("cases-map", data=maps.deck(twin, []),
+                                            tooltip={"text": "{n}"}),
                          className="map cases-map", id="cases-map-box"),
                 html.H3(t("case_detail", lang)),
                 html.Div(id="cases-feedback"),
@@ -80,30 +98,64 @@ def layout(lang: str = "zh", **_query) -> html.Div:
     ])
 
 
-def _filtered(values: tuple) -> list[dict]:
-    kw = dict(zip(FILTERS, values, strict=True))
-    kw["grid"] = int(kw["grid"]) if kw["grid"] else None
-    return cv.visible_cases(cv.case_store(), current_user(), **kw)
-
-
 FILTER_INPUTS = [Input(f"cases-filter-{f}", "value") for f in FILTERS]
 
 
-@callback(Output("cases-queue", "children"), *FILTER_INPUTS, Input("cases-tick", "n_intervals"),
-          Input("cases-version", "data"), State("cases-lang", "data"))
-def _on_queue(status, department, grid, category, _tick, _version, lang):
-    names = cv.department_names(context().twin, lang)
-    rows = cv.queue_rows(_filtered((status, department, grid, category)), time.time(), lang,
-                         names)
-    return cv.queue_table(rows, lang, "cases-row")
+@callback(Output("cases-query", "data"), *FILTER_INPUTS, Input("cases-order", "value"),
+          Input("cases-pages", "value"), Input("cases-new", "n_clicks"),
+          State("cases-query", "data"), prevent_initial_call=True)
+def _on_query(status, department, grid, category, order, page, _new, query):
+    return next_query(query, dict(zip(FILTERS, (status, department, grid, category),
+                                      strict=True)), order, page, ctx.triggered_id)
 
 
-@callback(Output("cases-map", "data"), *FILTER_INPUTS, Input("cases-map-tick", "n_intervals"),
-          Input("cases-version", "data"))
-def _on_map(status, department, grid, category, _tick, _version):
-    records = cv.case_cells(_filtered((status, department, grid, category)), time.time())
-    twin = context().twin
-    return maps.deck(twin, cv.case_layers(records), focus=cv.case_positions(records, twin))
+def next_query(query: dict | None, filters: dict, order: str, page: int | None,
+               trigger: str | None, now: float | None = None) -> dict:
+    """The queue's next query: a new filter or order, or the "N new" button, takes the list
+    afresh from page 1; the pager only turns the page."""
+    old = cq.Query.of(query)
+    if trigger == "cases-pages":
+        return {**old.__dict__, "page": int(page or 1)}
+    now = time.time() if now is None else now
+    return cq.Query.of({**filters, "order": order, "as_of": now, "page": 1}).__dict__
+
+
+@callback(Output("cases-queue", "children"), Output("cases-page-ids", "data"),
+          Output("cases-pages", "total"), Output("cases-pages", "value"),
+          Output("cases-count", "children"), Output("cases-sig", "data"),
+          Input("cases-query", "data"), Input("cases-version", "data"),
+          State("cases-lang", "data"))
+def _on_queue(query, _version, lang):
+    shown = cq.page(cv.case_store(), current_user(), cq.Query.of(query), time.time(), lang,
+                    context().twin)
+    first = (shown["page"] - 1) * cq.PAGE_SIZE + 1 if shown["total"] else 0
+    count = t("cases_count", lang).format(first, first + len(shown["ids"]) - 1 if shown["ids"]
+                                          else 0, shown["total"])
+    return (cv.queue_table(shown["rows"], lang, "cases-row"), shown["ids"], shown["pages"],
+            shown["page"], count, cq.signature(shown["rows"]))
+
+
+@callback(Output("cases-queue", "children", allow_duplicate=True),
+          Output("cases-sig", "data", allow_duplicate=True), Output("cases-new", "children"),
+          Output("cases-new", "style"), Input("cases-tick", "n_intervals"),
+          State("cases-page-ids", "data"), State("cases-sig", "data"),
+          State("cases-query", "data"), State("cases-lang", "data"), prevent_initial_call=True)
+def _on_refresh(_tick, page_ids, sig, query, lang):
+    store, user = cv.case_store(), current_user()
+    fresh = cq.rows(store, page_ids or [], time.time(), lang, context().twin)
+    new = cq.new_since(store, user, cq.Query.of(query))
+    button = (t("cases_new", lang).format(new), {} if new else {"display": "none"})
+    if cq.signature(fresh) == sig:
+        return no_update, no_update, *button
+    return cv.queue_table(fresh, lang, "cases-row"), cq.signature(fresh), *button
+
+
+@callback(Output("cases-map", "data"), Input("cases-query", "data"),
+          Input("cases-map-tick", "n_intervals"), Input("cases-version", "data"))
+def _on_map(query, _tick, _version):
+    store, now = cv.case_store(), time.time()
+    points = cq.open_points(store, current_user(), cq.Query.of(query))
+    return cq.case_map(context().twin, points, now)
 
 
 @callback(Output("cases-selected", "data"), Input({"type": "cases-row", "case": ALL}, "n_clicks"),

@@ -111,24 +111,6 @@ def test_open_cases_of_a_grid_leave_out_resolved_ones(store, cases):  # noqa: F8
     assert [c.id for c in cv.open_cases_of_grid(store, GRID_A, 5)] == [cases["water5"]]
 
 
-def test_the_map_marks_cells_with_an_overdue_case_red(store, cases, clock, demo_twin):  # noqa: F811
-    records = cv.case_cells(cv.visible_cases(store, COMMANDER), clock())
-    red = [r for r in records if r["c"] == cv.OVERDUE_RGBA]
-    assert [r["ids"] for r in red] == [cases["fire6"]]
-    positions = cv.case_positions(records, demo_twin)
-    assert sum(r["v"] for r in records) == 4 and len(positions) == len(records)
-    assert [layer["@@type"] for layer in cv.case_layers(records)] == ["H3HexagonLayer",
-                                                                      "ScatterplotLayer"]
-
-
-def test_filter_options_come_from_the_cases_the_user_can_see(store, cases, demo_twin):  # noqa: F811
-    options = cv.filter_options(cv.visible_cases(store, GRID_A), "en",
-                                cv.department_names(demo_twin, "en"))
-    assert {o["label"] for o in options["grid"]} == {"G0006", "G0007"}
-    assert {o["value"] for o in options["category"]} == {"waterlogging", "fire", "crowd"}
-    assert len(options["status"]) == 8
-
-
 def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock, demo_twin):  # noqa: F811
     clock.advance(120)
     cv.act(store, GRID_A, cases["water5"], "accept")
