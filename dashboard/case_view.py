@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import LABELS, add_labels, t
 from dashboard.policy import User, can_act, can_see_case, can_see_grid, visible_grids
 from dashboard.session import require
 from layers.loop import sla as sla_mod
@@ -41,6 +41,19 @@ add_labels({
     "milestone_accept": {"zh": "接单", "en": "accept"},
     "milestone_arrive": {"zh": "到场", "en": "arrive"},
     "milestone_resolve": {"zh": "办结", "en": "resolve"},
+    "note_escalated": {"zh": "{}超时 {}，升级至{}（{}）", "en":
+                       "{} overdue by {}; escalated to the {} ({})"},
+    "note_merged": {"zh": "新的上报并入本案（{} 条群众诉求）", "en":
+                    "A new report joined the case ({} citizen reports)"},
+    "note_dispatched": {"zh": "按类别和位置派至责任部门与网格", "en":
+                        "Sent to the responsible departments and grid"},
+    "level_1": {"zh": "街镇", "en": "street/town"},
+    "level_2": {"zh": "区指挥中心", "en": "district command"},
+    "owner_command": {"zh": "区指挥中心", "en": "district command centre"},
+    "actor_rule": {"zh": "预警规则 {}", "en": "rule {}"},
+    "actor_system": {"zh": "系统", "en": "system"},
+    "actor_system_sla": {"zh": "时限监督", "en": "SLA watch"},
+    "actor_system_demo_responder": {"zh": "演示处置人员", "en": "demo responder"},
     "case_overdue_by": {"zh": "超时 {}", "en": "overdue {}"},
     "case_left": {"zh": "剩余 {}", "en": "{} left"},
     "case_no_deadline": {"zh": "—", "en": "—"},
@@ -180,10 +193,43 @@ def trail_rows(records: list[dict], lang: str) -> list[dict]:
         data = rec.get("data") or {}
         action = data.get("action", "?")
         key = f"action_{action}"
-        rows.append({"seq": rec["seq"], "actor": rec["actor"], "time": clock_text(rec["ts"]),
+        said = record_note(data, lang)
+        rows.append({"seq": rec["seq"], "actor": actor_text(rec["actor"], lang),
+                     "time": clock_text(rec["ts"]),
                      "action": t(key, lang) if key in _ACTION_KEYS else action,
-                     "note": str(data.get("note", ""))})
+                     "note": said if said is not None else str(data.get("note", "")),
+                     "verbatim": said is None, "photos": list(data.get("photos", []))})
     return rows
+
+
+def record_note(data: dict, lang: str) -> str | None:
+    """The note of a system record, written from its data in the UI language (an escalation's
+    milestone and lateness, a merged report); None for a person's own note (shown as typed)."""
+    action = data.get("action")
+    if action == "escalate":
+        milestone = data.get("milestone")
+        what = t(f"milestone_{milestone}", lang) if milestone in ("accept", "arrive",
+                                                                   "resolve") else ""
+        owner = data.get("owner") or ""
+        owner = t("owner_command", lang) if owner == "command" else owner
+        return t("note_escalated", lang).format(
+            what, duration_text(float(data.get("overdue_s") or 0), lang),
+            t(f"level_{int(data.get('level', 1))}", lang), owner)
+    if action == "merge":
+        return t("note_merged", lang).format(int(data.get("reports") or 0))
+    if action == "dispatch":
+        return t("note_dispatched", lang)
+    if action == "open":
+        return ""
+    return None
+
+
+def actor_text(actor: str, lang: str) -> str:
+    """Who did it: people by their user name, the system's parts by what they are."""
+    if actor.startswith("rule:"):
+        return t("actor_rule", lang).format(actor[5:])
+    key = f"actor_{actor.replace(':', '_').replace('-', '_')}"
+    return t(key, lang) if key in LABELS else actor
 
 
 _ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS, "close",
@@ -304,7 +350,8 @@ def trail_table(rows: list[dict], lang: str):
     return html.Table(className="trail-table", children=[
         html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols])),
         html.Tbody([html.Tr([html.Td(r["time"]), html.Td(r["actor"]), html.Td(r["action"]),
-                             html.Td(r["note"])]) for r in rows])])
+                             html.Td(r["note"], className="verbatim" if r["verbatim"] else "")])
+                    for r in rows])])
 
 
 def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:

@@ -145,3 +145,23 @@ def test_small_helpers_of_the_pages():
     assert cv.note_for(states, "C2") == "y" and cv.note_for(states, "C9") == ""
     assert cv.clicked_action({"case": "C1", "action": "accept"}, 1) == ("C1", "accept")
     assert cv.clicked_action({"case": "C1", "action": "accept"}, 0) is None
+
+
+def test_an_escalation_note_is_written_in_the_ui_language(store, cases, clock):  # noqa: F811
+    from layers.loop.escalation import Escalator
+
+    clock.advance(3600)
+    Escalator(store).tick()
+    rows = cv.trail_rows(store.history(cases["water5"]), "zh")
+    escalated = next(r for r in rows if r["action"] == "升级")
+    assert escalated["note"].startswith("接单超时") and "街镇" in escalated["note"]
+    assert escalated["actor"] == "时限监督" and not escalated["verbatim"]
+    en = next(r for r in cv.trail_rows(store.history(cases["water5"]), "en")
+              if r["action"] == "Escalate")
+    assert en["note"].startswith("accept overdue by") and "street/town" in en["note"]
+
+
+def test_a_persons_note_is_shown_as_typed(store, cases):  # noqa: F811
+    cv.act(store, GRID_A, cases["water5"], "accept", "on my way")
+    row = cv.trail_rows(store.history(cases["water5"]), "zh")[-1]
+    assert row["note"] == "on my way" and row["verbatim"]
