@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dash
 import dash_mantine_components as dmc
-from dash import Dash, html
+from dash import Dash, Input, Output, dcc, html
 
 from dashboard.context import set_context
 
@@ -69,6 +69,14 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
         from dashboard.web_api import register_routes
 
         register_routes(app.server, bus, twin, set(api_keys))
-    app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
-                                     forceColorScheme="dark")
+    app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
+                                               dash.page_container],
+                                              className="app"), forceColorScheme="dark")
+    app.clientside_callback(  # the document's language follows the page's (screen readers)
+        """function(search) {
+            const lang = new URLSearchParams(search || '').get('lang') === 'en' ? 'en' : 'zh-CN';
+            document.documentElement.lang = lang;
+            return lang;
+        }""", Output("app-lang", "data"), Input("app-url", "search"))
+    app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     return app

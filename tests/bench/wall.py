@@ -100,7 +100,7 @@ def _p95(values: list[float]) -> float:
 
 def _browser_latency(twin, home: str, probes: int):
     """(screen latencies, bus latencies) in seconds for `probes` incidents, or None without
-    a browser. The feed keeps running (the demo mix), the wall shows `incident.count`."""
+    a browser. The feed keeps running (the demo mix); the desk wall shows `incident.count`."""
     import numpy as np
 
     from dashboard.app import create_app
@@ -127,8 +127,6 @@ def _browser_latency(twin, home: str, probes: int):
             page.on("response", lambda r: _note(r, arrived))
             page.goto(url + "/?lang=en")
             page.wait_for_selector("#command-map-box canvas", timeout=60_000)
-            page.locator("#layer-pick").click()
-            page.get_by_text("Hotline and grid reports", exact=True).click()
             page.wait_for_timeout(4000)
             land = np.flatnonzero(twin.ds["is_land"].values)
             lat, lng = twin.centers
