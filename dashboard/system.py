@@ -48,8 +48,10 @@ class LiveSystem:
     def __init__(self, twin, rate: float = 300.0, batch: int = 100, url: str | None = None,
                  home=None, prefix: str = "cityops:", seed: int = 0,
                  services: Sequence[tuple[str, Callable]] = (),
-                 shares: dict[str, float] | None = None, history: bool = True) -> None:
-        """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped."""
+                 shares: dict[str, float] | None = None, history: bool = True,
+                 feed_options: dict | None = None) -> None:
+        """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped;
+        `feed_options`: the feed's daily rates and focus cells (see layers.live.feed.Feed)."""
         self.bus = connect(url, home=home, prefix=prefix)
         self.worker = Worker(self.bus, twin, consumer="demo-ingest", history=history)
         self.worker.start()
@@ -58,7 +60,7 @@ class LiveSystem:
         loops = [("ingest", lambda: self.worker.run(self.stopping.is_set, block_ms=200)),
                  ("feed", lambda: feed_mod.run(self.bus, twin, rate, float("inf"), batch=batch,
                                                seed=seed, stop=self.stopping.is_set,
-                                               shares=shares))]
+                                               shares=shares, **(feed_options or {})))]
         loops += [(name, lambda fn=fn: fn(self.bus, self.stopping.is_set))
                   for name, fn in services]
         self.health = HealthStore(self.bus)
@@ -107,12 +109,13 @@ def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None
              home=None, prefix: str = "cityops:", every_s: float = 2.0,
              duration: float | None = None, out=sys.stdout, seed: int = 0,
              services: Sequence[tuple[str, Callable]] = (),
-             shares: dict[str, float] | None = None) -> dict:
+             shares: dict[str, float] | None = None, feed_options: dict | None = None) -> dict:
     """Run the live system and print live counts every `every_s` until Ctrl-C.
 
     Returns the final health figures. `duration` (seconds) stops it by itself (for tests).
     """
-    system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares)
+    system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares,
+                        feed_options=feed_options)
     print(f"demo: {twin.name} ({len(twin):,} cells), feed {rate:g} events/s, Redis prefix "
           f"{prefix!r}; Ctrl-C to stop", file=out, flush=True)
     start = time.monotonic()
@@ -173,3 +176,27 @@ def escalation_service(twin, interval_s: float = 10.0) -> tuple[str, Callable]:
 
         Escalator(CaseStore(bus, Router(twin))).run(stop, interval_s)
     return "escalation", loop
+
+
+def responders_service(config_path=None) -> tuple[str, Callable]:
+    """The demo's simulated responders: departments accept, arrive and resolve cases after
+    seeded delays per category (layers.loop.responders)."""
+    def loop(bus, stop: Callable[[], bool]) -> None:
+        from layers.loop.cases import CaseStore
+        from layers.loop.responders import Responders, load_config
+
+        Responders(CaseStore(bus, None), load_config(config_path)).run(stop)
+    return "responders", loop
+
+
+def demo_feed_options(twin, users_file=None, focus_share: float = 0.15) -> dict:
+    """The demo feed's options: rates that follow the time of day, and a share of the citizen
+    reports in the grids of the demo's grid managers (so they always have cases to work)."""
+    import numpy as np
+
+    from dashboard.users import load_users
+
+    grids = sorted({g for u in load_users(users_file).values() if u.role == "grid_manager"
+                    for g in u.grids})
+    focus = np.flatnonzero(np.isin(twin.ds["grid"].values, grids) & twin.ds["is_land"].values)
+    return {"daily": True, "focus": focus, "focus_share": focus_share if len(focus) else 0.0}

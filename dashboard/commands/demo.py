@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="dashboard address")
     parser.add_argument("--port", type=int, default=8050, help="dashboard port (default 8050)")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--no-responders", action="store_true",
+                        help="no simulated responders: cases wait for people to act")
     parser.add_argument("--twin-only", action="store_true",
                         help="only build the demo twin and print its summary")
     parser.set_defaults(func=run)
@@ -52,10 +54,20 @@ def run(args: argparse.Namespace) -> int:
     if args.twin_only:
         print_json(twin.summary())
         return 0
-    from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
+    from dashboard.system import (
+        DEMO_SHARES,
+        demo_feed_options,
+        escalation_service,
+        responders_service,
+        rules_service,
+        run_demo,
+    )
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
+    services = [rules_service(twin), escalation_service(twin)]
+    if not args.no_responders:
+        services.append(responders_service())
     run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
-             shares=DEMO_SHARES, services=[rules_service(twin), escalation_service(twin),
-                                           dashboard_service(twin, args.host, args.port)])
+             shares=DEMO_SHARES, feed_options=demo_feed_options(twin),
+             services=[*services, dashboard_service(twin, args.host, args.port)])
     return 0

