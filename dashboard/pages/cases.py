@@ -81,8 +81,9 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                                className="cases-pages")]),
             html.Section(className="card cases-side", children=[
                 html.H3(t("cases_map", lang)),
-                html.Div(maps.map_component("cases-map", data=maps.deck(twin, []),
-                                            tooltip={"text": "{n}"}),
+                html.Div(maps.map_component("cases-map", tooltip={"text": "{n}"},
+                                            data=cq.case_map(twin, cq.open_points(
+                                                store, user, query), time.time())),
                          className="map cases-map", id="cases-map-box"),
                 html.H3(t("case_detail", lang)),
                 html.Div(id="cases-feedback"),
@@ -151,7 +152,8 @@ def _on_refresh(_tick, page_ids, sig, query, lang):
 
 
 @callback(Output("cases-map", "data"), Input("cases-query", "data"),
-          Input("cases-map-tick", "n_intervals"), Input("cases-version", "data"))
+          Input("cases-map-tick", "n_intervals"), Input("cases-version", "data"),
+          prevent_initial_call=True)
 def _on_map(query, _tick, _version):
     store, now = cv.case_store(), time.time()
     points = cq.open_points(store, current_user(), cq.Query.of(query))

@@ -118,7 +118,8 @@ def test_a_grid_manager_cannot_see_another_grids_case(page, loop_app):
         "output": "..grid-card.children...grid-map.data..",
         "outputs": [{"id": "grid-card", "property": "children"},
                     {"id": "grid-map", "property": "data"}],
-        "inputs": [{"id": "grid-pick", "property": "value", "value": 8}],
+        "inputs": [{"id": "grid-pick", "property": "value", "value": 8},
+                   {"id": "grid-map-size", "property": "data", "value": None}],
         "state": [{"id": "grid-lang", "property": "data", "value": "en"}],
         "changedPropIds": ["grid-pick.value"]})
     assert grid.status == 403
@@ -127,14 +128,14 @@ def test_a_grid_manager_cannot_see_another_grids_case(page, loop_app):
 def test_a_grid_manager_accepts_a_case_of_their_grid_on_a_phone(phone, loop_app):
     url, ids = loop_app
     login_context(phone.context, url, "grid_a")
-    phone.goto(f"{url}/grid?lang=en&grid=8")  # not theirs: they get their own grid instead
-    card = phone.locator(f"#grid-case-{ids['water5']}")
+    phone.goto(f"{url}/grid?lang=en&grid=8")  # not theirs: they get their own grid instead,
+    card = phone.locator(f"#grid-case-{ids['fire6']}")  # the one with the overdue case
     card.wait_for(timeout=30_000)
     assert phone.locator(f"#grid-case-{ids['water8']}").count() == 0
     options = phone.locator("#grid-pick").inner_text()
-    assert "G0006" in options and "G0009" not in options
+    assert "G0007" in options and "G0009" not in options
     card.locator(".act-accept").click()
-    phone.wait_for_function(f"document.querySelector('#grid-case-{ids['water5']}')"
+    phone.wait_for_function(f"document.querySelector('#grid-case-{ids['fire6']}')"
                             ".innerText.toLowerCase().includes('accepted')")
     assert card.locator(".act-arrive").count() == 1
     phone.wait_for_timeout(1500)
@@ -142,6 +143,18 @@ def test_a_grid_manager_accepts_a_case_of_their_grid_on_a_phone(phone, loop_app)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 4  # nothing wider than the phone
     assert phone.console_errors == []
+
+
+def test_a_case_card_says_what_where_and_when_with_the_citizens_words_on_top(phone, loop_app):
+    url, ids = loop_app
+    login_context(phone.context, url, "grid_a")
+    phone.goto(f"{url}/grid?lang=en&grid=5")
+    card = phone.locator(f"#grid-case-{ids['water5']}")
+    card.wait_for(timeout=30_000)
+    text = card.inner_text()
+    assert "Waterlogging" in text and "G0006" in text and "near" in text and "opened" in text
+    box = card.locator(".act-accept").bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44  # a thumb's target
 
 
 def test_the_language_switch_changes_the_cases_labels(page, loop_app):
