@@ -29,7 +29,7 @@ def page_modules() -> list:
                   key=lambda m: m.PATH)
 
 
-_PAGE_CALLBACKS: tuple[dict, list] | None = None
+_PAGE_CALLBACKS: tuple[dict, list, list] | None = None
 
 
 def _share_page_callbacks() -> None:
@@ -39,10 +39,12 @@ def _share_page_callbacks() -> None:
     global _PAGE_CALLBACKS
     from dash import _callback
 
-    if _PAGE_CALLBACKS is None:
-        _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+    if _PAGE_CALLBACKS is None:  # the clientside functions too (inline scripts)
+        _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
+                           list(_callback.GLOBAL_INLINE_SCRIPTS))
     _callback.GLOBAL_CALLBACK_MAP.update(_PAGE_CALLBACKS[0])
     _callback.GLOBAL_CALLBACK_LIST[:] = _PAGE_CALLBACKS[1]
+    _callback.GLOBAL_INLINE_SCRIPTS[:] = _PAGE_CALLBACKS[2]
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",

@@ -334,6 +334,7 @@ def action_panel(case: Case, user: User | None, lang: str, prefix: str):
     key = {"case": case.id}
     buttons = [dmc.Button(t(f"action_{a}", lang), id={"type": f"{prefix}-act", "action": a, **key},
                           n_clicks=0, size="sm", color="red" if a == "resolve" else "yellow",
+                          autoContrast=True,
                           variant="filled" if a == "accept" else "light", className=f"act-{a}")
                for a in allowed]
     return dmc.Stack([

@@ -35,6 +35,9 @@ add_labels({
     "cases_queue": {"zh": "案件队列", "en": "Case queue"},
     "cases_map": {"zh": "在办案件分布（红色：含超期）", "en": "Open cases (red: some overdue)"},
     "cases_order": {"zh": "排序", "en": "Order"},
+    "cases_prev": {"zh": "上一页", "en": "Previous page"},
+    "cases_next": {"zh": "下一页", "en": "Next page"},
+    "cases_page": {"zh": "第 {} / {} 页", "en": "page {} of {}"},
     "cases_order_urgent": {"zh": "最紧急优先", "en": "Most urgent first"},
     "cases_order_newest": {"zh": "最新优先", "en": "Newest first"},
     "cases_count": {"zh": "第 {}–{} 条，共 {:,} 条", "en": "{}–{} of {:,}"},
@@ -77,8 +80,13 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                     dmc.Button(id="cases-new", n_clicks=0, size="xs", color="yellow",
                                variant="light", style={"display": "none"})]),
                 html.Div(id="cases-queue"),
-                dmc.Pagination(id="cases-pages", total=1, value=1, size="sm", siblings=1,
-                               className="cases-pages")]),
+                html.Div(className="cases-pages", children=[
+                    dmc.Button(t("cases_prev", lang), id="cases-prev", n_clicks=0, size="xs",
+                               variant="default"),
+                    html.Span(id="cases-page-text", className="muted"),
+                    dmc.Button(t("cases_next", lang), id="cases-next", n_clicks=0, size="xs",
+                               variant="default"),
+                    dcc.Store(id="cases-pages", data={"page": 1, "pages": 1})])]),
             html.Section(className="card cases-side", children=[
                 html.H3(t("cases_map", lang)),
                 html.Div(maps.map_component("cases-map", tooltip={"text": "{n}"},
@@ -103,11 +111,15 @@ FILTER_INPUTS = [Input(f"cases-filter-{f}", "value") for f in FILTERS]
 
 
 @callback(Output("cases-query", "data"), *FILTER_INPUTS, Input("cases-order", "value"),
-          Input("cases-pages", "value"), Input("cases-new", "n_clicks"),
-          State("cases-query", "data"), prevent_initial_call=True)
-def _on_query(status, department, grid, category, order, page, _new, query):
+          Input("cases-prev", "n_clicks"), Input("cases-next", "n_clicks"),
+          Input("cases-new", "n_clicks"), State("cases-query", "data"),
+          State("cases-pages", "data"), prevent_initial_call=True)
+def _on_query(status, department, grid, category, order, _prev, _next, _new, query, pages):
+    step = {"cases-prev": -1, "cases-next": 1}.get(ctx.triggered_id, 0)
+    page = min(max(1, (pages or {}).get("page", 1) + step), (pages or {}).get("pages", 1))
     return next_query(query, dict(zip(FILTERS, (status, department, grid, category),
-                                      strict=True)), order, page, ctx.triggered_id)
+                                      strict=True)), order, page,
+                      "cases-pages" if step else ctx.triggered_id)
 
 
 def next_query(query: dict | None, filters: dict, order: str, page: int | None,
@@ -122,7 +134,7 @@ def next_query(query: dict | None, filters: dict, order: str, page: int | None,
 
 
 @callback(Output("cases-queue", "children"), Output("cases-page-ids", "data"),
-          Output("cases-pages", "total"), Output("cases-pages", "value"),
+          Output("cases-pages", "data"), Output("cases-page-text", "children"),
           Output("cases-count", "children"), Output("cases-sig", "data"),
           Input("cases-query", "data"), Input("cases-version", "data"),
           State("cases-lang", "data"))
@@ -132,8 +144,10 @@ def _on_queue(query, _version, lang):
     first = (shown["page"] - 1) * cq.PAGE_SIZE + 1 if shown["total"] else 0
     count = t("cases_count", lang).format(first, first + len(shown["ids"]) - 1 if shown["ids"]
                                           else 0, shown["total"])
-    return (cv.queue_table(shown["rows"], lang, "cases-row"), shown["ids"], shown["pages"],
-            shown["page"], count, cq.signature(shown["rows"]))
+    return (cv.queue_table(shown["rows"], lang, "cases-row"), shown["ids"],
+            {"page": shown["page"], "pages": shown["pages"]},
+            t("cases_page", lang).format(shown["page"], shown["pages"]), count,
+            cq.signature(shown["rows"]))
 
 
 @callback(Output("cases-queue", "children", allow_duplicate=True),

@@ -130,9 +130,8 @@ def _static_page(lang: str) -> html.Div:
         header(lang, PATH), html.Div(t("no_bus", lang), className="note"),
         html.Div(_tiles(cards.kpis(twin), lang), className="kpis", id="kpis"),
         html.Div(className="map-controls", children=[
-            html.Label(t("map_layer", lang), htmlFor="static-layer-pick"),
-            dcc.Dropdown(id="static-layer-pick", value=STATIC[0], clearable=False,
-                         options=choices)]),
+            dmc.Select(id="static-layer-pick", label=t("map_layer", lang), value=STATIC[0],
+                       allowDeselect=False, w=240, data=choices)]),
         html.Div(maps.map_component("command-map", data=static_map(STATIC[0]), tooltip=True),
                  className="map", id="command-map-box")])
 
@@ -213,22 +212,23 @@ def _desk(shown, layer: str, window: str, lang: str) -> list:
     return [header(lang, PATH),
             html.Div(_live_tiles(shown, lang), className="kpis", id="kpis"),
             html.Div(className="map-controls", children=[
-                html.Label(t("map_layer", lang), htmlFor="layer-pick"),
-                dcc.Dropdown(id="layer-pick", value=layer, clearable=False,
-                             options=[{"label": label, "value": v} for v, label in choices]),
-                html.Label(t("live_window", lang), htmlFor="window-pick"),
-                dcc.Dropdown(id="window-pick", value=window, clearable=False,
-                             options=[{"label": w, "value": w} for w in live.WINDOWS],
-                             style={"minWidth": "6rem"}),
+                dmc.Select(id="layer-pick", label=t("map_layer", lang), value=layer,
+                           allowDeselect=False, w=240,
+                           data=[{"label": label, "value": v} for v, label in choices]),
+                dmc.Select(id="window-pick", label=t("live_window", lang), value=window,
+                           allowDeselect=False, w=140,
+                           data=[{"label": t(f"wall_w_{w}", lang), "value": w}
+                                 for w in live.WINDOWS]),
                 html.Span(_view_name(shown, lang), id="wall-view-title", className="view-title"),
                 html.Span(id="wall-clock", className="clock")]),
             html.Div(className="wall-body", children=[
                 _map_box(shown, None, lang),
-                html.Aside(_side(shown, lang, 8), className="side")]),
+                html.Aside(_side(shown, lang, 8), className="side", tabIndex="0")]),
             html.Div(_charts(lang, None), className="desk-charts"),
             html.Div(className="replay", children=[
                 html.Label(t("replay", lang), htmlFor="replay"),
                 dmc.Slider(id="replay", min=0, max=REPLAY_MINUTES, step=1, value=0,
+                           thumbLabel=t("replay", lang),
                            marks=[{"value": 0, "label": t("live_now", lang)},
                                   {"value": 360, "label": "6h"}, {"value": 720, "label": "12h"},
                                   {"value": 1440, "label": "24h"}], style={"flex": 1})])]

@@ -92,6 +92,19 @@ def _unit_options(lang: str) -> list[dict]:
     return cv.restrict_options(cards.unit_options(twin, lang), units)
 
 
+def picked(value) -> int | None:
+    """A picker's value as a grid number (None when nothing or no number is picked)."""
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _select(options: list[dict]) -> list[dict]:
+    """Dropdown options as Mantine Select data (string values)."""
+    return [{"label": o["label"], "value": str(o["value"])} for o in options]
+
+
 def chosen_grid(grid: str | None) -> int | None:
     """The grid asked for when the user may see it, else their grid with open cases (most
     overdue first), else the first grid they may see."""
@@ -118,12 +131,10 @@ def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
         dcc.Store(id="grid-lang", data=lang), dcc.Store(id="grid-version", data=0),
         dcc.Interval(id="grid-tick", interval=30_000),
         html.Div(className="pickers", children=[
-            html.Label(t("pick_unit", lang), htmlFor="unit-pick"),
-            dcc.Dropdown(id="unit-pick", options=_unit_options(lang), value=unit,
-                         clearable=False),
-            html.Label(t("pick_grid", lang), htmlFor="grid-pick"),
-            dcc.Dropdown(id="grid-pick", options=_grid_options(unit), value=chosen,
-                         clearable=False),
+            dmc.Select(id="unit-pick", label=t("pick_unit", lang), data=_select(
+                _unit_options(lang)), value=str(unit), allowDeselect=False, searchable=True),
+            dmc.Select(id="grid-pick", label=t("pick_grid", lang), data=_select(
+                _grid_options(unit)), value=str(chosen), allowDeselect=False, searchable=True),
         ]),
         dcc.Store(id="grid-map-size"),
         html.Div(className="grid-body", children=[
@@ -336,17 +347,18 @@ def cell_view(card: dict, lang: str) -> list:
     return [table, html.H4(t("gridx_live_values", lang)), *live]
 
 
-@callback(Output("grid-pick", "options"), Output("grid-pick", "value"),
+@callback(Output("grid-pick", "data"), Output("grid-pick", "value"),
           Input("unit-pick", "value"), prevent_initial_call=True)
-def _on_unit(unit: int):
-    options = _grid_options(unit)
+def _on_unit(unit: str):
+    options = _select(_grid_options(int(unit)))
     return options, (options[0]["value"] if options else None)
 
 
 @callback(Output("grid-card", "children"), Output("grid-map", "data"),
           Input("grid-pick", "value"), Input("grid-map-size", "data"), State("grid-lang", "data"),
           prevent_initial_call=True)
-def _on_grid(grid: int, size, lang: str):
+def _on_grid(grid: str | int, size, lang: str):
+    grid = picked(grid)
     require(can_see_grid(current_user(), grid), f"grid {grid}")
     deck = grid_map(grid, size)
     deck["layers"][2] = gc.markers(case_cards(grid, lang)[1])
@@ -364,7 +376,8 @@ clientside_callback(
           Input("grid-pick", "value"), Input("grid-version", "data"),
           Input("grid-tick", "n_intervals"), State("grid-lang", "data"),
           prevent_initial_call="initial_duplicate")
-def _on_cases(grid: int, _version, _tick, lang: str):
+def _on_cases(grid: str | int | None, _version, _tick, lang: str):
+    grid = picked(grid)
     if grid is None:
         return [], no_update
     cards_, data = case_cards(grid, lang)
@@ -384,7 +397,8 @@ def _on_act(_clicks, _notes, version, lang):
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
           Input("grid-tick", "n_intervals"), State("grid-lang", "data"))
-def _on_live(grid: int | None, _tick, lang: str):
+def _on_live(grid: str | int | None, _tick, lang: str):
+    grid = picked(grid)
     if grid is None:
         return []
     require(can_see_grid(current_user(), grid), f"grid {grid}")

@@ -132,8 +132,7 @@ def test_a_grid_manager_accepts_a_case_of_their_grid_on_a_phone(phone, loop_app)
     card = phone.locator(f"#grid-case-{ids['fire6']}")  # the one with the overdue case
     card.wait_for(timeout=30_000)
     assert phone.locator(f"#grid-case-{ids['water8']}").count() == 0
-    options = phone.locator("#grid-pick").inner_text()
-    assert "G0007" in options and "G0009" not in options
+    assert phone.locator("#grid-pick").input_value().startswith("G0007")
     card.locator(".act-accept").click()
     phone.wait_for_function(f"document.querySelector('#grid-case-{ids['fire6']}')"
                             ".innerText.toLowerCase().includes('accepted')")
