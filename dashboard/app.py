@@ -29,6 +29,18 @@ def page_modules() -> list:
                   key=lambda m: m.PATH)
 
 
+def page_inputs(modules: list) -> dict:
+    """The input contracts (`INPUTS`) of every page, merged; an input declared twice fails."""
+    merged: dict = {}
+    for module in modules:
+        for name, check in getattr(module, "INPUTS", {}).items():
+            if name in merged:
+                raise ValueError(f"{module.__name__}: the input {name} is declared by another "
+                                 f"page too: component ids must be unique")
+            merged[name] = check
+    return merged
+
+
 _PAGE_CALLBACKS: tuple[dict, list, list] | None = None
 
 
@@ -48,29 +60,41 @@ def _share_page_callbacks() -> None:
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
-               users: str | Path | None = None, tile_url: str | None = None) -> Dash:
+               users: str | Path | None = None, tile_url: str | None = None,
+               secure_cookies: bool | None = None, keys_file: str | Path | None = None,
+               jobs=None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
-    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml).
+    `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
+    `secure_cookies` marks the session cookie Secure (default $CITYOPS_SECURE_COOKIES): turn it
+    on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
+    holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
+    `jobs` runs the background callbacks (default: diskcache in this process's children;
+    `dashboard.background.celery_manager(bus)` for a fleet).
     """
     set_context(twin, bus)
-    from dashboard import maps
+    from dashboard import background, maps
 
     maps.configure(tile_url or os.environ.get("CITYOPS_TILE_URL") or None)
     app = Dash(__name__, use_pages=True, pages_folder="", title=title,
                serve_locally=True, suppress_callback_exceptions=True,
+               background_callback_manager=jobs or background.manager(),
                assets_folder=str(Path(__file__).parent / "assets"))
-    for module in page_modules():
+    modules = page_modules()
+    for module in modules:
         dash.register_page(module.__name__, path=module.PATH, layout=module.layout,
                            title=title)
+    app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
-    from dashboard import auth
+    from dashboard import auth, web_api
+    from dashboard.apikeys import KeyRing
+    from dashboard.session import KEYS
 
-    auth.install(app, users)
+    auth.install(app, users, bus=bus, secure_cookies=secure_cookies)
+    app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
-        from dashboard.web_api import register_routes
-
-        register_routes(app.server, bus, twin, set(api_keys))
+        web_api.register_routes(app.server, bus, twin, set(api_keys))
+    web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
                                                dash.page_container],
                                               className="app"), forceColorScheme="dark")

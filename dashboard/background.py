@@ -1,29 +1,18 @@
-"""Server-side state for long scenario runs: the background-callback manager and the result store.
+"""Where the dashboard's long callbacks (scenario runs) run: Dash background-callback managers.
 
-Runs last seconds to minutes, so they go through a Dash background callback: a DiskcacheManager
-whose cache lives under `$CITYOPS_HOME/dash-jobs` (created once per process, passed per callback,
-so `create_app` needs no change). Results are big (time x cell), so they never travel to the
-browser: `ResultStore` keeps the last few as NetCDF files under `$CITYOPS_HOME/scenario-runs`,
-keyed by a run id; the browser holds only the ids.
+One process (the default): a `DiskcacheManager`, jobs in child processes, its cache under
+`$CITYOPS_HOME/dash-jobs`. A fleet (`cityops serve --workers N` or `--celery`): Dash's
+`CeleryManager` on a Celery app whose broker and result backend are the bus's Redis, jobs run by
+`cityops jobs` workers. Every key Celery and Dash write there sits under the bus prefix's `jobs:`
+families (layers.keys); this module owns them but never touches the bus client: Celery opens
+its own connections from the bus URL. Results themselves live in `dashboard.results`.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import uuid
 from functools import lru_cache
-from pathlib import Path
 
-from sim import Result
-
-KEEP_RUNS = 6
-_RUN_ID = re.compile(r"^[0-9a-f]{12}$")
-
-
-def home() -> Path:
-    """`$CITYOPS_HOME`, default `~/.local/share/cityops` (as the bus and the demo twin cache)."""
-    return Path(os.environ.get("CITYOPS_HOME") or Path.home() / ".local" / "share" / "cityops")
+from twin import settings
 
 
 @lru_cache(maxsize=1)
@@ -32,61 +21,53 @@ def manager():
     import diskcache
     from dash import DiskcacheManager
 
-    folder = home() / "dash-jobs"
+    folder = settings.home() / "dash-jobs"
     folder.mkdir(parents=True, exist_ok=True)
     return DiskcacheManager(diskcache.Cache(str(folder)))
 
 
-class ResultStore:
-    """The last `keep` scenario results as NetCDF files in a folder, keyed by run id."""
-
-    def __init__(self, folder: str | os.PathLike | None = None, keep: int = KEEP_RUNS) -> None:
-        self.folder = Path(folder) if folder is not None else home() / "scenario-runs"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.keep = keep
-
-    def _path(self, run_id: str) -> Path:
-        if not _RUN_ID.match(str(run_id)):
-            raise KeyError(f"run id {run_id!r} is not one this store wrote (12 hex digits)")
-        return self.folder / f"{run_id}.nc"
-
-    def put(self, result: Result) -> str:
-        """Store a result; returns its new run id. The oldest runs beyond `keep` are dropped."""
-        run_id = uuid.uuid4().hex[:12]
-        tmp = self.folder / f".{run_id}.tmp"
-        compressed(result).to_netcdf(tmp)
-        tmp.replace(self._path(run_id))
-        self._prune()
-        return run_id
-
-    def get(self, run_id: str) -> Result:
-        """The stored result; KeyError (naming the id) when it was never stored or was pruned."""
-        path = self._path(run_id)
-        if not path.exists():
-            raise KeyError(f"run {run_id} is no longer stored (only the last {self.keep} are "
-                           "kept): run the scenario again")
-        return _load(str(path), path.stat().st_mtime_ns)
-
-    def ids(self) -> list[str]:
-        """Stored run ids, newest first."""
-        files = sorted(self.folder.glob("*.nc"), key=lambda p: p.stat().st_mtime_ns,
-                       reverse=True)
-        return [p.stem for p in files]
-
-    def _prune(self) -> None:
-        for run_id in self.ids()[self.keep:]:
-            self._path(run_id).unlink(missing_ok=True)
+def broker_url(url: str) -> str:
+    """The bus URL as Celery spells it: `unix:///path` (the embedded server) becomes
+    `redis+socket:///path`; redis:// and rediss:// stay as they are."""
+    if url.startswith("unix://"):
+        return "redis+socket://" + url.removeprefix("unix://")
+    return url
 
 
-def compressed(result: Result) -> Result:
-    """The same result, written with zlib (an epidemic's time x cell arrays shrink ~7x)."""
-    ds = result.ds.copy()
-    for name in ds.data_vars:
-        ds[name].encoding = {**ds[name].encoding, "zlib": True, "complevel": 1, "shuffle": True}
-    return Result(result.scenario, ds, result.impact)
+def celery_app(url: str, keys):
+    """A Celery app on the Redis at `url` (broker and result backend), its keys under
+    `keys.jobs`; one job at a time per worker process, acknowledged when done."""
+    from celery import Celery
+
+    options = {"global_keyprefix": keys.jobs}
+    app = Celery("cityops", broker=broker_url(url), backend=broker_url(url))
+    app.conf.update(broker_transport_options=options, result_backend_transport_options=options,
+                    broker_connection_retry_on_startup=True, task_acks_late=True,
+                    worker_prefetch_multiplier=1, result_expires=3600,
+                    worker_hijack_root_logger=False)
+    return app
 
 
-@lru_cache(maxsize=KEEP_RUNS)
-def _load(path: str, _mtime: int) -> Result:
-    """A result read once per file version (the slider reads the same run many times)."""
-    return Result.from_netcdf(path)
+@lru_cache(maxsize=4)
+def _celery_manager(url: str, prefix: str):
+    from dash import CeleryManager
+
+    from layers.keys import Keys
+
+    keys = Keys(prefix)
+
+    class JobsManager(CeleryManager):
+        """Dash's CeleryManager with its result keys under the bus prefix (`jobs:dash:`)."""
+
+        SIGNING_SECRET_KEY = keys.job_result("signing")
+
+        def build_cache_key(self, fn, args, cache_args_to_ignore, triggered):
+            return keys.job_result(super().build_cache_key(fn, args, cache_args_to_ignore,
+                                                           triggered))
+
+    return JobsManager(celery_app(url, keys), expire=3600)
+
+
+def celery_manager(bus):
+    """The Celery manager of a fleet on `bus` (one per bus URL and prefix in a process)."""
+    return _celery_manager(bus.url, bus.prefix)

@@ -17,6 +17,9 @@ from dashboard.case_view import department_names, queue_rows
 from dashboard.policy import User, visible_grids
 from layers.loop.cases import ORDERS, STATUSES, CaseStore
 
+__all__ = ["FILTERS", "ORDERS", "PAGE_SIZE", "Query", "case_map", "filter_options", "ids",
+           "new_since", "open_points", "page", "rows", "signature"]
+
 PAGE_SIZE = 50
 FILTERS = ("status", "department", "grid", "category")
 MAP_PX = (720.0, 380.0)  # the Cases page's map, about

@@ -14,7 +14,7 @@ import sys
 
 from dashboard.commands.common import CliError
 
-GROUPS = ("twin", "sim", "layers", "cases", "serve", "demo")
+GROUPS = ("twin", "sim", "layers", "cases", "bus", "bridge", "serve", "demo")
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dash_mantine_components as dmc
 from dash import dcc, html
 
-from dashboard.i18n import add_labels, other, t
+from dashboard.i18n import add_labels, lang_of, other, t
 from dashboard.policy import can_open, home_page
 from dashboard.session import current_user
 
@@ -27,6 +27,7 @@ add_labels({
 
 def header(lang: str, path: str) -> html.Header:
     """The top bar: title, navigation and the language switch (all labels translated)."""
+    lang = lang_of(lang)  # it goes into every link
     user = current_user()  # None outside a request: every link
     links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
              ("nav_scenarios", "/scenarios")]
@@ -43,6 +44,7 @@ def header(lang: str, path: str) -> html.Header:
 
 def forbidden(lang: str, user) -> html.Div:
     """What a page shows a user whose role may not open it (the server also refuses its data)."""
+    lang = lang_of(lang)
     home = home_page(user) if user is not None else LOGIN_PATH
     return html.Div(className="page forbidden", children=[
         dmc.Alert(t("forbidden", lang), color="red", id="forbidden"),

@@ -50,6 +50,13 @@ def t(key: str, lang: str = "zh") -> str:
     return LABELS[key][lang if lang in LANGS else "zh"]
 
 
+def lang_of(value) -> str:
+    """A language code fit to echo in a link or a redirect: `value` when it is one of LANGS,
+    else the default (zh). For page addresses, where a stray `?lang=` should still show a page;
+    callback inputs are checked strictly (`dashboard.inputs.lang`)."""
+    return value if isinstance(value, str) and value in LANGS else LANGS[0]
+
+
 def other(lang: str) -> str:
     """The language the switch button turns to."""
     return "en" if lang == "zh" else "zh"

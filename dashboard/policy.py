@@ -8,7 +8,9 @@ callback and data route; nothing here knows about requests.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.security import check_password_hash
 
@@ -57,6 +59,12 @@ def can_see_grid(user: User | None, grid: int | None) -> bool:
     return grids is None or (grid is not None and int(grid) in grids)
 
 
+def can_see_alert(user: User | None, grid: int | None) -> bool:
+    """Whether a user (or an API key, by its role) may read an alert at a grid: whoever may see
+    that grid's cases (commanders and admins every alert, grid managers their grids')."""
+    return user is not None and can_see_grid(user, grid)
+
+
 def can_open(user: User | None, path: str) -> bool:
     """Whether a user may open a page (the login page is open to everyone)."""
     if path == "/login":
@@ -81,8 +89,36 @@ def home_page(user: User) -> str:
     return next(p for p in ("/", "/grid", "/cases", "/scenarios") if can_open(user, p))
 
 
+MAX_NEXT = 2000
+_UNSAFE = re.compile(r"[^\x21-\x7e]|\\")  # all but printable ASCII, and backslashes
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
+
+
+def local_path(target: str | None) -> str | None:
+    r"""`target` when it is a same-origin absolute path (`/cases?lang=en`), else None.
+
+    Browsers drop tabs and newlines from URLs, read a backslash as a slash and resolve `..`
+    (also written `%2e%2e`), so `/\t/evil.example`, `/\evil.example` or `/..//evil.example`
+    could each become the address of another host. Anything but printable ASCII (control
+    characters, spaces), a backslash, a leading `//`, a scheme, a host or a dot segment, raw or
+    percent-decoded, is refused rather than repaired.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > MAX_NEXT:
+        return None
+    for form in (target, unquote(target)):
+        if _UNSAFE.search(form) or not form.startswith("/") or form.startswith("//"):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc or _DOT_SEGMENT.search(parts.path):
+            return None
+    return target
+
+
 def safe_next(target: str | None, user: User) -> str:
-    """A redirect target after login: a local path the user may open, else their home page."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """A redirect target after login: a local path (`local_path`) the user may open, else their
+    home page."""
+    path = local_path(target)
+    if path is None:
         return home_page(user)
-    return target if can_open(user, target.split("?")[0]) else home_page(user)
+    page = urlsplit(path).path
+    return path if can_open(user, page) else home_page(user)

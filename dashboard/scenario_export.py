@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard.background import compressed
 from dashboard.i18n import t
+from dashboard.results import compressed
 from dashboard.scenario_view import frame_scale, in_lang, unit_table
 from sim import Result
 from sim.runner import peak_field

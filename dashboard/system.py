@@ -16,6 +16,7 @@ from layers.live import feed as feed_mod
 from layers.live import snapshot
 from layers.live.bus import connect
 from layers.live.health import HealthStore
+from layers.live.mqtt import Bridge, Sender
 from layers.live.worker import Worker, stats
 
 log = logging.getLogger("cityops.demo")
@@ -49,18 +50,33 @@ class LiveSystem:
                  home=None, prefix: str = "cityops:", seed: int = 0,
                  services: Sequence[tuple[str, Callable]] = (),
                  shares: dict[str, float] | None = None, history: bool = True,
-                 feed_options: dict | None = None) -> None:
-        """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped;
-        `feed_options`: the feed's daily rates and focus cells (see layers.live.feed.Feed)."""
+                 mqtt=None, feed_options: dict | None = None) -> None:
+        """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped.
+        `mqtt`: a broker (layers.live.mqtt.Broker): the feed's IoT readings then go through it
+        and an MQTT bridge, as a gateway's would. `feed_options`: the feed's daily rates and
+        focus cells (see layers.live.feed.Feed)."""
         self.bus = connect(url, home=home, prefix=prefix)
         self.worker = Worker(self.bus, twin, consumer="demo-ingest", history=history)
         self.worker.start()
         self.stopping = threading.Event()
         self.errors: list[BaseException] = []
+
+        def feed() -> None:
+            sender = Sender(mqtt, client_id=f"{prefix}feed") if mqtt is not None else None
+            try:
+                feed_mod.run(self.bus, twin, rate, float("inf"), batch=batch, seed=seed,
+                             stop=self.stopping.is_set, shares=shares,
+                             doors={"iot": lambda t: sender.send("iot", t)} if sender else None,
+                             **(feed_options or {}))
+            finally:
+                if sender is not None:
+                    sender.close()
+
         loops = [("ingest", lambda: self.worker.run(self.stopping.is_set, block_ms=200)),
-                 ("feed", lambda: feed_mod.run(self.bus, twin, rate, float("inf"), batch=batch,
-                                               seed=seed, stop=self.stopping.is_set,
-                                               shares=shares, **(feed_options or {})))]
+                 ("feed", feed)]
+        if mqtt is not None:
+            bridge = Bridge(self.bus, twin, mqtt, client_id=f"{prefix}bridge")
+            loops.append(("mqtt-bridge", lambda: bridge.run(self.stopping.is_set)))
         loops += [(name, lambda fn=fn: fn(self.bus, self.stopping.is_set))
                   for name, fn in services]
         self.health = HealthStore(self.bus)
@@ -109,15 +125,24 @@ def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None
              home=None, prefix: str = "cityops:", every_s: float = 2.0,
              duration: float | None = None, out=sys.stdout, seed: int = 0,
              services: Sequence[tuple[str, Callable]] = (),
-             shares: dict[str, float] | None = None, feed_options: dict | None = None) -> dict:
+             shares: dict[str, float] | None = None, mqtt=None,
+             feed_options: dict | None = None) -> dict:
     """Run the live system and print live counts every `every_s` until Ctrl-C.
 
     Returns the final health figures. `duration` (seconds) stops it by itself (for tests).
     """
     system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares,
-                        feed_options=feed_options)
+                        mqtt=mqtt, feed_options=feed_options)
+    if mqtt is not None:
+        print(f"demo: IoT readings go through MQTT at {mqtt.host}:{mqtt.port} (topics "
+              f"cityops/iot|video|incident/#; `cityops bridge mqtt` is the door)", file=out,
+              flush=True)
     print(f"demo: {twin.name} ({len(twin):,} cells), feed {rate:g} events/s, Redis prefix "
           f"{prefix!r}; Ctrl-C to stop", file=out, flush=True)
+    door = system.bus.producer_url()
+    if door:
+        print(f"demo: producers write to {door} (`cityops bus info --show-secret` for the "
+              f"password; streams {system.bus.keys.streams_text()})", file=out, flush=True)
     start = time.monotonic()
     with stop_signals(system.stopping):
         try:

@@ -3,9 +3,15 @@
 `register_routes(server, bus, twin, api_keys)` adds, under the server the Dash app runs on:
 GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
 GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
-GET /cap/alerts/{id}.xml. Errors are the GeoReport list `[{"code": N, "description": "..."}]`;
-bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the work is in
-`layers.protocols.open311` and `layers.protocols.cap`.
+GET /cap/alerts/{public id}.xml. Errors are the GeoReport list `[{"code": N, "description":
+"..."}]`; bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the
+work is in `layers.protocols.open311` and `layers.protocols.cap`.
+
+Who may read what: Open311 is public as GeoReport intends (its POST takes an Open311 key, and
+what it shows is redacted); CAP needs a logged-in session or an API key (`dashboard.apikeys`)
+whose role may see the alert's grid (`dashboard.policy.can_see_alert`), and knows alerts only by
+their public ids. Any other path under /open311/ or /cap/ answers 404 in the same JSON
+(`register_fallbacks`, installed also when there is no bus), never the app's HTML shell.
 """
 
 from __future__ import annotations
@@ -15,12 +21,19 @@ import json
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.http_errors import answer_json
+from dashboard.policy import can_see_alert
+from dashboard.session import KEYS, current_principal
 from layers.clock import Clock, wall
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
+from layers.loop.records import Alert, Place
 from layers.loop.routing import Router
 from layers.protocols.cap import to_cap
 from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
+
+PREFIXES = ("/open311/", "/cap/")
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -32,12 +45,38 @@ def _error(code: int, description: str) -> Response:
     return _json(Open311Error(code, description).body(), code)
 
 
+def register_fallbacks(server: Flask) -> None:
+    """404 JSON for unknown paths under /open311/ and /cap/ (not the Dash app's page shell), and
+    JSON for any HTTP error raised on those routes (401, 403, 405...)."""
+    if "cityops_open311_unknown" in server.view_functions:
+        return
+
+    def unknown(rest: str = ""):
+        return _error(404, f"no such resource {request.path!r}: Open311 lives under "
+                           f"/open311/v2/ (services.json, requests.json), CAP under "
+                           f"/cap/alerts/{{id}}.xml")
+
+    for prefix in PREFIXES:
+        name = prefix.strip("/")
+        server.add_url_rule(f"{prefix}<path:rest>", f"cityops_{name}_unknown", unknown,
+                            methods=METHODS)
+        server.add_url_rule(prefix, f"cityops_{name}_index", unknown, methods=METHODS)
+        answer_json(server, prefix, _error)
+
+
 def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
-                    store: CaseStore | None = None) -> Blueprint:
-    """Add the Open311 and CAP routes to a Flask server; returns the blueprint."""
+                    store: CaseStore | None = None, keyring=None) -> Blueprint:
+    """Add the Open311 and CAP routes to a Flask server; returns the blueprint.
+
+    `api_keys` are the Open311 keys; `keyring` (a `dashboard.apikeys.KeyRing`, default the one
+    the dashboard installed) holds the keys of the data routes.
+    """
     store = store or CaseStore(bus, Router(twin), clock=clock)
+    router = store.router or Router(twin)
     api = Open311(bus, twin, store, api_keys, clock=clock)
     alerts = AlertStore(bus)
+    if keyring is not None:
+        server.extensions[KEYS] = keyring
     bp = Blueprint("cityops_loop", __name__)
 
     @bp.errorhandler(Open311Error)
@@ -77,12 +116,27 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
     def request_one(rid: str):
         return _json(api.get(rid))
 
-    @bp.get("/cap/alerts/<alert_id>.xml")
-    def cap(alert_id: str):
-        alert = alerts.get(alert_id)
+    def place_of(alert: Alert) -> Place:
+        case = store.get(alert.case) if alert.case else None
+        return case.place if case is not None else router.place(alert.lat, alert.lng)
+
+    @bp.get("/cap/alerts/<public_id>.xml")
+    def cap(public_id: str):
+        who = current_principal()
+        if who is None:
+            return _error(401, "CAP needs a login or an API key: send `Authorization: Bearer "
+                               "KEY` (keys: python -m dashboard.apikeys add)")
+        alert = alerts.by_public(public_id)
         if alert is None:
-            return _error(404, f"no alert {alert_id!r}: see `cityops alerts list`")
-        return Response(to_cap(alert, tz=twin.timezone), mimetype="application/cap+xml")
+            return _error(404, f"no alert {public_id!r}: CAP knows alerts by their public id "
+                               f"(`cityops alerts show ID` prints it)")
+        place = place_of(alert)
+        if not can_see_alert(who, place.grid):
+            return _error(403, f"the role {who.role} may not read alerts of this grid")
+        xml = to_cap(alert, tz=twin.timezone, place=place.unit_name)
+        return Response(xml, mimetype="application/cap+xml",
+                        headers={"Cache-Control": "private, no-store"})
 
     server.register_blueprint(bp)
+    register_fallbacks(server)
     return bp

@@ -79,6 +79,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("alerts:seq", "string", "layers.loop.alerts", "alert id counter"),
     Family("alerts:state", "hash", "layers.loop.alerts", "alert id -> Alert JSON"),
     Family("alerts:created", "zset", "layers.loop.alerts", "alert ids by time"),
+    Family("alerts:public", "hash", "layers.loop.alerts", "public id (CAP identifier and URL, "
+           "not enumerable) -> alert id"),
     Family("cases:seq", "string", "layers.loop.cases", "case id counter"),
     Family("cases:state", "hash", "layers.loop.cases", "case id -> Case JSON (folded from the "
            "audit log)"),
@@ -113,10 +115,32 @@ FAMILIES: tuple[Family, ...] = (
     Family("parking:vehicles", "hash", "layers.loop.parking", "vehicle -> sighting state"),
     Family("parking:kpi", "hash", "layers.loop.parking", "reminders, left in time, cases"),
     # -- protocols and the dashboard ---------------------------------------------------------------
-    Family("open311:seq", "string", "layers.protocols.open311", "service request id counter"),
-    Family("open311:req", "hash", "layers.protocols.open311", "request id -> stored request"),
+    Family("open311:req", "hash", "layers.protocols.open311", "service request id (random, "
+           "not enumerable) -> stored request"),
     Family("open311:requests", "zset", "layers.protocols.open311", "request ids by time"),
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
+    Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
+           "dashboard session (random id; expires when idle, deleted on logout)"),
+    Family("login:fails:{subject}", "string", "dashboard.throttle", "failed sign-ins of one "
+           "user or address (a digest) in the current window; expires with the window"),
+    Family("scenario:runs", "zset", "dashboard.results", "ids of the last scenario results, by "
+           "time"),
+    Family("scenario:run:{run}", "string", "dashboard.results", "one scenario result: NetCDF "
+           "bytes (zlib)"),
+    # -- the dashboard's background jobs (Celery and Dash write these, under `jobs:`) ------------
+    Family("jobs:_kombu.{binding}", "set", "dashboard.background", "Celery's routing bindings "
+           "of a queue and their bookkeeping (kombu)"),
+    Family("jobs:unacked", "hash", "dashboard.background", "jobs a worker took and has not "
+           "acknowledged (kombu)"),
+    Family("jobs:unacked_index", "zset", "dashboard.background", "those jobs by time (kombu)"),
+    Family("jobs:unacked_mutex", "string", "dashboard.background", "lock for restoring "
+           "unacknowledged jobs (kombu)"),
+    Family("jobs:celery-task-meta-{task}", "string", "dashboard.background", "a job's state "
+           "(Celery result backend)"),
+    Family("jobs:dash:{key}", "string", "dashboard.background", "a background callback's result,"
+           " progress and set_props; the callbacks' signing secret (Dash)"),
+    Family("jobs:{queue}", "list", "dashboard.background", "the queue of jobs waiting for a "
+           "Celery worker (kombu)"),
 )
 
 OWNERS = frozenset(f.owner for f in FAMILIES)
@@ -265,8 +289,8 @@ class Keys:
         return self._k(f"rules:recent:{rule}")
 
     def alerts(self, name: str) -> str:
-        """`alerts:seq`, `alerts:state` or `alerts:created`."""
-        if name not in ("seq", "state", "created"):
+        """`alerts:seq`, `alerts:state`, `alerts:created` or `alerts:public`."""
+        if name not in ("seq", "state", "created", "public"):
             raise ValueError(f"no alerts key {name!r}")
         return self._k(f"alerts:{name}")
 
@@ -297,10 +321,41 @@ class Keys:
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:
-        if name not in ("seq", "req", "requests"):
+        if name not in ("req", "requests"):
             raise ValueError(f"no open311 key {name!r}")
         return self._k(f"open311:{name}")
 
     @property
     def scenario_active(self) -> str:
         return self._k("scenario:active")
+
+    @property
+    def scenario_runs(self) -> str:
+        return self._k("scenario:runs")
+
+    def scenario_run(self, run_id: str) -> str:
+        return self._k(f"scenario:run:{run_id}")
+
+    @property
+    def jobs(self) -> str:
+        """The prefix of every key Celery (broker and results) writes: `jobs:` families."""
+        return self._k("jobs:")
+
+    def job_result(self, key: str) -> str:
+        """A Dash background callback's result key (`-progress`, `-set_props` follow it)."""
+        return self._k(f"jobs:dash:{key}")
+
+    def session(self, sid: str) -> str:
+        """`sessions:{sid}`: one live dashboard session."""
+        return self._k(f"sessions:{_token(sid, 'session id')}")
+
+    def login_fails(self, subject: str) -> str:
+        """`login:fails:{subject}`: a failed-login counter (`user:<digest>`, `addr:<digest>`)."""
+        return self._k(f"login:fails:{_token(subject, 'login subject')}")
+
+
+def _token(text: str, what: str) -> str:
+    """A key part made by the program (random ids, digests): refuse anything else."""
+    if not re.fullmatch(r"[A-Za-z0-9_:.-]{1,128}", text or ""):
+        raise ValueError(f"bad {what} {text!r}: expected letters, digits, '_', '-', ':' or '.'")
+    return text

@@ -23,8 +23,8 @@ def server_pid(bus: Bus) -> int:
 
 
 def socket_url(bus: Bus) -> str:
-    """A unix:// URL of the embedded server, to hand to another process."""
-    return f"unix://{bus.redis.socket_file}"
+    """A unix:// URL (with the password) of the embedded server, for another process."""
+    return bus.url
 
 
 def stop_server(bus: Bus) -> None:

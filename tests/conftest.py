@@ -9,6 +9,21 @@ import pytest
 
 # One cache folder per session, shared with subprocesses, so the demo twin is built once.
 os.environ.setdefault("CITYOPS_HOME", tempfile.mkdtemp(prefix="cityops-test-home-"))
+# Embedded test servers listen on their unix socket only (many run at once); the TCP door
+# has tests of its own (tests/layers/test_server.py).
+os.environ.setdefault("CITYOPS_REDIS_PORT", "0")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# the demo's embedded MQTT broker: a free port of this session's own
+os.environ.setdefault("CITYOPS_MQTT_PORT", str(_free_port()))
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +56,10 @@ def pytest_sessionfinish(session, exitstatus):
             pass
     from tests.redis_process import redis_servers_in
 
+    # the session's shared home server is the suite's own (many tests use it): stop it first
+    for proc in redis_servers_in(os.path.join(os.environ["CITYOPS_HOME"], "redis")):
+        proc.terminate()
+    psutil.wait_procs(redis_servers_in(os.environ["CITYOPS_HOME"]), timeout=30)
     left = [p for root in roots for p in redis_servers_in(root)]
     _, alive = psutil.wait_procs(left, timeout=30)
     if alive:

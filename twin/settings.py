@@ -18,6 +18,8 @@ about the city, not about the server the software happens to run on.
 | audit anchors file   | `CITYOPS_AUDIT_ANCHORS` | `home/audit-anchors.log` (0600)          |
 | audit anchor period  | `CITYOPS_AUDIT_ANCHOR_EVERY` | every 100 audit records             |
 | largest twin build   | `CITYOPS_MAX_CELLS`    | 5,000,000 cells                           |
+| API keys file | `CITYOPS_API_KEYS` | `home/api_keys.yaml` (0600; digests) |
+| Secure cookie flag | `CITYOPS_SECURE_COOKIES` | off: set 1 when served over HTTPS |
 """
 
 from __future__ import annotations
@@ -54,9 +56,35 @@ def users_file() -> Path:
     return Path(env) if env else data_dir() / "users.yaml"
 
 
+def api_keys_file() -> Path:
+    """`$CITYOPS_API_KEYS`, else `home/api_keys.yaml`: the keys of the data routes (CAP, ...)."""
+    env = os.environ.get("CITYOPS_API_KEYS")
+    return Path(env) if env else home() / "api_keys.yaml"
+
+
 def open311_keys() -> set[str]:
     """API keys accepted by Open311 POST, from `$CITYOPS_OPEN311_KEYS` (comma separated)."""
     return {k.strip() for k in os.environ.get("CITYOPS_OPEN311_KEYS", "").split(",") if k.strip()}
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+def flag(env: str, default: bool = False) -> bool:
+    """A yes/no setting from `$env` (1/0, true/false, yes/no, on/off); the error names it."""
+    value = os.environ.get(env)
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ValueError(f"${env}={value!r} is not a yes/no value: set it to 1 or 0")
+    return text in _TRUE
+
+
+def secure_cookies() -> bool:
+    """`$CITYOPS_SECURE_COOKIES`: mark the session cookie Secure (only sent over HTTPS). Turn it
+    on whenever the dashboard is served over HTTPS (directly or behind a TLS proxy)."""
+    return flag("CITYOPS_SECURE_COOKIES")
 
 
 def tile_url() -> str | None:

@@ -12,11 +12,15 @@ class CliError(Exception):
     """Bad input to a command: printed as one line, exit code 2."""
 
 
+DEMOS = ("binhai", "tianjin")  # the built-in demo twins (twin.demo.DEMOS)
+
+
 def add_twin_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """`--twin DIR | --demo binhai` (+ `--resolution` for the demo)."""
+    """`--twin DIR | --demo binhai|tianjin` (+ `--demo-resolution` for the demo)."""
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--twin", metavar="DIR", help="a twin folder written by `cityops twin build`")
-    group.add_argument("--demo", choices=["binhai"], help="the built-in demo twin")
+    group.add_argument("--demo", choices=DEMOS, help="a built-in demo twin: binhai (one "
+                       "district) or tianjin (the whole city)")
     parser.add_argument("--demo-resolution", type=int, default=9, metavar="R",
                         help="H3 resolution of the demo twin (default 9)")
 
@@ -43,19 +47,23 @@ def load_twin(args: argparse.Namespace):
     from twin import Twin, TwinInputError
 
     if getattr(args, "demo", None):
-        return demo_twin(args.demo_resolution)
+        return demo_twin(args.demo_resolution, name=args.demo)
     try:
         return Twin.load(args.twin)
     except (FileNotFoundError, TwinInputError, ValueError) as exc:
         raise CliError(str(exc)) from exc
 
 
-def demo_twin(resolution: int, seed: int = 0):
-    """The Binhai demo twin; a resolution outside its range is a CliError naming the range."""
-    from twin.demo import binhai
+def demo_twin(resolution: int, seed: int = 0, name: str = "binhai"):
+    """A demo twin (default Binhai); a resolution outside its range, or one that would make
+    too many cells, is a CliError saying which fits."""
+    from twin.demo import demo
+    from twin.errors import TwinInputError
 
     try:
-        return binhai(resolution=resolution, seed=seed)
+        return demo(name, resolution=resolution, seed=seed)
+    except TwinInputError as exc:
+        raise CliError(str(exc)) from exc
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 

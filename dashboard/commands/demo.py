@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard.commands.common import demo_twin, print_json
+from dashboard.commands.common import DEMOS, demo_twin, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run the whole demo system on the embedded defaults")
+    parser.add_argument("--demo", choices=DEMOS, default="binhai",
+                        help="the demo city: binhai (one district, default) or tianjin (the "
+                             "whole city, 16 districts)")
     parser.add_argument("--resolution", type=int, default=9, help="H3 resolution (default 9)")
     parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
     parser.add_argument("--rate", type=float, default=300.0, help="feed events/s (default 300)")
@@ -22,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--no-responders", action="store_true",
                         help="no simulated responders: cases wait for people to act")
+    parser.add_argument("--broker", metavar="URL", help="an external MQTT broker for the IoT "
+                        "feed (default: an embedded one on 127.0.0.1:1883)")
+    parser.add_argument("--broker-user", metavar="U", help="the external broker's user")
+    parser.add_argument("--broker-password", metavar="P", help="the external broker's password")
+    parser.add_argument("--no-mqtt", action="store_true",
+                        help="feed IoT straight into Redis (no broker, no bridge)")
     parser.add_argument("--twin-only", action="store_true",
                         help="only build the demo twin and print its summary")
     parser.set_defaults(func=run)
@@ -50,7 +59,7 @@ def dashboard_service(twin, host: str, port: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    twin = demo_twin(args.resolution, args.seed)
+    twin = demo_twin(args.resolution, args.seed, name=args.demo)
     if args.twin_only:
         print_json(twin.summary())
         return 0
@@ -67,7 +76,33 @@ def run(args: argparse.Namespace) -> int:
     services = [rules_service(twin), escalation_service(twin)]
     if not args.no_responders:
         services.append(responders_service())
-    run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
-             shares=DEMO_SHARES, feed_options=demo_feed_options(twin),
-             services=[*services, dashboard_service(twin, args.host, args.port)])
+    broker, embedded = _broker(args)
+    try:
+        run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
+                 shares=DEMO_SHARES, mqtt=broker, feed_options=demo_feed_options(twin),
+                 services=[*services, dashboard_service(twin, args.host, args.port)])
+    finally:
+        if embedded is not None:
+            embedded.stop()
     return 0
+
+
+def _broker(args):
+    """(the broker the feed uses, the embedded broker to stop after) from the flags."""
+    from dashboard.commands.common import CliError
+    from layers.live.mqtt import BridgeError, Broker
+
+    if args.no_mqtt:
+        return None, None
+    if args.broker:
+        try:
+            return Broker.parse(args.broker, args.broker_user, args.broker_password), None
+        except BridgeError as exc:
+            raise CliError(str(exc)) from exc
+    from dashboard.broker import EmbeddedBroker
+
+    try:
+        embedded = EmbeddedBroker().start()
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    return Broker("127.0.0.1", embedded.port, False, embedded.user, embedded.password), embedded

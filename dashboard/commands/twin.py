@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dashboard.commands.common import CliError, demo_twin, load_twin, print_json
+from dashboard.commands.common import DEMOS, CliError, demo_twin, load_twin, print_json
 
 EXPORT_FORMATS = {"geojson": (".geojson", ".json"), "geoparquet": (".parquet", ".geoparquet")}
 
@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     _add_build(sub)
     info = sub.add_parser("info", help="print a JSON summary of a twin folder or the demo twin")
     info.add_argument("folder", metavar="DIR", nargs="?", help="a twin folder")
-    info.add_argument("--demo", choices=["binhai"], help="the built-in demo twin instead")
+    info.add_argument("--demo", choices=DEMOS, help="a built-in demo twin instead")
     info.add_argument("--demo-resolution", type=int, default=9, metavar="R",
                       help="H3 resolution of the demo twin (default 9)")
     info.set_defaults(func=_info)
@@ -44,7 +44,8 @@ def _add_build(sub) -> None:
                     "kind (+ capacity).")
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--boundary", metavar="FILE", help="polygons of the city boundary")
-    source.add_argument("--demo", choices=["binhai"], help="write the built-in demo twin")
+    source.add_argument("--demo", choices=DEMOS, help="write a built-in demo twin: binhai (one "
+                        "district) or tianjin (the whole city)")
     build.add_argument("--units", metavar="FILE", help="street/town polygons")
     build.add_argument("--population", metavar="FILE", help="residents: points or polygons")
     build.add_argument("--elevation", metavar="FILE", help="ground elevation: points or grid")
@@ -85,7 +86,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace):
-    twin = demo_twin(args.resolution)
+    twin = demo_twin(args.resolution, name=args.demo)
     if args.name:
         twin.meta["name"] = args.name
     return twin
@@ -102,7 +103,7 @@ def _load(folder: str):
 
 def _info(args: argparse.Namespace) -> int:
     if (args.folder is None) == (args.demo is None):
-        raise CliError("give a twin folder DIR or --demo binhai (one of them)")
+        raise CliError("give a twin folder DIR or --demo binhai|tianjin (one of them)")
     print_json((load_twin(args) if args.demo else _load(args.folder)).summary())
     return 0
 

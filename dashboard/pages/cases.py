@@ -14,17 +14,47 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import case_queue as cq
 from dashboard import case_view as cv
-from dashboard import maps
+from dashboard import inputs, maps
 from dashboard.context import context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, lang_of, t
 from dashboard.policy import visible_grids
 from dashboard.session import current_user
+from layers.loop.cases import STATUSES
 from layers.loop.scorecard import scorecard
 
 PATH = "/cases"
 FILTERS = cq.FILTERS
 SCORE_DAYS = 7
+CASE_ID = inputs.token(r"[A-Za-z0-9_-]{1,64}", "a case id")
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "cases-filter-status.value": inputs.optional(inputs.one_of(STATUSES, "a case status")),
+    "cases-filter-department.value": inputs.optional(inputs.one_of(
+        lambda: [str(d) for d in context().twin.departments["id"]], "a department")),
+    "cases-filter-grid.value": inputs.optional(inputs.grid),
+    "cases-filter-category.value": inputs.optional(
+        inputs.token(r"[a-z0-9_]{1,64}", "a category code")),
+    "cases-tick.n_intervals": inputs.COUNT, "cases-map-tick.n_intervals": inputs.COUNT,
+    "cases-version.data": inputs.COUNT, "cases-lang.data": inputs.lang,
+    "cases-selected.data": inputs.optional(CASE_ID),
+    "cases-row.n_clicks": inputs.COUNT, "cases-act.n_clicks": inputs.COUNT,
+    "cases-note.value": inputs.optional(inputs.text()),
+    "cases-order.value": inputs.optional(inputs.one_of(cq.ORDERS, "an order")),
+    "cases-prev.n_clicks": inputs.COUNT, "cases-next.n_clicks": inputs.COUNT,
+    "cases-new.n_clicks": inputs.COUNT,
+    "cases-query.data": inputs.optional(inputs.mapping({
+        "status": inputs.optional(inputs.one_of(STATUSES, "a case status")),
+        "department": inputs.optional(inputs.text(100)),
+        "grid": inputs.optional(inputs.grid),
+        "category": inputs.optional(inputs.token(r"[a-z0-9_]{1,64}", "a category code")),
+        "order": inputs.optional(inputs.one_of(cq.ORDERS, "an order")),
+        "as_of": inputs.optional(inputs.number(0, 1e11)),
+        "page": inputs.optional(inputs.integer(1, 10 ** 6))}, "the queue's query")),
+    "cases-pages.data": inputs.optional(inputs.mapping({
+        "page": inputs.integer(1, 10 ** 6), "pages": inputs.integer(1, 10 ** 6)}, "the pager")),
+    "cases-page-ids.data": inputs.optional(inputs.items(CASE_ID, cq.PAGE_SIZE)),
+    "cases-sig.data": inputs.optional(inputs.text(20_000)),
+}
 
 add_labels({
     "nav_cases": {"zh": "案件", "en": "Cases"},
@@ -50,6 +80,7 @@ add_labels({
 
 
 def layout(lang: str = "zh", **_query) -> html.Div:
+    lang = lang_of(lang)
     store = cv.case_store()
     if store is None:
         return html.Div([header(lang, PATH), dmc.Alert(t("cases_no_bus", lang), color="yellow",

@@ -16,10 +16,10 @@ from functools import lru_cache
 import dash_mantine_components as dmc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import cards, live, maps, overlay, wall_panels, wall_view, walls
+from dashboard import cards, inputs, live, maps, overlay, wall_panels, wall_view, walls
 from dashboard.context import context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, lang_of, t
 
 PATH = "/"
 STATIC = ("population", "elevation_m", "road_capacity", "land_use")
@@ -30,6 +30,23 @@ LIVE_KPIS = ("kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_rep
              "kpi_cameras_reporting", "kpi_people_hazard")
 DAY_TILES = ("wall_day_opened", "wall_day_resolved", "wall_day_overdue", "wall_day_rate")
 DESK_LAYER = "incident.count"
+_NUMBER = inputs.number(-1e30, 1e30)
+_BOUNDS = inputs.optional(inputs.items(inputs.number(-180, 180), 4))
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "wall-tick.n_intervals": inputs.COUNT, "wall-slow.n_intervals": inputs.COUNT,
+    "wall-state.data": inputs.optional(inputs.json_object(4000)),
+    "wall-lang.data": inputs.lang,
+    "wall-name.data": inputs.optional(inputs.token(r"[a-z0-9_-]{1,40}", "a wall name")),
+    "wall-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),
+    "wall-choice.data": inputs.optional(inputs.mapping({
+        "layer": inputs.optional(inputs.one_of(live.LIVE_LAYERS, "a live layer")),
+        "window": inputs.optional(inputs.one_of(live.WINDOWS, "a time window")),
+        "replay": inputs.optional(inputs.integer(0, REPLAY_MINUTES))}, "the wall's choice")),
+    "layer-pick.value": inputs.one_of(live.LIVE_LAYERS, "a live layer"),
+    "window-pick.value": inputs.one_of(live.WINDOWS, "a time window"),
+    "replay.value": inputs.optional(inputs.integer(0, REPLAY_MINUTES)),
+    "static-layer-pick.value": inputs.one_of(STATIC, "a map layer"),
+}
 
 add_labels({
     "live_window": {"zh": "时间窗", "en": "Window"},
@@ -93,6 +110,7 @@ def _config(name: str | None) -> walls.WallConfig | None:
 
 # -- layout ------------------------------------------------------------------------------------
 def layout(lang: str = "zh", wall: str | None = None, **_query) -> html.Div:
+    lang = lang_of(lang)
     try:
         name = walls.wall_name(wall)
         config = _config(name)

@@ -29,17 +29,28 @@ from dash import (
     no_update,
 )
 
-from dashboard import cards, maps
+from dashboard import cards, inputs, maps
 from dashboard import case_view as cv
 from dashboard import grid_cases as gc
 from dashboard import grid_view as gv
 from dashboard.context import city_timezone, context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, lang_of, t
 from dashboard.policy import can_see_grid, visible_grids
 from dashboard.session import current_user, require
 
 PATH = "/grid"
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "unit-pick.value": inputs.optional(lambda value, name: inputs.unit(
+        int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10
+        else value, name)),
+    "grid-pick.value": inputs.optional(inputs.grid),
+    "grid-lang.data": inputs.lang, "grid-version.data": inputs.COUNT,
+    "grid-tick.n_intervals": inputs.COUNT, "grid-act.n_clicks": inputs.COUNT,
+    "grid-note.value": inputs.optional(inputs.text()),
+    "grid-map.clickInfo": inputs.optional(inputs.click_info),
+    "grid-map-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),
+}
 
 add_labels({
     "grid_cases": {"zh": "本网格在办案件", "en": "Open cases in this grid"},
@@ -109,18 +120,20 @@ def chosen_grid(grid: str | None) -> int | None:
     """The grid asked for when the user may see it, else their grid with open cases (most
     overdue first), else the first grid they may see."""
     user = current_user()
-    if grid is not None and str(grid).isdigit() and can_see_grid(user, int(grid)):
+    options = _grid_options(None)  # the grids of this city the user may see
+    if grid is not None and str(grid).isdigit() and len(str(grid)) < 10 \
+            and int(grid) in {int(o["value"]) for o in options}:
         return int(grid)
     store = cv.case_store()
     if store is not None:
         busiest = gc.busiest_grid(context().twin, store.open_points(), user, time.time())
         if busiest is not None:
             return busiest
-    options = _grid_options(None)
     return int(options[0]["value"]) if options else None
 
 
 def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
+    lang = lang_of(lang)
     chosen = chosen_grid(grid)
     if chosen is None:
         return html.Div([header(lang, PATH), dmc.Alert(t("no_grids", lang), color="yellow")],
@@ -349,8 +362,10 @@ def cell_view(card: dict, lang: str) -> list:
 
 @callback(Output("grid-pick", "data"), Output("grid-pick", "value"),
           Input("unit-pick", "value"), prevent_initial_call=True)
-def _on_unit(unit: str):
-    options = _select(_grid_options(int(unit)))
+def _on_unit(unit: str | None):
+    if picked(unit) is None:
+        return no_update, no_update
+    options = _select(_grid_options(picked(unit)))
     return options, (options[0]["value"] if options else None)
 
 

@@ -1,25 +1,78 @@
 """Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
 
 The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
-process, a progress bar fed by the model) whose result stays on the server (`ResultStore`), the
-browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+process, a Celery worker in a fleet; a progress bar fed by the model) whose result stays on the
+server (`dashboard.results`: Redis on a live bus), the browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
 """
 
 from __future__ import annotations
 
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+from werkzeug.exceptions import NotFound
 
-from dashboard import background, maps, overlay
+from dashboard import inputs, maps, overlay, results
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.context import context
 from dashboard.header import header
-from dashboard.i18n import add_labels, t
-from sim import ScenarioError
+from dashboard.i18n import add_labels, lang_of, t
+from sim import Result, ScenarioError
 
 PATH = "/scenarios"
 HIDDEN, SHOWN = {"display": "none"}, {"display": "block"}
+RUN_ID = inputs.token(r"[0-9a-f]{12}", "a run id (12 hex digits)")
+
+
+def result_of(run_id: str) -> Result:
+    """A stored run, or 404 naming it (runs beyond the last few are dropped)."""
+    try:
+        return results.store(context().bus).get(run_id)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from exc
+
+
+def _known_run(value, name: str) -> None:
+    RUN_ID(value, name)
+    if value not in results.store(context().bus).ids():
+        raise NotFound(f"input {name}: run {value} is no longer stored (only the last "
+                       f"{results.KEEP_RUNS} are kept): run the scenario again")
+
+
+def _field_value(value, name: str) -> None:
+    if isinstance(value, str):
+        return inputs.text(100)(value, name)
+    return inputs.number(-1e12, 1e12)(value, name)
+
+
+INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
+    "scn-lang.data": inputs.lang,
+    "scn-example.value": inputs.optional(inputs.one_of(lambda: sv.examples(), "an example")),
+    "scn-kind.value": inputs.one_of(sv.FORMS, "a hazard form"),
+    "scn-example-state.data": inputs.optional(inputs.mapping({
+        "kind": inputs.one_of(sv.FORMS, "a hazard form"),
+        "values": inputs.optional(inputs.json_object()),
+        "extras": inputs.optional(inputs.json_object())}, "an example's form values")),
+    "scn-map.clickInfo": inputs.optional(inputs.click_info),
+    "scn-run.n_clicks": inputs.COUNT, "scn-name.value": inputs.optional(inputs.text(200)),
+    "scn-field.value": inputs.optional(_field_value),
+    "scn-field.id": inputs.mapping({"type": inputs.text(40), "key": inputs.text(100)},
+                                   "a form field's id"),
+    "scn-lat.value": inputs.optional(inputs.number(-90, 90)),
+    "scn-lng.value": inputs.optional(inputs.number(-180, 180)),
+    "scn-facility.value": inputs.optional(inputs.text(100)),
+    "scn-live.checked": inputs.optional(inputs.flag),
+    "scn-runs.data": inputs.optional(inputs.items(inputs.mapping(
+        {"value": RUN_ID, "label": inputs.text(300)}, "a run"), 2 * results.KEEP_RUNS)),
+    "scn-current.data": inputs.optional(_known_run),
+    "scn-time.value": inputs.optional(inputs.integer(0, 10 ** 6)),
+    "scn-time.max": inputs.optional(inputs.integer(0, 10 ** 6)),
+    "scn-tick.n_intervals": inputs.COUNT, "scn-tick.disabled": inputs.optional(inputs.flag),
+    "scn-play.n_clicks": inputs.COUNT, "scn-to-wall.n_clicks": inputs.COUNT,
+    "scn-compare-a.value": inputs.optional(RUN_ID), "scn-compare-b.value": inputs.optional(RUN_ID),
+    **{f"scn-export-{fmt}.n_clicks": inputs.COUNT for fmt in sx.EXPORTS},
+}
 
 add_labels({
     "nav_scenarios": {"zh": "情景推演", "en": "Scenarios"},
@@ -55,6 +108,7 @@ add_labels({
 
 
 def layout(lang: str = "zh", **_query) -> html.Div:
+    lang = lang_of(lang)
     twin = context().twin
     return html.Div(className="page scenarios", children=[
         header(lang, PATH),
@@ -161,7 +215,7 @@ def table(header_row: list, rows: list, table_id: str) -> dmc.Table:
 
 def impact_view(run_id: str, lang: str) -> list:
     """Headline figures, the people-by-severity chart and the two impact tables of a run."""
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    twin, result = context().twin, result_of(run_id)
     impact = result.impact
     kpis = [html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
                      className="kpi") for label, value in sv.headline(impact, lang)]
@@ -223,7 +277,7 @@ def _location(lat, lng, facility) -> dict | None:
           State("scn-lng", "value"), State("scn-facility", "value"),
           State("scn-example-state", "data"), State("scn-live", "checked"),
           State("scn-lang", "data"), State("scn-runs", "data"),
-          background=True, manager=background.manager(), prevent_initial_call=True,
+          background=True, prevent_initial_call=True,
           progress=[Output("scn-progress", "value"), Output("scn-progress", "animated"),
                     Output("scn-phase", "children")],
           running=[(Output("scn-run", "disabled"), True, False),
@@ -240,12 +294,12 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
             percent, unknown = sv.progress_state(phase, fraction)
             set_progress((percent, unknown, f"{t(sv.PHASES[phase], lang)} · {percent}%"))
 
-        run_id = sv.run_and_store(scenario, context().twin, background.ResultStore(), readings,
+        run_id = sv.run_and_store(scenario, context().twin, results.store(context().bus), readings,
                                   report)
     except (ScenarioError, ValueError) as exc:
         return no_update, no_update, dmc.Alert(str(exc), title=t("scn_error", lang), color="red")
     label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
-    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:background.KEEP_RUNS], None
+    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
 
 
 @callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
@@ -254,7 +308,9 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
           Output("scn-to-wall", "disabled"),
           Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
 def _on_result(run_id: str, lang: str):
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    if not run_id:
+        raise PreventUpdate
+    twin, result = context().twin, result_of(run_id)
     times = sv.frame_times(result)
     last = len(times) - 1
     marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
@@ -269,7 +325,7 @@ def _on_result(run_id: str, lang: str):
 def _on_time(step: int, run_id: str | None, lang: str):
     if not run_id:
         return no_update, no_update
-    twin, result = context().twin, background.ResultStore().get(run_id)
+    twin, result = context().twin, result_of(run_id)
     step = min(int(step or 0), result.ds.sizes["time"] - 1)
     patch = Patch()  # only the hazard layer's cells travel, never the basemap
     patch["layers"][sv.FRAME_LAYER_INDEX]["data"] = sv.frame_records(result, twin, step)
@@ -292,7 +348,8 @@ def _on_tick(_n: int, step: int, last: int):
 @callback(Output("scn-compare-a", "data"), Output("scn-compare-b", "data"),
           Output("scn-compare-a", "value"), Output("scn-compare-b", "value"),
           Input("scn-runs", "data"), prevent_initial_call=True)
-def _on_runs(runs: list):
+def _on_runs(runs: list | None):
+    runs = runs or []
     b = runs[0]["value"] if runs else None
     a = runs[1]["value"] if len(runs) > 1 else None
     return runs, runs, a, b
@@ -303,7 +360,7 @@ def _on_runs(runs: list):
 def _on_compare(a: str | None, b: str | None, lang: str):
     if not a or not b:
         return None
-    twin, store = context().twin, background.ResultStore()
+    twin, store = context().twin, results.store(context().bus)
     try:
         ra, rb = store.get(a), store.get(b)
         rows = sv.compare_table(ra, rb, lang)
@@ -324,8 +381,7 @@ def _on_export(*args):
     if not run_id or not ctx.triggered_id:
         return no_update
     fmt = ctx.triggered_id.removeprefix("scn-export-")
-    name, content = sx.export_file(background.ResultStore().get(run_id), context().twin, fmt,
-                                   run_id, lang)
+    name, content = sx.export_file(result_of(run_id), context().twin, fmt, run_id, lang)
     return dcc.send_bytes(content, name)
 
 
@@ -335,6 +391,5 @@ def _on_to_wall(_n, run_id: str, lang: str):
     bus = context().bus
     if not run_id or bus is None:
         return no_update
-    result = background.ResultStore().get(run_id)
-    overlay.publish(bus, overlay.summary(result, context().twin, run_id))
+    overlay.publish(bus, overlay.summary(result_of(run_id), context().twin, run_id))
     return t("scn_on_wall", lang)

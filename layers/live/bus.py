@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -91,6 +92,12 @@ class Bus:
         dead = self.keys.partition(partition).dead
         for record in records:
             pipe.xadd(dead, record, maxlen=DEAD_MAXLEN, approximate=True)
+
+    def dead_letter(self, record: dict) -> None:
+        """Write one dead letter now (a door refusing input before it reaches a stream)."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue_dead(pipe, [record], self.partitions()[0])
+        pipe.execute()
 
     def dead_letters(self, count: int | None = None) -> list[dict]:
         """Dead letters of every partition, as {field: text}."""
@@ -187,6 +194,26 @@ class Bus:
             return bool(self.redis.ping())
         except (redis.RedisError, OSError):
             return False
+
+    def producer_url(self, show_secret: bool = False) -> str | None:
+        """The URL to give a producer on this machine: TCP for the embedded server (its password
+        masked unless `show_secret`), else the bus's own URL (password masked likewise)."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        if self.embedded:
+            from layers.live.server import tcp_port
+
+            port = tcp_port(self.redis)
+            if not port:
+                return None
+            secret = self.redis.connection_pool.connection_kwargs.get("password") or ""
+            shown = quote(secret, safe="") if show_secret else "****"
+            return f"redis://:{shown}@127.0.0.1:{port}/0"
+        parts = urlsplit(self.url or "")
+        if parts.password and not show_secret:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.url
 
     def with_prefix(self, prefix: str, home: Path | None = None) -> Bus:
         """The same server (and client) under another key prefix (and home folder)."""
@@ -376,7 +403,9 @@ def connect(url: str | None = None, home: str | Path | None = None,
         bus = Bus(client, keys, home_path, embedded=False, url=url)
     else:
         client = embedded(home_path, fsync)
-        bus = Bus(client, keys, home_path, embedded=True, url=f"unix://{client.socket_file}")
+        secret = client.connection_pool.connection_kwargs.get("password") or ""
+        bus = Bus(client, keys, home_path, embedded=True,
+                  url=f"unix://{client.socket_file}?password={quote(secret, safe='')}")
     check_version(bus.redis)
     return bus
 

@@ -222,21 +222,26 @@ class Feed:
 def run(bus, twin, rate: float, duration: float, batch: int = 1000, seed: int = 0,
         stop: Callable[[], bool] = lambda: False, tick_s: float = 0.25,
         clock: Callable[[], float] = time.time,
-        shares: dict[str, float] | None = None, **options) -> dict[str, int]:
+        shares: dict[str, float] | None = None,
+        doors: dict[str, Callable] | None = None, **options) -> dict[str, int]:
     """Publish a feed at `rate` events/s for `duration` seconds; the counts sent per kind.
 
     `shares`: the split of events between kinds (default `SHARES`, a load-test mix; the live
-    demo asks for far fewer incidents, as a district's hotline sees).
+    demo asks for far fewer incidents, as a district's hotline sees). `doors`: kinds sent
+    another way than straight to Redis, kind -> send(table) (the demo sends IoT over MQTT).
+    `options` go to `Feed` (daily rates, focus cells).
     """
     from layers.live.producer import Producer
 
-    feed, sent = Feed(twin, seed, shares=shares), {"iot": 0, "video": 0, "incident": 0}
+    feed, sent = Feed(twin, seed, shares=shares, **options), {"iot": 0, "video": 0,
+                                                              "incident": 0}
     producer = Producer(bus, twin)  # routes events to their partitions' streams
     start = last = clock()
     while not stop() and last - start < duration:
         time.sleep(max(0.0, tick_s - (clock() - last)))
         now = min(clock(), start + duration)
         for kind, table in feed.generate(last, now, rate).items():
-            sent[kind] += producer.publish(kind, table, batch=batch)
+            door = (doors or {}).get(kind)
+            sent[kind] += door(table) if door else producer.publish(kind, table, batch=batch)
         last = now
     return sent

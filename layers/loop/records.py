@@ -95,6 +95,7 @@ class Alert:
     source: str = "rule"
     id: str | None = None
     case: str | None = None
+    public_id: str | None = None                         # the outside's name (CAP), not countable
 
     def to_json(self) -> str:
         return _dumps(dict(self.__dict__))

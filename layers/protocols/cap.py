@@ -1,9 +1,15 @@
 """CAP 1.2 (OASIS Common Alerting Protocol) export of an alert, for public warning systems.
 
-One `<alert>` with one `<info>` block and one `<area>` whose `<polygon>`s outline the alert's
-cells (the union of their H3 hexagons; one polygon per separate patch; "lat,lon" pairs, closed).
-Element names and order follow CAP-v1.2-os (namespace urn:oasis:names:tc:emergency:cap:1.2);
-times are ISO 8601 with an explicit offset (CAP forbids "Z"), in the city's time zone.
+One `<alert>` with one `<info>` block per language (Chinese, then English, by default), each with
+an `<area>` whose `<polygon>`s outline the alert's cells (the union of their H3 hexagons; one
+polygon per separate patch; "lat,lon" pairs, closed). Element names and order follow
+CAP-v1.2-os (namespace urn:oasis:names:tc:emergency:cap:1.2); times are ISO 8601 with an explicit
+offset (CAP forbids "Z"), in the city's time zone.
+
+A CAP message is public, so it names the alert by its public id (`Alert.public_id`, never the
+countable internal id or the case), and its description is made of the category, the place
+(street/town) and counts: never the evidence (citizens' report text); the headline is redacted
+(`layers.protocols.redact`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import shapely
 
+from layers.loop import sla
 from layers.loop.records import Alert
+from layers.protocols.redact import redact
 from twin import cells as h3cells
 from twin.settings import iso_time
 
@@ -58,54 +66,76 @@ def _sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
 
 def to_cap(alert: Alert, sender: str = "cityops@binhai.gov.cn",
            sender_name: str = "滨海新区城市运行指挥中心", area_desc: str | None = None,
-           expires_h: float = 6.0, language: str = "zh-CN", tz: str | None = None) -> str:
-    """The CAP 1.2 XML (UTF-8 text) of an alert."""
+           expires_h: float = 6.0, language: str | tuple[str, ...] = ("zh-CN", "en-US"),
+           tz: str | None = None, place: str | None = None) -> str:
+    """The CAP 1.2 XML (UTF-8 text) of an alert: one `<info>` per language (a code or a tuple
+    of codes); `place` is the street/town the description names."""
     ET.register_namespace("", NS)
-    sev = int(alert.severity)
     root = ET.Element(f"{{{NS}}}alert")
-    _sub(root, "identifier", f"cityops-{alert.id}")
+    _sub(root, "identifier", f"cityops-{alert.public_id or alert.id}")
     _sub(root, "sender", sender)
     _sub(root, "sent", cap_time(alert.ts, tz))
     _sub(root, "status", "Actual")
     _sub(root, "msgType", "Alert")
     _sub(root, "scope", "Public")
-    info = _sub(root, "info")
-    _sub(info, "language", language)
-    _sub(info, "category", CATEGORY.get(alert.category, "Other"))
-    _sub(info, "event", alert.title or alert.category)
-    _sub(info, "urgency", URGENCY.get(sev, "Unknown"))
-    _sub(info, "severity", SEVERITY.get(sev, "Unknown"))
-    _sub(info, "certainty", "Likely" if alert.source == "incident" else "Observed")
-    code = _sub(info, "eventCode")
-    _sub(code, "valueName", "cityops:category")
-    _sub(code, "value", alert.category)
-    _sub(info, "effective", cap_time(alert.ts, tz))
-    _sub(info, "expires", cap_time(alert.ts + 3600.0 * expires_h, tz))
-    _sub(info, "senderName", sender_name)
-    _sub(info, "headline", alert.title or alert.category)
-    _sub(info, "description", _description(alert))
-    for name, value in (("rule", alert.rule), ("case", alert.case), ("cells", len(alert.cells))):
-        if value is not None:
-            param = _sub(info, "parameter")
-            _sub(param, "valueName", f"cityops:{name}")
-            _sub(param, "value", value)
-    area = _sub(info, "area")
-    _sub(area, "areaDesc", area_desc or f"{len(alert.cells)} H3 cells around "
-                                        f"{alert.lat:.5f},{alert.lng:.5f}")
-    for poly in polygons(alert.cells):
-        _sub(area, "polygon", poly)
-    if not alert.cells:
-        _sub(area, "circle", f"{alert.lat:.6f},{alert.lng:.6f} 0.2")
+    shape = polygons(alert.cells)
+    for code in (language,) if isinstance(language, str) else language:
+        _info(root, alert, code, sender_name, area_desc or place, expires_h, tz, place, shape)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def _description(alert: Alert) -> str:
-    parts = [f"rule {alert.rule}", f"category {alert.category}", f"severity {alert.severity}"]
-    ev = alert.evidence
-    if ev:
-        first = ev[0]
-        parts.append("evidence: " + ", ".join(f"{k}={v}" for k, v in first.items()))
-        if len(ev) > 1:
-            parts.append(f"(+{len(ev) - 1} more)")
-    return "; ".join(parts)
+def _info(root: ET.Element, alert: Alert, code: str, sender_name: str, area_desc: str | None,
+          expires_h: float, tz: str | None, place: str | None, shape: list[str]) -> None:
+    lang = "en" if code.lower().startswith("en") else "zh"
+    sev = int(alert.severity)
+    headline = redact(alert.title_in(lang) if alert.title else _category(alert.category, lang))
+    info = _sub(root, "info")
+    _sub(info, "language", code)
+    _sub(info, "category", CATEGORY.get(alert.category, "Other"))
+    _sub(info, "event", headline)
+    _sub(info, "urgency", URGENCY.get(sev, "Unknown"))
+    _sub(info, "severity", SEVERITY.get(sev, "Unknown"))
+    _sub(info, "certainty", "Likely" if alert.source == "incident" else "Observed")
+    event_code = _sub(info, "eventCode")
+    _sub(event_code, "valueName", "cityops:category")
+    _sub(event_code, "value", alert.category)
+    _sub(info, "effective", cap_time(alert.ts, tz))
+    _sub(info, "expires", cap_time(alert.ts + 3600.0 * expires_h, tz))
+    _sub(info, "senderName", sender_name)
+    _sub(info, "headline", headline)
+    _sub(info, "description", description(alert, lang, place))
+    for name, value in (("rule", alert.rule), ("cells", len(alert.cells))):
+        param = _sub(info, "parameter")
+        _sub(param, "valueName", f"cityops:{name}")
+        _sub(param, "value", value)
+    area = _sub(info, "area")
+    _sub(area, "areaDesc", area_desc or (f"{len(alert.cells)} 个 H3 单元" if lang == "zh" else
+                                         f"{len(alert.cells)} H3 cells"))
+    for poly in shape:
+        _sub(area, "polygon", poly)
+    if not alert.cells:
+        _sub(area, "circle", f"{alert.lat:.6f},{alert.lng:.6f} 0.2")
+
+
+def _category(category: str, lang: str) -> str:
+    """The category's name in a language (data/rules/categories.yaml)."""
+    return sla.default().label(category, lang)
+
+
+def description(alert: Alert, lang: str = "zh", place: str | None = None) -> str:
+    """What a member of the public reads: the category, where (street/town) and how much (cells,
+    reports, events). Never the evidence: report texts carry citizens' names and numbers."""
+    what = _category(alert.category, lang)
+    cells, reports, events = len(alert.cells), int(alert.reports or 0), len(alert.events)
+    if lang == "en":
+        parts = [f"{what}{f' in {place}' if place else ''}", f"severity {int(alert.severity)} of 4"]
+        parts += [f"{cells} H3 cells"] if cells else []
+        parts += [f"{reports} citizen reports"] if reports else []
+        parts += [f"{events} events"] if events else []
+        return "; ".join(parts) + "."
+    parts = [f"{place}：{what}" if place else what, f"等级 {int(alert.severity)}/4"]
+    parts += [f"涉及 {cells} 个 H3 单元"] if cells else []
+    parts += [f"群众上报 {reports} 条"] if reports else []
+    parts += [f"相关事件 {events} 起"] if events else []
+    return "，".join(parts) + "。"

@@ -1,18 +1,26 @@
 """Open311 GeoReport v2 intake, the part without a web framework: services, validation, status.
 
 A valid POST becomes, in ONE Redis transaction, a stored request (`open311:req`, indexed by
-time in `open311:requests`; this module owns the family `open311:*`) and an incident event on `{prefix}events:incident` (source `app`, id `open311-{id}`), so
-nothing valid is lost; the rule engine turns the event into a case like any other report. A
-request's status follows its case: `open` while the case is open, `closed` once resolved or
-closed, with the case's status and last note as `status_notes`. Errors carry the HTTP code and a
-description, rendered by the web layer as the spec's list `[{"code": 400, "description": "..."}]`.
+time in `open311:requests`; this module owns the family `open311:*`) and an incident event on
+`{prefix}events:incident` (source `app`, id `open311-{id}`), so nothing valid is lost; the rule
+engine turns the event into a case like any other report. Request ids are random (80 bits), so
+nobody can list other people's requests by counting.
+
+Reading is public, as GeoReport intends, so what it shows is public too: a request's status
+follows its case (`open` while the case is open, `closed` once resolved or closed) with a public
+status sentence in Chinese and English (`PUBLIC_STATUS`) as `status_notes`, never the case's
+internal notes or id; the description and address are redacted (`layers.protocols.redact`).
+Errors carry the HTTP code and a description, rendered by the web layer as the spec's list
+`[{"code": 400, "description": "..."}]`.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import re
+import secrets
 
 import numpy as np
 import pandas as pd
@@ -21,12 +29,25 @@ from layers.clock import Clock, wall
 from layers.live import schema as S
 from layers.live.bus import Bus
 from layers.loop.cases import OPEN, CaseStore
+from layers.protocols.redact import redact
 from twin import settings
 
 MAX_BODY = 64 * 1024
 MAX_FIELD = 200
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000
+# what a citizen reads about a request, by its case's status (None: no case yet)
+PUBLIC_STATUS: dict[str | None, tuple[str, str]] = {
+    None: ("已受理，等待派单", "received, awaiting dispatch"),
+    "new": ("已受理，等待派单", "received, awaiting dispatch"),
+    "dispatched": ("已派往责任部门", "sent to the responsible department"),
+    "accepted": ("责任部门已接单", "accepted by the responsible department"),
+    "on_scene": ("工作人员已到达现场", "staff are on site"),
+    "escalated": ("已提级督办", "escalated for priority handling"),
+    "reopened": ("已重新受理", "reopened for further handling"),
+    "resolved": ("已处置完毕", "resolved"),
+    "closed": ("已办结", "closed"),
+}
 FIELDS = ("api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string",
           "address_id", "email", "device_id", "account_id", "first_name", "last_name", "phone",
           "description", "media_url")
@@ -41,6 +62,23 @@ class Open311Error(Exception):
 
     def body(self) -> list[dict]:
         return [{"code": self.code, "description": self.description}]
+
+
+def public_status(status: str | None) -> str:
+    """The status sentence a citizen reads ("zh / en"), from the case status alone."""
+    zh, en = PUBLIC_STATUS.get(status, PUBLIC_STATUS[None])
+    return f"{zh} / {en}"
+
+
+def _public_url(url: str | None) -> str | None:
+    """A link shown as given, or not at all when it carries something personal (a redacted
+    link would be broken)."""
+    return url if url and redact(url, lang="en") == url else None
+
+
+def new_request_id() -> str:
+    """A service request id nobody can guess or count: 20 random hex digits."""
+    return secrets.token_hex(10)
 
 
 def parse_time(text: str, name: str, tz: str) -> float:
@@ -87,10 +125,19 @@ class Open311:
         return {"service_code": code, "attributes": []}
 
     # -- submit -----------------------------------------------------------------------------------
+    def known_key(self, key) -> bool:
+        """Whether `key` is an Open311 key, compared in constant time with every key."""
+        if not isinstance(key, str) or not key:
+            return False
+        given = key.encode("utf-8", "replace")
+        found = False
+        for known in self.api_keys:
+            found |= hmac.compare_digest(given, known.encode("utf-8", "replace"))
+        return found
+
     def validate(self, form: dict) -> dict:
         """The cleaned request fields, or an Open311Error naming the field to fix."""
-        key = form.get("api_key")
-        if not key or key not in self.api_keys:
+        if not self.known_key(form.get("api_key")):
             raise Open311Error(403, "api_key is missing or not valid: ask the operator for a key")
         for name, value in form.items():
             if name.startswith("attribute["):
@@ -131,7 +178,7 @@ class Open311:
         """Store a valid request and publish its incident event, atomically."""
         req = self.validate(form)
         now = self.clock()
-        rid = str(int(self.redis.incr(self.keys.open311("seq"))))
+        rid = new_request_id()
         req.update(service_request_id=rid, requested=now, event=f"open311-{rid}")
         event = {"id": req["event"], "ts": repr(now), "lat": repr(req["lat"]),
                  "lng": repr(req["long"]), "source": "app", "category": req["service_code"],
@@ -150,21 +197,19 @@ class Open311:
         cid = self.store.by_event(req["event"])
         case = self.store.get(cid) if cid else None
         view = {"service_request_id": req["service_request_id"], "status": "open",
-                "status_notes": "received, awaiting dispatch",
+                "status_notes": public_status(None),
                 "service_name": self.store.categories.label(req["service_code"], self.lang),
-                "service_code": req["service_code"], "description": req.get("description"),
+                "service_code": req["service_code"], "description": redact(req.get("description")),
                 "agency_responsible": None, "service_notice": None,
                 "requested_datetime": self.iso(req["requested"]),
                 "updated_datetime": self.iso(req["requested"]), "expected_datetime": None,
-                "address": req.get("address_string"), "address_id": req.get("address_id"),
+                "address": redact(req.get("address_string")),
+                "address_id": redact(req.get("address_id")),
                 "zipcode": None, "lat": req["lat"], "long": req["long"],
-                "media_url": req.get("media_url")}
+                "media_url": _public_url(req.get("media_url"))}
         if case is not None:
-            notes = [r["data"].get("note") for r in self.store.history(case.id)
-                     if r["data"].get("note")]
             view.update(status="open" if case.status in OPEN else "closed",
-                        status_notes=f"case {case.id}: {case.status}"
-                                     + (f" — {notes[-1]}" if notes else ""),
+                        status_notes=public_status(case.status),
                         agency_responsible=", ".join(self.store.router.department_name(
                             d, self.lang) for d in case.departments),
                         updated_datetime=self.iso(case.updated),

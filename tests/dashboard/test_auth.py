@@ -102,6 +102,22 @@ def test_after_login_only_local_permitted_pages_are_redirect_targets():
     assert policy.safe_next("/", GRID_A) == "/grid"
 
 
+@pytest.mark.parametrize("target", [
+    "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example",
+    "/\\evil.example", "\\/evil.example", "//evil.example", "///evil.example",
+    "https://evil.example/", "javascript:alert(1)", "evil.example", " /cases", "/%09/evil.example",
+    "/%5C/evil.example", "/%2F/evil.example", "/..//evil.example", "/%2e%2e//evil.example",
+    "/cases/../..//evil.example", "/\u3000/evil.example", "/cases\u2028", "/" + "a" * 3000,
+])
+def test_a_next_target_that_could_leave_the_site_is_refused(target):
+    assert policy.local_path(target) is None
+    assert policy.safe_next(target, ADMIN) == "/"
+
+
+def test_a_next_target_keeps_its_query():
+    assert policy.local_path("/grid?grid=5&lang=en") == "/grid?grid=5&lang=en"
+
+
 def test_the_session_secret_is_generated_once_and_kept(tmp_path, monkeypatch):
     monkeypatch.delenv("CITYOPS_SECRET", raising=False)
     first = auth.secret_key(tmp_path)
@@ -136,9 +152,10 @@ def test_the_callback_endpoint_answers_401_without_a_session(client):
     assert reply.status_code == 401 and "log in" in reply.get_json()["error"]
 
 
-def test_open311_and_cap_need_no_session(client):
+def test_open311_needs_no_session_and_cap_answers_401_json_without_one(client):
     assert client.get("/open311/v2/services.json").status_code == 200
-    assert client.get("/cap/alerts/nope.xml").status_code == 404  # reached the route itself
+    reply = client.get("/cap/alerts/nope.xml")  # reaches the route, which asks for a key
+    assert reply.status_code == 401 and reply.get_json()[0]["code"] == 401
 
 
 def test_a_wrong_password_goes_back_to_the_login_page_with_an_error(client):
@@ -153,6 +170,31 @@ def test_login_lands_on_the_asked_page_and_logout_ends_the_session(client):
     assert reply.headers["Location"] == "/cases" and client.get("/cases").status_code == 200
     client.get("/logout")
     assert client.get("/cases").status_code == 302
+
+
+def test_login_never_redirects_off_the_site(client):
+    for target in ("/\t/evil.example", "/\\evil.example", "//evil.example", "/%2e%2e//x"):
+        reply = client.post("/login", data={"username": "admin", "next": target,
+                                            "password": DEMO_PASSWORDS["admin"]})
+        assert reply.status_code == 303 and reply.headers["Location"] == "/", target
+
+
+def test_a_language_with_a_line_break_cannot_split_the_redirect(client):
+    reply = client.post("/login", data={"username": "admin", "password": "wrong",
+                                        "lang": "en\r\nSet-Cookie: x=1"})
+    assert reply.status_code == 303 and "Set-Cookie: x" not in str(reply.headers)
+    assert "lang=zh" in reply.headers["Location"]
+    reply = client.get("/logout?lang=en%0D%0ASet-Cookie:%20x=1")
+    assert reply.status_code == 303 and reply.headers["Location"] == "/login?lang=zh"
+
+
+def test_every_answer_carries_the_security_headers(client):
+    for reply in (client.get("/login"), client.get("/cases"),
+                  client.post("/_dash-update-component", json={}),
+                  client.get("/open311/v2/services.json"), client.get("/cap/nope")):
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert reply.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert reply.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_a_role_is_kept_off_pages_and_their_callbacks_it_may_not_use(client):

@@ -37,6 +37,12 @@ class Demo:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def iot_recent(self) -> int:
+        """IoT events of the last 5 minutes: they came through MQTT (the demo's gateway)."""
+        found = [line for line in self.lines if "last 5 min: iot" in line]
+        return int(found[-1].split("last 5 min: iot")[1].split()[0].replace(",", "")) \
+            if found else 0
+
     def counted(self) -> int:
         found = [line for line in self.lines if "counted" in line]
         return int(found[-1].split("counted")[1].split()[0].replace(",", "")) if found else 0
@@ -68,6 +74,7 @@ def test_demo_runs_feed_ingest_rules_and_serves_then_stops_cleanly_on_a_signal(t
     try:
         _wait(demo.serves, demo, "dashboard")
         _wait(lambda: demo.counted() > 0, demo, "counted events")
+        _wait(lambda: demo.iot_recent() > 0, demo, "IoT readings through the MQTT door")
         servers = demo.redis_servers()
         assert servers, demo.output()
         demo.proc.send_signal(sig)

@@ -10,8 +10,8 @@ import pytest
 
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
-from dashboard.background import ResultStore
 from dashboard.i18n import LABELS
+from dashboard.results import ResultStore
 from layers.testing import raw
 from sim import Scenario, ScenarioError, run
 

@@ -36,7 +36,7 @@ def test_every_key_the_pipeline_writes_belongs_to_a_registered_family(bus, twin)
 
 
 def test_url_connects_to_that_server(server, twin):
-    url = f"unix://{raw(server).connection_pool.connection_kwargs['path']}"
+    url = server.url
     other = connect(url, prefix="url-test:")
     assert other.embedded is False
     raw(other).set(f"{other.prefix}probe", "1")
@@ -45,7 +45,7 @@ def test_url_connects_to_that_server(server, twin):
 
 
 def test_redis_url_from_the_environment_is_used(server, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", f"unix://{raw(server).connection_pool.connection_kwargs['path']}")
+    monkeypatch.setenv("REDIS_URL", server.url)
     assert connect().embedded is False
 
 

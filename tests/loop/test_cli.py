@@ -27,7 +27,7 @@ def cli(bus, redis_server, capsys, monkeypatch):
     def run(*argv):
         parser = argparse.ArgumentParser(prog="cityops")
         register(parser.add_subparsers(dest="command", required=True))
-        words = list(argv) + ["--redis", f"unix://{redis_server.redis.socket_file}",
+        words = list(argv) + ["--redis", redis_server.url,
                               "--prefix", bus.prefix]
         args = parser.parse_args(words)
         try:

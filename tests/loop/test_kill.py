@@ -70,7 +70,7 @@ def _drain(bus, twin, consumer: str) -> None:
 def _rules_run(bus, consumer: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "dashboard.cli", "rules", "run", "--demo", "binhai",
-         "--redis", f"unix://{bus.redis.socket_file}", "--prefix", bus.prefix,
+         "--redis", bus.url, "--prefix", bus.prefix,
          "--consumer", consumer, "--interval", "0.1", "--batch", "100"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
 

@@ -18,9 +18,11 @@ from twin.demo import geography as geo
 SEA_WALL_M = (5.0, 6.0)  # crest range of the coastal sea wall: older segments lower (demo)
 
 
-def cell_layout(resolution: int) -> dict:
-    """Cell ids (sorted), is_land and the local metric coordinates of cell centres."""
-    land_geom, sea_geom = geo.boundary_and_sea()
+def cell_layout(resolution: int, land_geom=None, sea_geom=None) -> dict:
+    """Cell ids (sorted), is_land and the local metric coordinates of cell centres, on the
+    cells of a land and a sea geometry (default: Binhai's)."""
+    if land_geom is None:
+        land_geom, sea_geom = geo.boundary_and_sea()
     land = h3cells.fill_polygons(land_geom, resolution)
     sea = np.setdiff1d(h3cells.fill_polygons(sea_geom, resolution), land)
     ids = np.union1d(land, sea).astype(np.uint64)
@@ -69,7 +71,7 @@ def population(layout: dict, rng: np.random.Generator, spec: dict,
     for _, lat, lng, sigma_km, share in spec["cores"]:
         w = np.exp(-0.5 * (geo.distance_to_point(x, y, lat, lng) / (sigma_km * 1000.0)) ** 2)
         w = np.where(habitable, w, 0.0)
-        pop += total * share * w / w.sum()
+        pop += total * share * w / max(w.sum(), 1e-300)
     rural = np.where(habitable, rng.gamma(1.5, 1.0, len(x)), 0.0)
     pop += total * float(spec["rural_share"]) * rural / rural.sum()
     pop *= np.exp(0.25 * rng.standard_normal(len(x)))  # block-to-block variation
@@ -78,14 +80,23 @@ def population(layout: dict, rng: np.random.Generator, spec: dict,
     return np.round(pop)
 
 
-def attributes(layout: dict, seed: int) -> dict:
-    """All static variables of the demo cells, as numpy arrays keyed by variable name."""
+def sub_layout(layout: dict, mask: np.ndarray) -> dict:
+    """The layout of some of its cells (a boolean mask)."""
+    return {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in layout.items()}
+
+
+def attributes(layout: dict, seed: int, people=None) -> dict:
+    """All static variables of the demo cells, as numpy arrays keyed by variable name.
+
+    Rivers, waters, industry and roads are Binhai's (data/binhai/places.yaml), wherever they
+    fall in the layout. `people(layout, rng, habitable) -> residents per cell` spreads the
+    population (default: Binhai's urban cores, `population`)."""
     rng = np.random.default_rng(seed)
     spec = geo.places()
     x, y, land = layout["x"], layout["y"], layout["is_land"]
     edge = h3cells.edge_length_m(layout["resolution"])
-    river_d = geo.distance_to_lines(x, y, list(spec["rivers"].values()))
-    river = land & (river_d <= max(edge, 150.0))
+    near = max(edge, 150.0)
+    river = land & geo.near_lines(x, y, list(spec["rivers"].values()), near).any(axis=0)
     sea_d = _nearest_distance(x, y, land, ~land)
     land_d = _nearest_distance(x, y, ~land, land)
 
@@ -96,9 +107,10 @@ def attributes(layout: dict, seed: int) -> dict:
     not_habitable = np.isin(use, [LAND_USE_CODE[k] for k in
                                   ("sea", "water", "wetland", "port", "petrochemical")])
     habitable = land & ~not_habitable
-    pop = population(layout, rng, spec["population"], habitable)
+    pop = (people or (lambda lay, r, hab: population(lay, r, spec["population"], hab)))(
+        layout, rng, habitable)
     density_rank = np.argsort(np.argsort(pop)) / max(len(pop) - 1, 1)
-    urban = habitable & (pop > 250)
+    urban = habitable & (pop > 250 * (edge / h3cells.edge_length_m(9)) ** 2)  # 2,400/km2
     use[urban] = LAND_USE_CODE["residential"]
     use[urban & (density_rank > 0.985)] = LAND_USE_CODE["commercial"]
 
@@ -115,9 +127,9 @@ def attributes(layout: dict, seed: int) -> dict:
     elevation = np.where(land, np.clip(z_land, 0.0, 6.0), np.clip(z_sea, -15.0, -0.2))
 
     road = np.zeros_like(x)
-    for _, capacity, line in spec["roads"]:
-        near = land & (geo.distance_to_lines(x, y, [line]) <= max(edge, 150.0))
-        road = np.where(near, np.maximum(road, float(capacity)), road)
+    corridors = geo.near_lines(x, y, [line for _, _, line in spec["roads"]], near)
+    for (_, capacity, _), along in zip(spec["roads"], corridors, strict=True):
+        road = np.where(land & along, np.maximum(road, float(capacity)), road)
     local = 300.0 + 1500.0 * np.sqrt(pop / max(pop.max(), 1.0))
     road = np.where(land & (road == 0) & (use != LAND_USE_CODE["water"]), local, road)
     return {"is_land": land, "population": pop, "elevation_m": elevation.astype(np.float32),

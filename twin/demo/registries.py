@@ -27,18 +27,27 @@ def assign_units(layout: dict) -> np.ndarray:
     return np.where(layout["is_land"], nearest, -1).astype(np.int16)
 
 
+def voronoi_polygons(sx: np.ndarray, sy: np.ndarray, area) -> list:
+    """Lng/lat polygons of the Voronoi cells of seats (local metric x, y) clipped to `area`
+    (lng/lat), in the order of the seats."""
+    area_xy = geo.geometry_to_xy(area)
+    points = shapely.points(sx, sy)
+    if len(points) == 1:
+        return [geo.geometry_from_xy(area_xy)]
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(np.c_[sx, sy]),
+                                                       extend_to=area_xy.buffer(50_000)))
+    polygons = []
+    for p in points:  # voronoi_polygons does not keep input order: match each seat to its cell
+        cell = cells[shapely.contains(cells, p)][0]
+        polygons.append(geo.geometry_from_xy(cell.intersection(area_xy)))
+    return polygons
+
+
 def units_registry(land_geom) -> gpd.GeoDataFrame:
     """The 21 streets/towns with Voronoi demo polygons clipped to the boundary."""
     seats = geo.places()["units"]
     sx, sy = geo.to_xy([s[4] for s in seats], [s[5] for s in seats])
-    land_xy = geo.geometry_to_xy(land_geom)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(np.c_[sx, sy]),
-                                                       extend_to=land_xy.buffer(50_000)))
-    points = shapely.points(sx, sy)
-    polygons = []
-    for p in points:  # voronoi_polygons does not keep input order: match each seat to its cell
-        cell = cells[shapely.contains(cells, p)][0]
-        polygons.append(geo.geometry_from_xy(cell.intersection(land_xy)))
+    polygons = voronoi_polygons(sx, sy, land_geom)
     return gpd.GeoDataFrame(
         {"unit": np.arange(len(seats), dtype=np.int16), "id": [s[0] for s in seats],
          "name": [s[1] for s in seats], "name_en": [s[2] for s in seats],
@@ -103,9 +112,15 @@ CHEMICALS = ("chlorine", "ammonia", "hydrogen_sulfide", "benzene", "sulfur_dioxi
              "hydrogen_chloride")
 
 
+def scaled(count: int, scale: float) -> int:
+    """A registry count for a city `scale` times Binhai's population (at least 1)."""
+    return max(1, int(round(count * scale)))
+
+
 def facilities_registry(layout: dict, attrs: dict, rng: np.random.Generator,
-                        edge_m: float) -> gpd.GeoDataFrame:
-    """Shelters, hospitals, schools, fire stations and hazardous-chemical sites."""
+                        edge_m: float, scale: float = 1.0) -> gpd.GeoDataFrame:
+    """Shelters, hospitals, schools, fire stations and hazardous-chemical sites (Binhai's
+    counts times `scale`)."""
     pop, use, land = attrs["population"], attrs["land_use"], layout["is_land"]
     chem_area = np.isin(use, [LAND_USE_CODE["petrochemical"], LAND_USE_CODE["port"]])
     weights = {"shelter": pop, "hospital": pop ** 1.5, "school": pop,
@@ -113,7 +128,7 @@ def facilities_registry(layout: dict, attrs: dict, rng: np.random.Generator,
                "hazchem_site": np.where(chem_area, 1.0, 0.0)}
     frames = []
     for kind, (count, name, name_en, (lo, hi)) in FACILITY_KINDS.items():
-        pos = _pick(rng, weights[kind], count)
+        pos = _pick(rng, weights[kind], scaled(count, scale))
         n = len(pos)
         capacity = np.round(rng.uniform(lo, hi, n), -1).astype(np.int64) if hi else np.zeros(
             n, dtype=np.int64)
@@ -149,8 +164,9 @@ SENSOR_KINDS = {  # kind: (count, metric, interval_s)
 }
 
 
-def sensors_registry(layout, attrs, facilities, rng, edge_m) -> gpd.GeoDataFrame:
-    """Water-level, rain, air, gas, weather and smoke sensors."""
+def sensors_registry(layout, attrs, facilities, rng, edge_m,
+                     scale: float = 1.0) -> gpd.GeoDataFrame:
+    """Water-level, rain, air, gas, weather and smoke sensors (Binhai's counts times `scale`)."""
     land, pop = layout["is_land"], attrs["population"]
     chem = np.zeros(len(land))
     chem_cells = np.searchsorted(layout["cell_ids"],
@@ -164,7 +180,7 @@ def sensors_registry(layout, attrs, facilities, rng, edge_m) -> gpd.GeoDataFrame
                "gas": chem, "weather": np.where(land, 1.0, 0.0), "smoke": big}
     frames = []
     for kind, (count, metric, interval) in SENSOR_KINDS.items():
-        pos = _pick(rng, weights[kind], count)
+        pos = _pick(rng, weights[kind], scaled(count, scale))
         frames.append(_points_frame(rng, layout, attrs, pos, edge_m, {
             "id": [f"S-{kind}-{i + 1:03d}" for i in range(len(pos))], "kind": kind,
             "metric": metric, "interval_s": np.full(len(pos), interval, dtype=np.int64)}))
@@ -174,8 +190,9 @@ def sensors_registry(layout, attrs, facilities, rng, edge_m) -> gpd.GeoDataFrame
 CAMERA_KINDS = {"community_entrance": 300, "road": 200, "port": 40}
 
 
-def cameras_registry(layout, attrs, rng, edge_m) -> gpd.GeoDataFrame:
-    """Cameras at community entrances, on roads and in the port; some watch no-parking cells."""
+def cameras_registry(layout, attrs, rng, edge_m, scale: float = 1.0) -> gpd.GeoDataFrame:
+    """Cameras at community entrances, on roads and in the port; some watch no-parking cells
+    (Binhai's counts times `scale`)."""
     use, road = attrs["land_use"], attrs["road_capacity"]
     weights = {"community_entrance": np.where(use == LAND_USE_CODE["residential"],
                                               attrs["population"], 0.0),
@@ -183,7 +200,7 @@ def cameras_registry(layout, attrs, rng, edge_m) -> gpd.GeoDataFrame:
                "port": np.where(use == LAND_USE_CODE["port"], 1.0, 0.0)}
     frames = []
     for kind, count in CAMERA_KINDS.items():
-        pos = _pick(rng, weights[kind], count)
+        pos = _pick(rng, weights[kind], scaled(count, scale))
         share = {"road": 0.4, "community_entrance": 0.15, "port": 0.0}[kind]
         frames.append(_points_frame(rng, layout, attrs, pos, edge_m, {
             "id": [f"C-{kind}-{i + 1:03d}" for i in range(len(pos))], "kind": kind,
