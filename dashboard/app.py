@@ -59,6 +59,22 @@ def _share_page_callbacks() -> None:
     _callback.GLOBAL_INLINE_SCRIPTS[:] = _PAGE_CALLBACKS[2]
 
 
+def _media_routes(server, bus) -> None:
+    """Case photos (`dashboard.media`), served to the users who may see their case."""
+    from dashboard import media
+
+    def can_see(case_id: str) -> bool:
+        from dashboard.policy import can_see_case
+        from dashboard.session import current_user
+        from layers.loop.cases import CaseStore
+
+        user = current_user()
+        case = CaseStore(bus, None).get(case_id) if bus is not None and user else None
+        return case is not None and can_see_case(user, case)
+
+    media.register_routes(server, can_see)
+
+
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
                secure_cookies: bool | None = None, keys_file: str | Path | None = None,
@@ -94,6 +110,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
         web_api.register_routes(app.server, bus, twin, set(api_keys))
+    _media_routes(app.server, bus)
     web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
                                                dash.page_container],

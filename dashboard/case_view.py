@@ -103,15 +103,24 @@ def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> Ca
 
 
 def act(store: CaseStore, user: User | None, case_id: str, action: str,
-        note: str = "") -> Case:
-    """Do a case action as the logged-in user (refused with 403 unless `can_act`)."""
+        note: str = "", photo: str | None = None) -> Case:
+    """Do a case action as the logged-in user (refused with 403 unless `can_act`); a resolution
+    may carry a photo (a browser upload, stored by `dashboard.media`, named in the record)."""
+    from dashboard import media
+
     require(action in UI_ACTIONS or action == "note", f"action {action!r}")
     case = visible_case(store, user, case_id)
     require(case is not None and can_act(user, case, action), f"{action} on case {case_id}")
     note = (note or "").strip()
     if action == "resolve" and not note:
         raise NoteRequired(f"resolving case {case_id} needs a note: say what was done")
-    return store.act(case_id, action, actor=user.username, note=note)
+    context = None
+    if photo and action == "resolve":
+        try:
+            context = {"photos": [media.save(case_id, media.from_upload(photo))]}
+        except media.MediaError as exc:
+            raise NoteRequired(str(exc)) from exc
+    return store.act(case_id, action, actor=user.username, note=note, context=context)
 
 
 def actions_for(user: User | None, case: Case) -> list[str]:
@@ -194,7 +203,8 @@ def trail_rows(records: list[dict], lang: str) -> list[dict]:
         action = data.get("action", "?")
         key = f"action_{action}"
         said = record_note(data, lang)
-        rows.append({"seq": rec["seq"], "actor": actor_text(rec["actor"], lang),
+        rows.append({"seq": rec["seq"], "case": rec.get("subject", ""),
+                     "actor": actor_text(rec["actor"], lang),
                      "time": clock_text(rec["ts"]),
                      "action": t(key, lang) if key in _ACTION_KEYS else action,
                      "note": said if said is not None else str(data.get("note", "")),
@@ -294,6 +304,8 @@ add_labels({
     "score_commanders_only": {"zh": "部门考核仅对指挥长和管理员开放",
                               "en": "Department scores are for commanders and admins"},
     "case_no_actions": {"zh": "当前无可执行操作", "en": "No action available to you now"},
+    "photo_upload": {"zh": "办结照片（可选，JPEG/PNG/WebP，≤5 MB）：点击或拖入", "en":
+                     "Photo of the result (optional, JPEG/PNG/WebP, up to 5 MB): tap or drop"},
 })
 
 
@@ -337,10 +349,18 @@ def action_panel(case: Case, user: User | None, lang: str, prefix: str):
                           autoContrast=True,
                           variant="filled" if a == "accept" else "light", className=f"act-{a}")
                for a in allowed]
+    from dash import dcc, html
+
+    from dashboard import media
+
+    photo = dcc.Upload(id={"type": f"{prefix}-photo", **key}, accept="image/jpeg,image/png,image/webp",
+                       max_size=media.MAX_BYTES, className="photo-upload",
+                       children=html.Div(t("photo_upload", lang))) if "resolve" in allowed else None
     return dmc.Stack([
         dmc.Textarea(id={"type": f"{prefix}-note", **key}, placeholder=t("note_placeholder", lang),
-                     autosize=True, minRows=1, className="case-note"),
-        dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
+                     autosize=True, minRows=1, className="case-note",
+                     **{"aria-label": t("note_placeholder", lang)}),
+        photo, dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
 
 
 def trail_table(rows: list[dict], lang: str):
@@ -351,8 +371,20 @@ def trail_table(rows: list[dict], lang: str):
     return html.Table(className="trail-table", children=[
         html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols])),
         html.Tbody([html.Tr([html.Td(r["time"]), html.Td(r["actor"]), html.Td(r["action"]),
-                             html.Td(r["note"], className="verbatim" if r["verbatim"] else "")])
+                             html.Td([r["note"], *_photos(r)],
+                                     className="verbatim" if r["verbatim"] else "")])
                     for r in rows])])
+
+
+def _photos(row: dict) -> list:
+    """Thumbnails of a record's photos, each a link to the photo (served to who may see it)."""
+    from dash import html
+
+    from dashboard import media
+
+    return [html.A(html.Img(src=media.url(row["case"], name), alt=name[:8], className="thumb"),
+                   href=media.url(row["case"], name), target="_blank")
+            for name in row.get("photos", [])]
 
 
 def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
@@ -363,7 +395,7 @@ def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
 
 
 def press(triggered_id, triggered_value, note_states: list[dict],
-          user: User | None) -> tuple[str, str] | None:
+          user: User | None, photo_states: list[dict] | None = None) -> tuple[str, str] | None:
     """Do the case action a pressed button asks for, with the note typed for its case.
 
     Returns (case id, action), or None when a re-render fired the callback; raises CaseError
@@ -373,12 +405,13 @@ def press(triggered_id, triggered_value, note_states: list[dict],
     if pressed is None:
         return None
     case_id, action = pressed
-    act(case_store(), user, case_id, action, note_for(note_states, case_id))
+    act(case_store(), user, case_id, action, note_for(note_states, case_id),
+        note_for(photo_states or [], case_id, "contents") or None)
     return pressed
 
 
 def act_and_report(triggered_id, triggered_value, note_states: list[dict], user: User | None,
-                   version: int | None, lang: str) -> tuple:
+                   version: int | None, lang: str, photo_states: list[dict] | None = None) -> tuple:
     """What a page's action callback returns: (new version, feedback) after pressing a case
     action button, (no_update, an error) when it cannot be done, no_updates for a re-render."""
     import dash_mantine_components as dmc
@@ -387,7 +420,7 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
     from layers.loop.cases import CaseError
 
     try:
-        pressed = press(triggered_id, triggered_value, note_states, user)
+        pressed = press(triggered_id, triggered_value, note_states, user, photo_states)
     except (CaseError, NoteRequired) as exc:
         return no_update, dmc.Alert(str(exc), color="red", className="act-error")
     if pressed is None:
@@ -397,11 +430,11 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
         f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
 
 
-def note_for(states: list[dict], case_id: str) -> str:
+def note_for(states: list[dict], case_id: str, prop: str = "value") -> str:
     """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
     for item in states or []:
         if isinstance(item.get("id"), dict) and item["id"].get("case") == case_id:
-            return item.get("value") or ""
+            return item.get(prop) or item.get("value") or ""
     return ""
 
 

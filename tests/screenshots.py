@@ -16,13 +16,29 @@ from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
 
 PAGES = {  # name: (path, user, viewport)
     "command": ("/", "commander", (1600, 1000)),
-    "wall": ("/?wall=1", "commander", (2560, 1440)),
+    "wall-4k": ("/?wall=4k", "commander", (3840, 2160)),
+    "wall": ("/?wall=1", "commander", (1920, 1080)),
     "grid": ("/grid", "commander", (1600, 1000)),
     "grid-phone": ("/grid", "grid_a", (390, 844)),
     "cases": ("/cases", "commander", (1600, 1000)),
     "scenarios": ("/scenarios", "planner", (1600, 1000)),
     "login": ("/login", None, (1600, 1000)),
 }
+
+
+README_SHOTS = {("wall-4k", "en"): "docs/wall-4k.png", ("grid-phone", "zh"): "docs/grid-phone.png"}
+
+
+def readme_copy(source: Path, target: str, width: int = 1600) -> None:
+    """A small copy of a screenshot for the README: at most `width` px wide, 256 colours."""
+    from PIL import Image
+
+    image = Image.open(source).convert("RGB")
+    if image.width > width:
+        image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    print(target, flush=True)
 
 
 def main() -> None:
@@ -33,15 +49,24 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from dashboard.app import create_app
-    from dashboard.system import DEMO_SHARES, LiveSystem, rules_service
+    from dashboard.system import (
+        DEMO_SHARES,
+        LiveSystem,
+        demo_feed_options,
+        escalation_service,
+        responders_service,
+        rules_service,
+    )
     from twin.demo import binhai
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     twin = binhai(resolution=9)
     with tempfile.TemporaryDirectory(prefix="cityops-shots-") as home:
-        system = LiveSystem(twin, rate=300.0, home=home, services=[rules_service(twin)],
-                            shares=DEMO_SHARES)
+        system = LiveSystem(twin, rate=300.0, home=home, shares=DEMO_SHARES,
+                            services=[rules_service(twin), escalation_service(twin),
+                                      responders_service()],
+                            feed_options=demo_feed_options(twin))
         url, server = serve(create_app(twin, bus=system.bus))
         try:
             time.sleep(args.warmup)
@@ -60,6 +85,8 @@ def main() -> None:
                         page.screenshot(path=str(target))
                         print(target, flush=True)
                         context.close()
+                        if (name, lang) in README_SHOTS:
+                            readme_copy(target, README_SHOTS[(name, lang)])
                 browser.close()
         finally:
             server.shutdown()

@@ -39,6 +39,7 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "cases-selected.data": inputs.optional(CASE_ID),
     "cases-row.n_clicks": inputs.COUNT, "cases-act.n_clicks": inputs.COUNT,
     "cases-note.value": inputs.optional(inputs.text()),
+    "cases-photo.contents": inputs.optional(inputs.text(8_000_000)),
     "cases-order.value": inputs.optional(inputs.one_of(cq.ORDERS, "an order")),
     "cases-prev.n_clicks": inputs.COUNT, "cases-next.n_clicks": inputs.COUNT,
     "cases-new.n_clicks": inputs.COUNT,
@@ -233,11 +234,12 @@ def _on_detail(case_id, _version, _tick, lang):
 
 @callback(Output("cases-version", "data"), Output("cases-feedback", "children"),
           Input({"type": "cases-act", "action": ALL, "case": ALL}, "n_clicks"),
-          State({"type": "cases-note", "case": ALL}, "value"), State("cases-version", "data"),
+          State({"type": "cases-note", "case": ALL}, "value"),
+          State({"type": "cases-photo", "case": ALL}, "contents"), State("cases-version", "data"),
           State("cases-lang", "data"), prevent_initial_call=True)
-def _on_act(_clicks, _notes, version, lang):
+def _on_act(_clicks, _notes, _photos, version, lang):
     return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                             current_user(), version, lang)
+                             current_user(), version, lang, ctx.states_list[1])
 
 
 @callback(Output("cases-score-department", "figure"), Output("cases-score-grid", "figure"),

@@ -48,6 +48,7 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "grid-lang.data": inputs.lang, "grid-version.data": inputs.COUNT,
     "grid-tick.n_intervals": inputs.COUNT, "grid-act.n_clicks": inputs.COUNT,
     "grid-note.value": inputs.optional(inputs.text()),
+    "grid-photo.contents": inputs.optional(inputs.text(8_000_000)),
     "grid-map.clickInfo": inputs.optional(inputs.click_info),
     "grid-map-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),
 }
@@ -403,11 +404,12 @@ def _on_cases(grid: str | int | None, _version, _tick, lang: str):
 
 @callback(Output("grid-version", "data"), Output("grid-feedback", "children"),
           Input({"type": "grid-act", "action": ALL, "case": ALL}, "n_clicks"),
-          State({"type": "grid-note", "case": ALL}, "value"), State("grid-version", "data"),
+          State({"type": "grid-note", "case": ALL}, "value"),
+          State({"type": "grid-photo", "case": ALL}, "contents"), State("grid-version", "data"),
           State("grid-lang", "data"), prevent_initial_call=True)
-def _on_act(_clicks, _notes, version, lang):
+def _on_act(_clicks, _notes, _photos, version, lang):
     return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                             current_user(), version, lang)
+                             current_user(), version, lang, ctx.states_list[1])
 
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
