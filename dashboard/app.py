@@ -62,15 +62,16 @@ def _share_page_callbacks() -> None:
 def _media_routes(server, bus) -> None:
     """Case photos (`dashboard.media`), served to the users who may see their case."""
     from dashboard import media
+    from dashboard.policy import can_see_case
+    from dashboard.session import current_user
+    from layers.loop.cases import CaseStore
 
-    def can_see(case_id: str) -> bool:
-        from dashboard.policy import can_see_case
-        from dashboard.session import current_user
-        from layers.loop.cases import CaseStore
-
+    def can_see(case_id: str) -> bool | None:
         user = current_user()
-        case = CaseStore(bus, None).get(case_id) if bus is not None and user else None
-        return case is not None and can_see_case(user, case)
+        case = CaseStore(bus, None).get(case_id) if bus is not None else None
+        if case is None:
+            return None
+        return user is not None and can_see_case(user, case)
 
     media.register_routes(server, can_see)
 

@@ -75,6 +75,24 @@ class NoteRequired(ValueError):
     """A resolution without a note; the message says what to write."""
 
 
+class PhotoRefused(NoteRequired):
+    """A resolution's photo that cannot be stored (`reason`: a `dashboard.media` code)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def refusal_text(exc: Exception, lang: str) -> str:
+    """What the page says when an action is refused for its input, in the UI language."""
+    if isinstance(exc, PhotoRefused):
+        return t(f"photo_{exc.reason}" if f"photo_{exc.reason}" in _PHOTO_KEYS
+                 else "photo_bad_upload", lang)
+    if isinstance(exc, NoteRequired):
+        return t("note_required", lang)
+    return str(exc)
+
+
 # -- reading -----------------------------------------------------------------------------------
 def visible_cases(store: CaseStore, user: User | None, status: str | None = None,
                   department: str | None = None, grid: int | None = None,
@@ -119,7 +137,7 @@ def act(store: CaseStore, user: User | None, case_id: str, action: str,
         try:
             context = {"photos": [media.save(case_id, media.from_upload(photo))]}
         except media.MediaError as exc:
-            raise NoteRequired(str(exc)) from exc
+            raise PhotoRefused(str(exc), exc.reason) from exc
     return store.act(case_id, action, actor=user.username, note=note, context=context)
 
 
@@ -306,6 +324,18 @@ add_labels({
     "case_no_actions": {"zh": "当前无可执行操作", "en": "No action available to you now"},
     "photo_upload": {"zh": "办结照片（可选，JPEG/PNG/WebP，≤5 MB）：点击或拖入", "en":
                      "Photo of the result (optional, JPEG/PNG/WebP, up to 5 MB): tap or drop"},
+    "photo_chosen": {"zh": "已选照片：{}（办结时上传）", "en": "Photo chosen: {} (sent on resolve)"},
+    "note_required": {"zh": "办结需填写处置说明：写明做了什么", "en":
+                      "Resolving needs a note: say what was done"},
+})
+_PHOTO_KEYS = {"photo_too_big", "photo_not_image", "photo_bad_upload", "photo_bad_case"}
+add_labels({
+    "photo_too_big": {"zh": "照片不能超过 5 MB", "en": "A photo may be at most 5 MB"},
+    "photo_not_image": {"zh": "只接受 JPEG、PNG 或 WebP 照片", "en":
+                        "Only JPEG, PNG or WebP photos are accepted"},
+    "photo_bad_upload": {"zh": "照片上传不完整，请重新选择", "en":
+                         "The photo did not arrive whole: choose it again"},
+    "photo_bad_case": {"zh": "案件编号无效", "en": "Not a case id"},
 })
 
 
@@ -355,7 +385,7 @@ def action_panel(case: Case, user: User | None, lang: str, prefix: str):
 
     photo = dcc.Upload(id={"type": f"{prefix}-photo", **key}, accept="image/jpeg,image/png,image/webp",
                        max_size=media.MAX_BYTES, className="photo-upload",
-                       children=html.Div(t("photo_upload", lang))) if "resolve" in allowed else None
+                       children=html.Div(photo_label(None, lang))) if "resolve" in allowed else None
     return dmc.Stack([
         dmc.Textarea(id={"type": f"{prefix}-note", **key}, placeholder=t("note_placeholder", lang),
                      autosize=True, minRows=1, className="case-note",
@@ -406,7 +436,7 @@ def press(triggered_id, triggered_value, note_states: list[dict],
         return None
     case_id, action = pressed
     act(case_store(), user, case_id, action, note_for(note_states, case_id),
-        note_for(photo_states or [], case_id, "contents") or None)
+        note_for(photo_states or [], case_id) or None)
     return pressed
 
 
@@ -422,7 +452,7 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
     try:
         pressed = press(triggered_id, triggered_value, note_states, user, photo_states)
     except (CaseError, NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
+        return no_update, dmc.Alert(refusal_text(exc, lang), color="red", className="act-error")
     if pressed is None:
         return no_update, no_update
     case_id, action = pressed
@@ -430,11 +460,24 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
         f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
 
 
-def note_for(states: list[dict], case_id: str, prop: str = "value") -> str:
-    """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
+def input_pending(tick_fired: bool, notes: list | None, photos: list | None) -> bool:
+    """A periodic refresh must wait: the user has typed a note or chosen a photo in the
+    panel it would redraw (a redraw would throw them away)."""
+    return tick_fired and any(bool(v and str(v).strip()) for v in [*(notes or []),
+                                                                 *(photos or [])])
+
+
+def photo_label(filename: str | None, lang: str) -> str:
+    """What the photo box says: how to add a photo, or which one is chosen."""
+    return t("photo_chosen", lang).format(filename) if filename else t("photo_upload", lang)
+
+
+def note_for(states: list[dict], case_id: str) -> str:
+    """The value given for a case (its note, its photo), from a pattern-matching State list
+    (ids carry the case)."""
     for item in states or []:
         if isinstance(item.get("id"), dict) and item["id"].get("case") == case_id:
-            return item.get(prop) or item.get("value") or ""
+            return item.get("value") or ""
     return ""
 
 

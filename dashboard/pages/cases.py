@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 
 import dash_mantine_components as dmc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import case_queue as cq
 from dashboard import case_view as cv
-from dashboard import inputs, maps
+from dashboard import inputs, maps, media
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
@@ -39,7 +39,8 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "cases-selected.data": inputs.optional(CASE_ID),
     "cases-row.n_clicks": inputs.COUNT, "cases-act.n_clicks": inputs.COUNT,
     "cases-note.value": inputs.optional(inputs.text()),
-    "cases-photo.contents": inputs.optional(inputs.text(8_000_000)),
+    "cases-photo.contents": inputs.optional(inputs.text(media.MAX_UPLOAD_CHARS)),
+    "cases-photo.filename": inputs.optional(inputs.text(255)),
     "cases-order.value": inputs.optional(inputs.one_of(cq.ORDERS, "an order")),
     "cases-prev.n_clicks": inputs.COUNT, "cases-next.n_clicks": inputs.COUNT,
     "cases-new.n_clicks": inputs.COUNT,
@@ -216,8 +217,11 @@ def _on_pick(_clicks):
 
 @callback(Output("cases-detail", "children"), Input("cases-selected", "data"),
           Input("cases-version", "data"), Input("cases-tick", "n_intervals"),
-          State("cases-lang", "data"), prevent_initial_call=True)
-def _on_detail(case_id, _version, _tick, lang):
+          State("cases-lang", "data"), State({"type": "cases-note", "case": ALL}, "value"),
+          State({"type": "cases-photo", "case": ALL}, "filename"), prevent_initial_call=True)
+def _on_detail(case_id, _version, _tick, lang, notes=None, photos=None):
+    if cv.input_pending(ctx.triggered_id == "cases-tick", notes, photos):
+        return no_update
     store, user = cv.case_store(), current_user()
     case = cv.visible_case(store, user, case_id)
     if case is None:
@@ -230,6 +234,13 @@ def _on_detail(case_id, _version, _tick, lang):
                        " overdue" if clock["overdue"] else ""))], gap="sm"),
         cv.action_panel(case, user, lang, "cases"),
         cv.trail_table(cv.trail_rows(store.history(case.id), lang), lang)])
+
+
+@callback(Output({"type": "cases-photo", "case": MATCH}, "children"),
+          Input({"type": "cases-photo", "case": MATCH}, "filename"), State("cases-lang", "data"),
+          prevent_initial_call=True)
+def _on_photo(filename, lang):
+    return html.Div(cv.photo_label(filename, lang))
 
 
 @callback(Output("cases-version", "data"), Output("cases-feedback", "children"),

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import redis
 from dash import (
     ALL,
+    MATCH,
     Input,
     Output,
     Patch,
@@ -29,7 +30,7 @@ from dash import (
     no_update,
 )
 
-from dashboard import cards, inputs, maps
+from dashboard import cards, inputs, maps, media
 from dashboard import case_view as cv
 from dashboard import grid_cases as gc
 from dashboard import grid_view as gv
@@ -48,7 +49,8 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "grid-lang.data": inputs.lang, "grid-version.data": inputs.COUNT,
     "grid-tick.n_intervals": inputs.COUNT, "grid-act.n_clicks": inputs.COUNT,
     "grid-note.value": inputs.optional(inputs.text()),
-    "grid-photo.contents": inputs.optional(inputs.text(8_000_000)),
+    "grid-photo.contents": inputs.optional(inputs.text(media.MAX_UPLOAD_CHARS)),
+    "grid-photo.filename": inputs.optional(inputs.text(255)),
     "grid-map.clickInfo": inputs.optional(inputs.click_info),
     "grid-map-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),
 }
@@ -391,11 +393,15 @@ clientside_callback(
 @callback(Output("grid-cases", "children"), Output("grid-map", "data", allow_duplicate=True),
           Input("grid-pick", "value"), Input("grid-version", "data"),
           Input("grid-tick", "n_intervals"), State("grid-lang", "data"),
+          State({"type": "grid-note", "case": ALL}, "value"),
+          State({"type": "grid-photo", "case": ALL}, "filename"),
           prevent_initial_call="initial_duplicate")
-def _on_cases(grid: str | int | None, _version, _tick, lang: str):
+def _on_cases(grid: str | int | None, _version, _tick, lang: str, notes=None, photos=None):
     grid = picked(grid)
     if grid is None:
         return [], no_update
+    if cv.input_pending(ctx.triggered_id == "grid-tick", notes, photos):
+        return no_update, no_update
     cards_, data = case_cards(grid, lang)
     patch = Patch()
     patch["layers"][2] = gc.markers(data)
@@ -410,6 +416,13 @@ def _on_cases(grid: str | int | None, _version, _tick, lang: str):
 def _on_act(_clicks, _notes, _photos, version, lang):
     return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
                              current_user(), version, lang, ctx.states_list[1])
+
+
+@callback(Output({"type": "grid-photo", "case": MATCH}, "children"),
+          Input({"type": "grid-photo", "case": MATCH}, "filename"), State("grid-lang", "data"),
+          prevent_initial_call=True)
+def _on_photo(filename, lang):
+    return html.Div(cv.photo_label(filename, lang))
 
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),

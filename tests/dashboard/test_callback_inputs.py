@@ -41,7 +41,8 @@ def _item(spec: dict, value):
     if spec["id"].startswith("{"):
         pattern = json.loads(spec["id"])
         ident = {k: "x" if isinstance(v, list) else v for k, v in pattern.items()}
-        return [{"id": ident, "property": spec["property"], "value": value}]
+        one = {"id": ident, "property": spec["property"], "value": value}
+        return one if ["MATCH"] in pattern.values() else [one]  # MATCH: one entry, not a list
     return {"id": spec["id"], "property": spec["property"], "value": value}
 
 
@@ -132,6 +133,21 @@ def test_a_pattern_matching_input_must_match_its_pattern(app):
                  {"id": "cases-row", "property": "n_clicks"}):
         payload["inputs"] = [junk]
         assert post(client, payload).status_code == 400, junk
+
+
+def test_a_match_input_is_one_entry_and_checked_by_its_contract(app):
+    client = client_as(app)
+    output = next(k for k in app.callback_map if k.startswith('{"case":["MATCH"],"type":"cases-photo"'))
+    spec = app.callback_map[output]
+    good = body(app, output, {f"{spec['inputs'][0]['id']}.filename": "shot.jpg",
+                              "cases-lang.data": "en"})
+    good["outputs"] = {"id": {"case": "C1", "type": "cases-photo"}, "property": "children"}
+    good["changedPropIds"] = ['{"case":"C1","type":"cases-photo"}.filename']
+    good["inputs"][0]["id"] = {"case": "C1", "type": "cases-photo"}
+    assert post(client, good).status_code == 200
+    for junk in ([good["inputs"][0]], {**good["inputs"][0], "value": "x" * 300},
+                 {**good["inputs"][0], "id": {"case": "C1", "type": "grid-photo"}}):
+        assert post(client, {**good, "inputs": [junk]}).status_code == 400, junk
 
 
 def test_the_pages_router_refuses_a_path_that_is_not_one(app):

@@ -156,6 +156,40 @@ def test_a_case_card_says_what_where_and_when_with_the_citizens_words_on_top(pho
     assert box["height"] >= 44 and box["width"] >= 44  # a thumb's target
 
 
+def test_a_grid_manager_resolves_with_a_photo_on_a_phone(phone, loop_app, tmp_path,
+                                                        monkeypatch):
+    """The photo chosen on the card goes with the resolution: stored, named in the trail,
+    served to the manager, refused to another grid's manager."""
+    from dashboard.context import context
+    from layers.loop.cases import CaseStore
+
+    monkeypatch.setenv("CITYOPS_HOME", str(tmp_path))  # where the served app keeps media
+    url, ids = loop_app
+    cid = ids["crowd5"]
+    login_context(phone.context, url, "grid_a")
+    phone.goto(f"{url}/grid?lang=zh&grid=5")
+    card = phone.locator(f"#grid-case-{cid}")
+    card.wait_for(timeout=30_000)
+    card.locator(".act-accept").click()
+    card.locator(".act-resolve").wait_for(timeout=30_000)
+    photo = tmp_path / "done.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    card.locator(".photo-upload input[type=file]").set_input_files(str(photo))
+    card.get_by_text("已选照片：done.png").wait_for(timeout=30_000)
+    card.locator(".case-note textarea").fill("人群已疏散")
+    card.locator(".act-resolve").click()
+    phone.wait_for_function(f"!document.querySelector('#grid-case-{cid}')", timeout=30_000)
+    record = CaseStore(context().bus, None).history(cid)[-1]["data"]
+    assert record["action"] == "resolve" and record["note"] == "人群已疏散"
+    (name,) = record["photos"]
+    assert (tmp_path / "media" / cid / name).read_bytes() == photo.read_bytes()
+    served = phone.request.get(f"{url}/media/{cid}/{name}")
+    assert served.status == 200 and served.body() == photo.read_bytes()
+    login_context(phone.context, url, "grid_b")
+    assert phone.request.get(f"{url}/media/{cid}/{name}").status == 403
+    assert phone.console_errors == []
+
+
 def test_the_language_switch_changes_the_cases_labels(page, loop_app):
     url, _ = loop_app
     login_context(page.context, url, "grid_b")
