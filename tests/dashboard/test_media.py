@@ -235,3 +235,14 @@ def test_the_photo_box_says_what_is_chosen_in_both_languages():
 
     assert cv.photo_label("shot.jpg", "zh") == "已选照片：shot.jpg（办结时上传）"
     assert cv.photo_label(None, "en").startswith("Photo of the result")
+
+
+def test_a_callback_request_larger_than_a_photo_is_refused_413(served):
+    from dashboard.auth import CALLBACK_MAX_BODY
+
+    base, _, _, _ = served
+    assert CALLBACK_MAX_BODY > media.MAX_UPLOAD_CHARS + 64 * 1024  # a photo and the rest fit
+    request = urllib.request.Request(f"{base}/_dash-update-component",
+                                     data=b"{" + b" " * CALLBACK_MAX_BODY + b"}",
+                                     headers={"Content-Type": "application/json"})
+    assert _get(_session(base, "grid_a"), request)[0] == 413
