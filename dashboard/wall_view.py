@@ -131,7 +131,9 @@ def whatif_label(active: dict | None, lang: str, tz: str) -> dict | None:
     from dashboard.case_view import clock_text
 
     ran = clock_text(active["ran_at"], tz) if active.get("ran_at") else ""
-    return {"name": str(active.get("name") or active.get("run_id", "")), "ran_at": ran,
+    name = [p.strip() for p in str(active.get("name") or active.get("run_id", "")).split(" / ")]
+    name = name[-1] if lang == "en" and len(name) == 2 else name[0]  # a bilingual 'zh / en'
+    return {"name": name, "ran_at": ran,
             "ran_by": str(active.get("ran_by") or ""), "hazard": active.get("hazard", "")}
 
 

@@ -73,7 +73,7 @@ add_labels({
     "wall_units_title": {"zh": "各街镇在办与超期案件", "en": "Open and overdue cases by street/town"},
     "wall_district": {"zh": "全区", "en": "Whole district"},
     "wall_whatif": {"zh": "推演结果（非实时数据）：{}", "en": "What-if result, not live data: {}"},
-    "wall_whatif_ran": {"zh": "{} 由 {} 运行", "en": "run {} by {}"},
+    "wall_whatif_ran": {"zh": "{} 运行，{} 上墙", "en": "run {}, put on the wall by {}"},
     "wall_whatif_legend": {"zh": "推演危险等级 1–4", "en": "What-if hazard class 1–4"},
     "wall_error": {"zh": "大屏配置有误：{}", "en": "Wall configuration error: {}"},
     **{f"layer_{name}": {"zh": zh, "en": en} for name, zh, en in (

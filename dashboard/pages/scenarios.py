@@ -18,6 +18,7 @@ from dashboard import scenario_view as sv
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
+from dashboard.session import current_user
 from sim import Result, ScenarioError
 
 PATH = "/scenarios"
@@ -391,5 +392,8 @@ def _on_to_wall(_n, run_id: str, lang: str):
     bus = context().bus
     if not run_id or bus is None:
         return no_update
-    overlay.publish(bus, overlay.summary(result_of(run_id), context().twin, run_id))
+    user = current_user()
+    overlay.publish(bus, overlay.summary(result_of(run_id), context().twin, run_id,
+                                         ran_at=results.store(bus).ran_at(run_id),
+                                         shown_by=user.name if user else None))
     return t("scn_on_wall", lang)
