@@ -76,6 +76,22 @@ def _media_routes(server, bus) -> None:
     media.register_routes(server, can_see)
 
 
+def _report_routes(server, bus, twin) -> None:
+    """The printable report of a scenario run (`dashboard.scenario_report`)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from dashboard import results, scenario_report
+
+    def ran_text(ts: float | None) -> str:
+        if not ts:
+            return ""
+        zone = ZoneInfo(getattr(twin, "timezone", None) or "UTC")
+        return dt.datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    scenario_report.register_routes(server, lambda: results.store(bus), lambda: twin, ran_text)
+
+
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
                secure_cookies: bool | None = None, keys_file: str | Path | None = None,
@@ -112,6 +128,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     if bus is not None:
         web_api.register_routes(app.server, bus, twin, set(api_keys))
     _media_routes(app.server, bus)
+    _report_routes(app.server, bus, twin)
     web_api.register_fallbacks(app.server)
     app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
                                                dash.page_container],

@@ -95,6 +95,7 @@ add_labels({
     "scn_pause": {"zh": "暂停", "en": "Pause"},
     "scn_tab_impact": {"zh": "影响评估", "en": "Impact"},
     "scn_tab_compare": {"zh": "结果对比", "en": "Compare"},
+    "scn_report": {"zh": "一页报告（可打印）", "en": "One-page report (printable)"},
     "scn_tab_export": {"zh": "导出", "en": "Export"},
     "scn_no_result": {"zh": "尚无结果：设置情景后点击运行", "en": "No result yet: set up a scenario and run it"},
     "scn_units": {"zh": "各街镇受影响人口", "en": "People affected per street / town"},
@@ -206,6 +207,8 @@ def result_tabs(lang: str) -> dmc.Tabs:
             dmc.Button(t("scn_to_wall", lang), id="scn-to-wall", n_clicks=0, disabled=True,
                        color="yellow", variant="filled",
                        style={"display": "none"} if context().bus is None else None),
+            html.A(t("scn_report", lang), id="scn-report", target="_blank", href=None,
+                   className="scn-report-link"),
             html.Span(id="scn-wall-note")], className="scn-exports"), value="export"),
     ])
 
@@ -323,7 +326,7 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
           Output("scn-impact", "children"), Output("scn-time", "max"),
           Output("scn-time", "value"), Output("scn-time", "marks"), Output("scn-time", "disabled"),
           *[Output(f"scn-export-{fmt}", "disabled") for fmt in sx.EXPORTS],
-          Output("scn-to-wall", "disabled"),
+          Output("scn-to-wall", "disabled"), Output("scn-report", "href"),
           Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
 def _on_result(run_id: str, lang: str):
     if not run_id:
@@ -334,7 +337,8 @@ def _on_result(run_id: str, lang: str):
     marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
     return (sv.result_map(result, twin, sv.frame_records(result, twin, last)),
             legend_box(planner.legend(result, lang)), impact_view(run_id, lang), max(last, 1), last, marks, last == 0,
-            *([False] * len(sx.EXPORTS)), context().bus is None)
+            *([False] * len(sx.EXPORTS)), context().bus is None,
+            f"/scenarios/{run_id}/report?lang={lang}")
 
 
 @callback(Output("scn-map", "data", allow_duplicate=True), Output("scn-time-text", "children"),
