@@ -112,12 +112,19 @@ def open_points(store: CaseStore, user: User | None, query: Query) -> dict:
     return {k: v[keep] for k, v in points.items()}
 
 
-def case_map(twin, points: dict, now: float, size: tuple[float, float] = MAP_PX) -> dict:
+CASE_FRAME_M = 400.0  # around a selected case: its cell, its neighbours and the streets near
+
+
+def case_map(twin, points: dict, now: float, size: tuple[float, float] = MAP_PX,
+             focus: tuple[float, float] | None = None) -> dict:
     """The Cases map: the open cases gathered per H3 cell at the zoom that fits them all (the
-    district when there are none), a count on each, red where one is overdue."""
+    district when there are none), a count on each, red where one is overdue; framed on the
+    `focus` point (lat, lng: the selected case's cell) with a margin when one is given."""
     from dashboard import maps
 
-    if len(points["id"]):
+    if focus is not None:
+        bounds = zoomlevels.Bounds.of([focus[0]], [focus[1]]).padded(CASE_FRAME_M)
+    elif len(points["id"]):
         bounds = zoomlevels.Bounds.of(points["lat"], points["lng"]).padded(300.0)
     else:
         lat, lng = twin.centers

@@ -200,11 +200,13 @@ def _on_refresh(_tick, page_ids, sig, query, lang):
 
 @callback(Output("cases-map", "data"), Input("cases-query", "data"),
           Input("cases-map-tick", "n_intervals"), Input("cases-version", "data"),
-          prevent_initial_call=True)
-def _on_map(query, _tick, _version):
-    store, now = cv.case_store(), time.time()
-    points = cq.open_points(store, current_user(), cq.Query.of(query))
-    return cq.case_map(context().twin, points, now)
+          Input("cases-selected", "data"), prevent_initial_call=True)
+def _on_map(query, _tick, _version, case_id):
+    store, now, user = cv.case_store(), time.time(), current_user()
+    points = cq.open_points(store, user, cq.Query.of(query))
+    case = cv.visible_case(store, user, case_id) if case_id else None
+    focus = (case.place.lat, case.place.lng) if case is not None and case.place.cell else None
+    return cq.case_map(context().twin, points, now, focus=focus)
 
 
 @callback(Output("cases-selected", "data"), Input({"type": "cases-row", "case": ALL}, "n_clicks"),

@@ -70,6 +70,23 @@ def test_the_map_gathers_the_open_cases_the_user_may_see(store, demo_twin, clock
     assert [d["late"] for d in dots["data"] if d["late"]] == [1]  # the fire, overdue
 
 
+def test_a_selected_case_is_framed_on_its_cell_with_a_margin(store, demo_twin, clock):  # noqa: F811
+    from dashboard import zoomlevels
+
+    ids = _cases(store, demo_twin, clock)
+    points = cq.open_points(store, GRID_A, cq.Query())
+    whole = cq.case_map(demo_twin, points, clock())["initialViewState"]
+    case = store.get(ids["fire6"])
+    framed = cq.case_map(demo_twin, points, clock(), focus=(case.place.lat, case.place.lng))
+    view = framed["initialViewState"]
+    assert view["zoom"] > whole["zoom"]  # closer than all the cases
+    assert abs(view["latitude"] - case.place.lat) < 1e-3
+    assert abs(view["longitude"] - case.place.lng) < 1e-3
+    shown = zoomlevels.view_bounds(view, *cq.MAP_PX)  # the case's cell, its neighbours, margin
+    assert shown.north - shown.south >= 2 * cq.CASE_FRAME_M / 111_195.0
+    assert shown.south < case.place.lat < shown.north and shown.west < case.place.lng < shown.east
+
+
 def test_filter_options_offer_the_users_grids_and_the_categories_seen(store, demo_twin, clock):  # noqa: F811
     _cases(store, demo_twin, clock)
     options = cq.filter_options(store, GRID_A, demo_twin, "en")
