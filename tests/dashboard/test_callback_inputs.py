@@ -84,7 +84,7 @@ def test_a_language_with_a_line_break_answers_400(app):
 
 def test_an_unknown_scenario_run_answers_404(app):
     client = client_as(app, "planner")
-    output = next(k for k in app.callback_map if k.startswith("..scn-map.data...scn-impact"))
+    output = next(k for k in app.callback_map if k.startswith("..scn-map.data...scn-legend.children...scn-impact"))
     reply = post(client, body(app, output, {"scn-current.data": "0123456789ab",
                                             "scn-lang.data": "en"}))
     assert reply.status_code == 404 and "run the scenario again" in reply.get_json()["error"]
