@@ -2,7 +2,9 @@
 
 Starts the live system (embedded Redis under a temporary home, feed, ingest, rules) and the
 dashboard, lets data flow for a while, then photographs every page as the user who may see it.
-Run: python -m tests.screenshots [--out DIR] [--warmup S]
+Run: python -m tests.screenshots [--out DIR] [--warmup S] [--only NAME,NAME]
+The 4K wall (English) and the grid page on a phone (Chinese) are also copied, smaller, to docs/
+for the README.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def readme_copy(source: Path, target: str, width: int = 1600) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="screenshots", help="folder for the PNG files")
+    parser.add_argument("--only", default="", help=f"comma-separated pages: {', '.join(PAGES)}")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds of live data first")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -74,6 +77,8 @@ def main() -> None:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
                 for lang in ("zh", "en"):
                     for name, (path, user, (w, h)) in PAGES.items():
+                        if args.only and name not in args.only.split(","):
+                            continue
                         context = browser.new_context(viewport={"width": w, "height": h})
                         if user:
                             login_context(context, url, user)
@@ -82,7 +87,7 @@ def main() -> None:
                         page.goto(f"{url}{path}{sep}lang={lang}")
                         page.wait_for_timeout(6000)  # deck.gl draws, the wall ticks
                         target = out / f"{name}-{lang}.png"
-                        page.screenshot(path=str(target))
+                        page.screenshot(path=str(target), timeout=180_000)  # 4K on swiftshader
                         print(target, flush=True)
                         context.close()
                         if (name, lang) in README_SHOTS:
