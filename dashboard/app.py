@@ -95,7 +95,7 @@ def _report_routes(server, bus, twin) -> None:
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                users: str | Path | None = None, tile_url: str | None = None,
                secure_cookies: bool | None = None, keys_file: str | Path | None = None,
-               jobs=None) -> Dash:
+               jobs=None, ogc_url: str | None = None) -> Dash:
     """A Dash app on `twin` (and the live `bus` when given), serving every asset locally.
 
     `users` is the users file (default $CITYOPS_USERS, else the demo users in data/users.yaml);
@@ -103,7 +103,8 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     on when the dashboard is served over HTTPS. `api_keys` are the Open311 keys; `keys_file`
     holds the data routes' keys (default $CITYOPS_API_KEYS, else $CITYOPS_HOME/api_keys.yaml).
     `jobs` runs the background callbacks (default: diskcache in this process's children;
-    `dashboard.background.celery_manager(bus)` for a fleet).
+    `dashboard.background.celery_manager(bus)` for a fleet). The OGC API is mounted under /ogc/
+    (`ogc_url`: its address as clients see it, see `dashboard.ogc.server.mount`).
     """
     set_context(twin, bus)
     from dashboard import background, maps
@@ -130,6 +131,9 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     _media_routes(app.server, bus)
     _report_routes(app.server, bus, twin)
     web_api.register_fallbacks(app.server)
+    from dashboard.ogc.server import mount
+
+    mount(app.server, twin, bus, url=ogc_url)
     app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
                                                dash.page_container],
                                               className="app"), forceColorScheme="dark")

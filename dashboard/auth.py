@@ -32,11 +32,12 @@ from dashboard.session_store import SessionStore
 from dashboard.throttle import LoginThrottle
 from dashboard.users import authenticate, load_users
 
-# paths the guard lets through: static files, and the protocol routes, which answer for
-# themselves (Open311 is public; CAP asks for a session or an API key: dashboard.web_api)
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/")
+# paths the guard lets through: static files, and the protocol and data routes, which answer
+# for themselves (Open311 is public; CAP and the OGC API ask for a session or an API key:
+# dashboard.web_api, dashboard.ogc.server)
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/", "/ogc/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
-                          "/_favicon.ico", "/_reload-hash"})
+                          "/_favicon.ico", "/_reload-hash", "/ogc"})
 CALLBACK_PATH = "/_dash-update-component"
 CALLBACK_MAX_BODY = 8 * 1024 * 1024  # the largest callback request: a 5 MB photo as a data URL
 THROTTLE = "cityops_throttle"

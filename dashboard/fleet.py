@@ -57,7 +57,16 @@ def wsgi():
 
     options = options_from_env()
     bus = connect(os.environ["REDIS_URL"], prefix=options.get("prefix", "cityops:"))
-    return build_app(options, bus).server
+    return ready(build_app(options, bus)).server
+
+
+def ready(app):
+    """Set the app up now, not at its first request: Dash learns which script files it may serve
+    while it renders its first page, and a fleet process whose first request is one of those
+    files (the page came from another process) would otherwise answer it with an error."""
+    with app.server.test_request_context("/"):
+        app._setup_server()  # noqa: SLF001  (Dash's own first-request setup, run early)
+    return app
 
 
 def run_jobs_worker(options: dict, url: str, concurrency: int = 1) -> int:

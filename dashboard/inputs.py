@@ -164,7 +164,8 @@ def unit(value, name: str) -> None:
         raise _refuse(name, value, "a street/town of this city: choose one from the list")
 
 
-COUNT = optional(integer())  # n_clicks, n_intervals, a version counter
+COUNT = optional(integer())  # n_clicks, n_intervals
+VERSION = optional(integer(0, 2 ** 53))  # a snapshot version (exact in a browser's numbers)
 
 
 # -- the request -----------------------------------------------------------------------------------

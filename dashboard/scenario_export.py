@@ -33,19 +33,24 @@ def netcdf_bytes(result: Result) -> bytes:
         return path.read_bytes()
 
 
-def geoparquet_bytes(result: Result, twin) -> bytes:
-    """GeoParquet of the cells the hazard reaches: hex id, peak value, severity, hexagon."""
+def reached_cells(result: Result, twin):
+    """A GeoDataFrame of the cells the hazard reaches: hex id, peak value, severity, hexagon."""
     import geopandas as gpd
 
     name, peak, _, labels = peak_field(result)
     severity = result.ds["severity"].values.astype(int)
     keep = np.flatnonzero((np.nan_to_num(peak) >= frame_scale(result).threshold) | (severity > 0))
     names = np.array(["none", *labels], dtype=object)
-    gdf = gpd.GeoDataFrame({"cell": h3cells.to_hex(twin.cell_ids[keep]), name: peak[keep],
-                            "severity": severity[keep], "severity_label": names[severity[keep]]},
-                           geometry=h3cells.cell_polygons(twin.cell_ids[keep]), crs=4326)
+    return gpd.GeoDataFrame({"cell": h3cells.to_hex(twin.cell_ids[keep]), name: peak[keep],
+                             "severity": severity[keep],
+                             "severity_label": names[severity[keep]]},
+                            geometry=h3cells.cell_polygons(twin.cell_ids[keep]), crs=4326)
+
+
+def geoparquet_bytes(result: Result, twin) -> bytes:
+    """GeoParquet of the cells the hazard reaches (`reached_cells`)."""
     buf = io.BytesIO()
-    gdf.to_parquet(buf)
+    reached_cells(result, twin).to_parquet(buf)
     return buf.getvalue()
 
 
@@ -72,10 +77,13 @@ def cap_alert(result: Result, twin, run_id: str, lang: str, now: float | None = 
 def cap_xml(result: Result, twin, run_id: str, lang: str, now: float | None = None) -> str:
     """CAP 1.2 XML of a warning for the scenario's affected area (certainty: Likely, a forecast)."""
     from layers.protocols.cap import NS, to_cap
+    from layers.protocols.cap_feed import Issuer
 
     alert = cap_alert(result, twin, run_id, lang, now)
     units = [row[0] for row in unit_table(result.impact, lang)[1]]
-    xml = to_cap(alert, area_desc=("、" if lang == "zh" else ", ").join(units) or None,
+    issuer = Issuer.of(twin)
+    xml = to_cap(alert, sender=issuer.sender, sender_name=issuer.sender_name,
+                 area_desc=("、" if lang == "zh" else ", ").join(units) or None,
                  language="en-US" if lang == "en" else "zh-CN", tz=twin.timezone)
     root = ET.fromstring(xml.split("\n", 1)[1])
     root.find(f"{{{NS}}}info/{{{NS}}}certainty").text = "Likely"  # simulated, not observed

@@ -2,8 +2,9 @@
 
 The page's callbacks only move values between the browser and these functions, so everything a
 planner sees (validation messages, the animated map, the impact tables, the comparison, the
-exported files) is unit-tested here. Hazard forms are data (`FORMS`): each field is a path into
-`sim.Scenario` with a default and bounds, so adding a parameter is one line.
+exported files) is unit-tested here. Forms, severity names and legends come from sim's hazard
+registry (`sim.hazards`): each hazard module declares its forms and classes, so a new hazard
+appears here without a line changed.
 """
 
 from __future__ import annotations
@@ -16,93 +17,20 @@ import numpy as np
 
 from dashboard import maps
 from dashboard.i18n import LABELS, add_labels, t
-from sim import Result, Scenario, ScenarioError
-from sim.plume import CHEMICALS
+from sim import Result, Scenario, ScenarioError, hazards
+from sim.hazards.base import Field
 from sim.runner import peak_field
 from twin import cells as h3cells
+from twin.durations import UNITS, in_unit
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "scenarios"
-UNIT_S = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_FRAME_CELLS = 4000  # above this a frame is drawn on coarser H3 cells (bounded payload)
 
-
-@dataclass(frozen=True)
-class FormField:
-    """One input of a hazard form: `key` is a path into the scenario ("parameters.x")."""
-
-    key: str
-    default: float | str | None
-    lo: float | None = None
-    hi: float | None = None
-    step: float = 1.0
-    options: tuple[str, ...] = ()
-    unit: str = ""  # for duration fields: the unit the number is in (s, min, h, d)
-
-    @property
-    def name(self) -> str:
-        return self.key.rsplit(".", 1)[-1]
-
-
-
-def _p(name: str, default, lo=None, hi=None, step=1.0, options=()) -> FormField:
-    return FormField(f"parameters.{name}", default, lo, hi, step, tuple(options))
-
-
-def _time(duration: float, every: float, unit: str, every_unit: str) -> list[FormField]:
-    return [FormField("duration", duration, 0, None, 1, unit=unit),
-            FormField("output_every", every, 0, None, 1, unit=every_unit)]
-
-
-# form kind -> (sim hazard, fields); the two flood forms share the flood model
-FORMS: dict[str, tuple[str, list[FormField]]] = {
-    "rainstorm": ("flood", [_p("rain_mm_h", 60, 0, 300), _p("rain_radius_km", 10.0, 0.5, 100),
-                            _p("drainage_mm_h", 20, 0, 200), _p("manning_n", 0.05, 0.01, 0.2, 0.01),
-                            *_time(3, 30, "h", "min")]),
-    "storm_tide": ("flood", [_p("storm_tide_m", 4.0, 0, 10, 0.1), _p("sea_level_m", 0.0, -2, 3, 0.1),
-                             _p("manning_n", 0.04, 0.01, 0.2, 0.01), *_time(12, 30, "h", "min")]),
-    "toxic_release": ("toxic_release", [
-        _p("chemical", "chlorine", options=tuple(CHEMICALS)), _p("release_g_s", 5000, 1, 1e6, 100),
-        _p("wind_from_deg", 45, 0, 360, 5), _p("wind_speed_m_s", 3.0, 0.5, 30, 0.5),
-        _p("stability", "D", options=tuple("ABCDEF")), _p("terrain", "urban", options=("urban", "rural")),
-        _p("release_height_m", 2.0, 0, 200), *_time(60, 5, "min", "min")]),
-    "explosion": ("explosion", [_p("tnt_kg", 1000, 1, 1e7, 100), *_time(60, 60, "s", "s")]),
-    "epidemic": ("epidemic", [_p("r0", 2.5, 0.1, 20, 0.1), _p("latent_days", 3, 0.5, 30, 0.5),
-                              _p("infectious_days", 5, 0.5, 60, 0.5), _p("mobility", 0.1, 0, 1, 0.05),
-                              _p("seed_infections", 20, 1, 1e5), *_time(120, 1, "d", "d")]),
-    "evacuation": ("evacuation", [_p("radius_km", 2.0, 0.1, 50, 0.1),
-                                  _p("mode", "walk", options=("walk", "drive")),
-                                  *_time(4, 10, "h", "min")]),
-}
-NEEDS_LOCATION = {"toxic_release", "explosion", "epidemic", "evacuation", "rainstorm"}
-FACILITY_KINDS = {"toxic_release": ("hazchem_site",), "explosion": ("hazchem_site",),
-                  "evacuation": ("hazchem_site", "school", "hospital")}
-# time-varying variable drawn per frame, and the value below which a cell is not drawn
-FRAME_VARIABLE = {"flood": "depth_m", "toxic_release": "concentration_ppm",
-                  "explosion": "overpressure_kpa", "epidemic": "I", "evacuation": "remaining"}
+# form kind -> (sim hazard, fields), in display order; the two flood forms share the flood model
+FORMS: dict[str, tuple[str, tuple[Field, ...]]] = {
+    kind: (hazard.name, form.fields) for kind, (hazard, form) in hazards.forms().items()}
 
 _LABELS = {  # key: (zh, en)
-    "form_rainstorm": ("暴雨内涝", "Rainstorm flood"), "form_storm_tide": ("风暴潮", "Storm tide"),
-    "form_toxic_release": ("有毒气体泄漏", "Toxic release"), "form_explosion": ("爆炸", "Explosion"),
-    "form_epidemic": ("传染病", "Epidemic"), "form_evacuation": ("人员疏散", "Evacuation"),
-    "field_rain_mm_h": ("雨强 (mm/h)", "Rain (mm/h)"),
-    "field_rain_radius_km": ("降雨半径 (km)", "Rain radius (km)"),
-    "field_drainage_mm_h": ("排水能力 (mm/h)", "Drainage (mm/h)"),
-    "field_manning_n": ("曼宁糙率", "Manning's n"),
-    "field_storm_tide_m": ("风暴潮峰值潮位 (m)", "Peak storm tide (m)"),
-    "field_sea_level_m": ("起始海平面 (m)", "Initial sea level (m)"),
-    "field_chemical": ("化学品", "Chemical"),
-    "field_release_g_s": ("泄漏速率 (g/s)", "Release rate (g/s)"),
-    "field_wind_from_deg": ("风向 (来向, °)", "Wind from (°)"),
-    "field_wind_speed_m_s": ("风速 (m/s)", "Wind speed (m/s)"),
-    "field_stability": ("大气稳定度", "Stability class"), "field_terrain": ("地形", "Terrain"),
-    "field_release_height_m": ("泄漏高度 (m)", "Release height (m)"),
-    "field_tnt_kg": ("TNT当量 (kg)", "TNT equivalent (kg)"),
-    "field_r0": ("基本再生数 R0", "Basic reproduction number R0"),
-    "field_latent_days": ("潜伏期 (天)", "Latent period (days)"),
-    "field_infectious_days": ("传染期 (天)", "Infectious period (days)"),
-    "field_mobility": ("人口流动系数", "Mobility"),
-    "field_seed_infections": ("初始感染人数", "Seed infections"),
-    "field_radius_km": ("疏散半径 (km)", "Evacuation radius (km)"), "field_mode": ("疏散方式", "Mode"),
     "field_duration": ("模拟时长", "Duration"), "field_output_every": ("输出间隔", "Output every"),
     "field_location": ("位置", "Location"), "unit_s": ("秒", "s"), "unit_min": ("分钟", "min"),
     "unit_h": ("小时", "h"), "unit_d": ("天", "days"),
@@ -114,28 +42,24 @@ _LABELS = {  # key: (zh, en)
     "kpi_people_affected": ("受影响人口", "People affected"),
     "kpi_facilities_affected": ("受影响设施", "Facilities affected"),
     "kpi_roads_cut": ("道路中断单元", "Road cells cut"),
-    "kpi_max_depth_on_land_m": ("陆地最大水深", "Max depth on land"),
-    "kpi_clearance_s": ("疏散完成时间", "Clearance time"),
-    "kpi_people_infected": ("累计感染", "People infected"),
     "people_by_severity": ("各影响等级人口", "People by severity"),
     "err_other_twin": ("两次结果不在同一孪生体上，无法比较", "the two results are on different twins: compare runs on the same twin"),
     "err_other_hazard": ("只能比较同一灾种的结果", "the two results are of different hazards: compare runs of the same hazard"),
     "phase_simulate": ("模拟计算中", "Simulating"), "phase_store": ("保存结果", "Saving the result"),
     "phase_draw": ("生成地图与表格", "Drawing map and tables"),
+    "warn_oscillation": (
+        "数值振荡：水面呈棋盘状起伏（最多 {share:.0%} 的深水相邻面对，幅度达 {size:.2f} m），"
+        "或有 {spill:.3g} m³ 的水越过高于其能量水头的堰顶。此结果不可信：请减小 theta 或 alpha 后重算。",
+        "Numerical oscillation: the water surface checkerboards (up to {share:.0%} of deep face "
+        "pairs, by up to {size:.2f} m) or {spill:.3g} m³ of water crossed crests above its energy "
+        "head. Do not trust this result: rerun with a lower theta or alpha."),
 }
+for _hazard in hazards.all_hazards():  # the registry's own names: forms, fields, figures
+    _LABELS.update({f"form_{f.kind}": (f.zh, f.en) for f in _hazard.forms})
+    _LABELS.update({f"field_{x.name}": (x.zh, x.en) for f in _hazard.forms for x in f.fields
+                    if x.zh})
+    _LABELS.update({f"kpi_{x.key}": (x.zh, x.en) for x in _hazard.figures})
 add_labels({key: {"zh": zh, "en": en} for key, (zh, en) in _LABELS.items()})
-SEVERITY_NAMES = {
-    "ponding>=0.15m": ("积水 ≥0.15 m", "Ponding ≥0.15 m"), "deep>=0.5m": ("深水 ≥0.5 m", "Deep ≥0.5 m"),
-    "dangerous>=1.5m": ("危险 ≥1.5 m", "Dangerous ≥1.5 m"),
-    "AEGL-1": ("AEGL-1 不适", "AEGL-1 discomfort"), "AEGL-2": ("AEGL-2 严重", "AEGL-2 disabling"),
-    "AEGL-3": ("AEGL-3 致命", "AEGL-3 lethal"), "glass_breakage": ("玻璃破碎", "Glass breakage"),
-    "minor_damage": ("轻微损坏", "Minor damage"), "houses_uninhabitable": ("房屋不可居住", "Uninhabitable"),
-    "partial_collapse": ("局部倒塌", "Partial collapse"), "severe_damage": ("严重破坏", "Severe damage"),
-    "total_destruction": ("完全摧毁", "Total destruction"),
-    "attack>=1%": ("罹患率 ≥1%", "Attack ≥1%"), "attack>=10%": ("罹患率 ≥10%", "Attack ≥10%"),
-    "attack>=30%": ("罹患率 ≥30%", "Attack ≥30%"),
-    "evacuation_zone": ("疏散区", "Evacuation zone"), "not_sheltered": ("未安置", "Not sheltered"),
-}
 KIND_NAMES = {"hospital": ("医院", "Hospital"), "school": ("学校", "School"),
               "shelter": ("避难场所", "Shelter"), "hazchem_site": ("危化品企业", "Hazchem site"),
               "fire_station": ("消防站", "Fire station")}
@@ -147,7 +71,7 @@ def _pick(pair: tuple[str, str], lang: str) -> str:
 
 def severity_name(label: str, lang: str) -> str:
     """A severity class label of sim (e.g. 'AEGL-2') in the UI language."""
-    return _pick(SEVERITY_NAMES[label], lang) if label in SEVERITY_NAMES else label
+    return hazards.severity_name(label, lang)
 
 
 def in_lang(name: str, lang: str) -> str:
@@ -158,7 +82,7 @@ def in_lang(name: str, lang: str) -> str:
 
 # ------------------------------------------------------------------ form <-> scenario
 
-def fields(kind: str) -> list[FormField]:
+def fields(kind: str) -> tuple[Field, ...]:
     """The fields of a hazard form; a KeyError names the known forms."""
     if kind not in FORMS:
         raise KeyError(f"unknown hazard form {kind!r}: choose one of {', '.join(FORMS)}")
@@ -167,10 +91,7 @@ def fields(kind: str) -> list[FormField]:
 
 def form_kind(scenario: Scenario) -> str:
     """Which form shows a scenario (a flood with a storm tide is a storm-tide form)."""
-    if scenario.hazard != "flood":
-        return scenario.hazard
-    p = scenario.params
-    return "storm_tide" if p.storm_tide_m is not None or p.tide_profile else "rainstorm"
+    return hazards.get(scenario.hazard).form_of(scenario.params)
 
 
 def _field_label(key: str, lang: str) -> str:
@@ -193,8 +114,9 @@ def form_to_scenario(kind: str, values: dict, location: dict | None, name: str =
     `values` maps field keys to numbers/strings (None = empty); `location` is {lat, lng} or
     {facility}; `extras` are parameters the form has no field for (e.g. an example's hyetograph).
     """
-    hazard, spec = FORMS[kind][0], fields(kind)
-    data: dict = {"name": name.strip() or t(f"form_{kind}", lang), "hazard": hazard,
+    hazard, form = hazards.forms()[kind] if kind in FORMS else (None, None)
+    spec = fields(kind)
+    data: dict = {"name": name.strip() or t(f"form_{kind}", lang), "hazard": hazard.name,
                   "parameters": dict(extras or {})}
     for f in spec:
         value = values.get(f.key)
@@ -205,10 +127,10 @@ def form_to_scenario(kind: str, values: dict, location: dict | None, name: str =
         if f.key.startswith("parameters."):
             data["parameters"][f.name] = value
         else:
-            data[f.key] = float(value) * UNIT_S[f.unit]
+            data[f.key] = f"{value}{f.unit}"  # read by the one duration parser
     if location:
         data["location"] = location
-    elif kind in NEEDS_LOCATION:
+    elif form.needs_location:
         raise ScenarioError(f"{t('field_location', lang)} (location): {t('err_location', lang)}")
     try:
         return Scenario.parse(data, source=data["name"])
@@ -225,7 +147,7 @@ def scenario_to_form(scenario: Scenario) -> tuple[str, dict, dict | None, dict]:
         if f.key.startswith("parameters."):
             values[f.key] = params.pop(f.name, None)
         else:
-            values[f.key] = round(getattr(scenario, f.key) / UNIT_S[f.unit], 6)
+            values[f.key] = round(in_unit(getattr(scenario, f.key), f.unit), 6)
     loc = scenario.location.model_dump(exclude_none=True) if scenario.location else None
     if loc and loc.get("crs") == "wgs84":
         loc.pop("crs")
@@ -240,7 +162,8 @@ def examples(folder: Path = EXAMPLES) -> dict[str, Scenario]:
 def facility_options(twin, kind: str, lang: str) -> list[dict]:
     """Facilities a hazard of this form can start at (hazchem sites for releases/explosions)."""
     fac = twin.facilities
-    kinds = FACILITY_KINDS.get(kind, tuple(KIND_NAMES))
+    kinds = hazards.forms()[kind][1].facility_kinds if kind in FORMS else ()
+    kinds = kinds or tuple(KIND_NAMES)
     fac = fac[fac["kind"].isin(kinds)]
     column = "name_en" if lang == "en" and "name_en" in fac else "name"
     return [{"value": str(r["id"]), "label": f"{r[column]} · {_pick(KIND_NAMES[r['kind']], lang)}"}
@@ -296,16 +219,15 @@ class FrameScale:
 
 def frame_scale(result: Result) -> FrameScale:
     """The drawing scale of a result, fixed for all its frames (so colours compare over time)."""
-    _, peak, thresholds, _ = peak_field(result)
-    hazard = result.scenario.hazard
-    variable = FRAME_VARIABLE[hazard]
-    threshold = {"flood": 0.05, "epidemic": 1.0, "evacuation": 1.0}.get(hazard, min(thresholds))
-    if hazard in ("flood", "toxic_release", "explosion"):  # red = the worst severity class
+    legend = hazards.get(result.scenario.hazard).legend
+    thresholds = peak_field(result).thresholds
+    threshold = legend.floor if legend.floor is not None else min(thresholds)
+    if legend.top == "thresholds":  # red = the worst severity class
         vmax = float(max(thresholds))
     else:
-        vmax = float(np.nanmax(result.ds[variable].values, initial=threshold))
-    return FrameScale(variable, float(threshold), max(vmax, threshold * 1.01),
-                      log=hazard != "flood")
+        vmax = float(np.nanmax(result.ds[legend.variable].values, initial=threshold))
+    return FrameScale(legend.variable, float(threshold), max(vmax, threshold * 1.01),
+                      log=legend.log)
 
 
 def frame_times(result: Result) -> list[float]:
@@ -402,16 +324,25 @@ def facility_table(impact: dict, twin, lang: str) -> tuple[list[str], list[list]
     return [t("col_facility", lang), t("col_kind", lang), t("col_severity", lang)], rows
 
 
+def run_warnings(result: Result, lang: str) -> list[str]:
+    """What the model says about its own run (e.g. the flood solver's oscillation check)."""
+    attrs = result.ds.attrs
+    if not int(attrs.get("oscillation_warning", 0)):
+        return []
+    return [t("warn_oscillation", lang).format(share=float(attrs["check_zigzag_share_max"]),
+                                               size=float(attrs["check_zigzag_m_max"]),
+                                               spill=float(attrs["check_crest_spill_m3"]))]
+
+
 def headline(impact: dict, lang: str) -> list[tuple[str, str]]:
     """The few figures a planner reads first: people, facilities, roads, hazard extras."""
     out = [(t("kpi_people_affected", lang), f"{impact['people_affected']:,.0f}"),
            (t("kpi_facilities_affected", lang), f"{len(impact['facilities'])}"),
            (t("kpi_roads_cut", lang), f"{impact['roads_cut']['cells']}")]
-    extras = {"max_depth_on_land_m": ("{:.2f} m", 1.0), "clearance_s": ("{:.0f} min", 1 / 60),
-              "people_infected": ("{:,.0f}", 1.0)}
-    for key, (fmt, factor) in extras.items():
-        if impact.get(key) is not None:
-            out.append((t(f"kpi_{key}", lang), fmt.format(float(impact[key]) * factor)))
+    for fig in hazards.get(impact["hazard"]).figures if impact.get("hazard") else ():
+        if impact.get(fig.key) is not None:
+            out.append((t(f"kpi_{fig.key}", lang), fig.fmt.format(float(impact[fig.key])
+                                                                  * fig.factor)))
     return out
 
 
@@ -476,7 +407,7 @@ def run_and_store(scenario: Scenario, twin, store, live: dict | None = None,
     """
     from sim import run
 
-    hazard_reports = scenario.hazard == "flood"
+    hazard_reports = hazards.get(scenario.hazard).reports_progress
     report(0, 0.0 if hazard_reports else None)
     result = run(scenario, twin, live=live or None,
                  progress=(lambda f: report(0, f)) if hazard_reports else None)
@@ -488,7 +419,8 @@ def run_and_store(scenario: Scenario, twin, store, live: dict | None = None,
 
 def time_label(seconds: float, lang: str) -> str:
     """'T+30 min', 'T+2.5 h' or 'T+12 d' for a frame time."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+    for unit in ("d", "h", "min"):
+        size = UNITS[unit]
         if seconds >= size * (2 if unit != "min" else 1):
             return f"T+{seconds / size:g} {t(f'unit_{unit}', lang)}"
     return f"T+{seconds:g} {t('unit_s', lang)}"

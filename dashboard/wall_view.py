@@ -15,12 +15,34 @@ from dataclasses import dataclass, field
 import numpy as np
 from dash import Patch
 
-from dashboard import live, overlay, wall_panels, walls, zoomlevels
+from dashboard import inputs, live, overlay, wall_panels, walls, zoomlevels
 from dashboard.i18n import t
 
 LIVE, CASES, COUNTS, SCENARIO = 1, 2, 3, 4  # layer positions in the deck spec (0: basemap)
 DESK_PX = (1100.0, 620.0)  # the desk page's map, about
 REFIT = 0.15  # the browser's map differs this much from the size fitted for: fit again
+
+_SIZE = inputs.optional(inputs.items(inputs.number(0, 100_000), 2))
+STATE = inputs.mapping({  # what `initial` and `tick` keep in the browser, as its input contract
+    "version": inputs.VERSION,  # a snapshot version: below 2**53, exact in the browser
+    "scale": inputs.optional(inputs.items(inputs.number(-1e30, 1e30), 2)),
+    "layer": inputs.optional(inputs.one_of(live.LIVE_LAYERS, "a live layer")),
+    "window": inputs.optional(inputs.one_of(live.WINDOWS, "a time window")),
+    "markers": inputs.optional(inputs.integer(0, 2 ** 53)),
+    "scenario": inputs.optional(inputs.token(r"[A-Za-z0-9_-]{1,64}", "a run id")),
+    "fitted": _SIZE, "size": _SIZE,
+    "replay": inputs.optional(inputs.integer(0, 7 * 24 * 60)),
+    "view": inputs.optional(inputs.mapping({
+        "latitude": inputs.number(-90, 90), "longitude": inputs.number(-180, 180),
+        "zoom": inputs.number(0, 24), "pitch": inputs.number(0, 90),
+        "bearing": inputs.number(-360, 360)}, "a map view")),
+    "frame": inputs.optional(inputs.mapping({
+        "level": inputs.integer(0, 15),
+        "bounds": inputs.optional(inputs.items(inputs.number(-180, 180), 4))}, "a map frame")),
+    "step": inputs.optional(inputs.integer(0, 10_000)),
+    "step_since": inputs.optional(inputs.number(0, 1e11)),
+    "kind": inputs.optional(inputs.token(r"[a-z_]{1,20}", "a view kind")),
+}, "the wall's state")
 
 
 @dataclass
@@ -223,7 +245,9 @@ def tick(svc: Services, twin, config: walls.WallConfig | None, state: dict, laye
 
 
 def _signature(markers: list[dict]) -> int:
-    return hash(tuple((tuple(r["position"]), r["n"], r["late"]) for r in markers[0]["data"]))
+    """A fingerprint of the case markers, below 2**53 so the browser holds it exactly."""
+    return hash(tuple((tuple(r["position"]), r["n"], r["late"]) for r in markers[0]["data"])) \
+        & (2 ** 53 - 1)
 
 
 def _run(active: dict | None) -> str | None:

@@ -3,15 +3,18 @@
 `register_routes(server, bus, twin, api_keys)` adds, under the server the Dash app runs on:
 GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
 GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
-GET /cap/alerts/{public id}.xml. Errors are the GeoReport list `[{"code": N, "description":
-"..."}]`; bodies over 64 KiB are refused with 413 before they are read. The routes are thin: the
-work is in `layers.protocols.open311` and `layers.protocols.cap`.
+GET /cap/alerts/{public id}.xml (the alert's latest CAP message: Alert, Update or Cancel) and
+GET /cap/alerts.atom (an Atom feed of the active alerts). Errors are the GeoReport list
+`[{"code": N, "description": "..."}]`; bodies over 64 KiB are refused with 413 before they are
+read. The routes are thin: the work is in `layers.protocols.open311`, `layers.protocols.cap` and
+`layers.protocols.cap_feed`.
 
 Who may read what: Open311 is public as GeoReport intends (its POST takes an Open311 key, and
-what it shows is redacted); CAP needs a logged-in session or an API key (`dashboard.apikeys`)
-whose role may see the alert's grid (`dashboard.policy.can_see_alert`), and knows alerts only by
-their public ids. Any other path under /open311/ or /cap/ answers 404 in the same JSON
-(`register_fallbacks`, installed also when there is no bus), never the app's HTML shell.
+what it shows is redacted); CAP and its feed need a logged-in session or an API key
+(`dashboard.apikeys`) whose role may see the alert's grid (`dashboard.policy.can_see_alert`),
+and know alerts only by their public ids. Any other path under /open311/ or /cap/ answers 404 in
+the same JSON (`register_fallbacks`, installed also when there is no bus), never the app's HTML
+shell.
 """
 
 from __future__ import annotations
@@ -22,17 +25,19 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.http_errors import answer_json
-from dashboard.policy import can_see_alert
+from dashboard.policy import can_see_alert, visible_grids
 from dashboard.session import KEYS, current_principal
 from layers.clock import Clock, wall
 from layers.loop.alerts import AlertStore
 from layers.loop.cases import CaseStore
 from layers.loop.records import Alert, Place
 from layers.loop.routing import Router
-from layers.protocols.cap import to_cap
+from layers.protocols.cap_feed import Issuer, atom, message_xml, public_name
 from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
 
 PREFIXES = ("/open311/", "/cap/")
+NEED_KEY = ("CAP needs a login or an API key: send `Authorization: Bearer KEY` (keys: python -m "
+            "dashboard.apikeys add)")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
@@ -116,25 +121,42 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
     def request_one(rid: str):
         return _json(api.get(rid))
 
+    issuer = Issuer.of(twin)
+
     def place_of(alert: Alert) -> Place:
         case = store.get(alert.case) if alert.case else None
         return case.place if case is not None else router.place(alert.lat, alert.lng)
+
+    def cap_message(alert: Alert) -> str:
+        """The alert's latest CAP message (Alert, Update or Cancel, from its case's records)."""
+        records = store.history(alert.case) if alert.case else []
+        return message_xml(alert, records, issuer, place=place_of(alert).unit_name)
 
     @bp.get("/cap/alerts/<public_id>.xml")
     def cap(public_id: str):
         who = current_principal()
         if who is None:
-            return _error(401, "CAP needs a login or an API key: send `Authorization: Bearer "
-                               "KEY` (keys: python -m dashboard.apikeys add)")
+            return _error(401, NEED_KEY)
         alert = alerts.by_public(public_id)
         if alert is None:
             return _error(404, f"no alert {public_id!r}: CAP knows alerts by their public id "
                                f"(`cityops alerts show ID` prints it)")
-        place = place_of(alert)
-        if not can_see_alert(who, place.grid):
+        if not can_see_alert(who, place_of(alert).grid):
             return _error(403, f"the role {who.role} may not read alerts of this grid")
-        xml = to_cap(alert, tz=twin.timezone, place=place.unit_name)
-        return Response(xml, mimetype="application/cap+xml",
+        return Response(cap_message(alert), mimetype="application/cap+xml",
+                        headers={"Cache-Control": "private, no-store"})
+
+    @bp.get("/cap/alerts.atom")
+    def cap_feed():
+        who = current_principal()
+        if who is None:
+            return _error(401, NEED_KEY)
+        base = request.host_url.rstrip("/")
+        entries = [(f"{base}/cap/alerts/{public_name(alert)}.xml", cap_message(alert))
+                   for alert, case in alerts.behind(store.open_cases(visible_grids(who)))
+                   if can_see_alert(who, case.place.grid)]
+        return Response(atom(entries, issuer, request.base_url, clock()),
+                        mimetype="application/atom+xml",
                         headers={"Cache-Control": "private, no-store"})
 
     server.register_blueprint(bp)

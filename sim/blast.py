@@ -7,13 +7,22 @@ Minutes of the 26th DoD Explosives Safety Seminar:
 
     P_so = exp(A + B ln Z + C ln^2 Z + D ln^3 Z + E ln^4 Z)  kPa, 0.2 <= Z <= 198.5
 
-Damage thresholds (peak incident overpressure) from Clancey, V. J. (1972), "Diagnostic features
-of explosion damage", 6th Int. Meeting of Forensic Sciences, as tabulated in CCPS (2000),
-Guidelines for Chemical Process Quantitative Risk Analysis, table 2.18, and the injury
-thresholds (eardrum rupture ~35 kPa, lung damage ~100 kPa) from the same CCPS guideline.
+Damage zones are peak incident overpressures (ZONES, each with its source). The building-damage
+rows are Clancey, V. J. (1972), "Diagnostic features of explosion damage", 6th International
+Meeting of Forensic Sciences, Edinburgh: his damage table, given in psi and reproduced in CCPS
+(2000), Guidelines for Chemical Process Quantitative Risk Analysis, 2nd ed., table 2.18 (the
+table number and its page were not re-checked against the book here; the psi/kPa values were
+checked against a reproduction of Clancey's table). Note that Clancey lists 0.5-1 psi
+(3.4-6.9 kPa) as "large and small windows usually shattered" and 0.7 psi (4.8 kPa) as "minor
+damage to house structures". The injury row is the threshold of lung damage for people in the
+open, about 15 psi (103 kPa), from Glasstone, S. & Dolan, P. J. (1977), The Effects of Nuclear
+Weapons, 3rd ed., ch. XII (direct blast injuries; its table of tentative criteria, 12.38, was
+not re-checked here); eardrum rupture begins near 5 psi (34.5 kPa), the "severe damage" zone.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,14 +32,37 @@ _SWISDAK = ((2.9, 7.2106, -2.1069, -0.3229, 0.1117, 0.0685),
             (23.8, 7.5938, -3.0523, 0.40977, 0.0261, -0.01267),
             (Z_MAX, 6.0536, -1.4066, 0.0, 0.0, 0.0))
 
-# (key, kPa, description): each zone is overpressure >= kPa (upper zones override lower ones)
+
+
+KPA_PER_PSI = 6.894757  # 1 psi in kPa (NIST SP 811, appendix B.8)
+
+
+class Zone(NamedTuple):
+    """A damage zone: overpressure >= its threshold (upper zones override lower ones)."""
+
+    key: str
+    psi: float  # the threshold as the source gives it
+    description: str
+    source: str
+
+    @property
+    def kpa(self) -> float:
+        """The threshold in kPa, to the 0.1 kPa the sources print."""
+        return round(self.psi * KPA_PER_PSI, 1)
+
+
+_CLANCEY = "Clancey (1972) damage table (CCPS 2000, table 2.18)"
 ZONES = (
-    ("glass_breakage", 1.0, "typical window glass breakage (Clancey 1972: 0.15 psi)"),
-    ("minor_damage", 3.5, "minor damage to house structures (0.5 psi)"),
-    ("houses_uninhabitable", 6.9, "partial demolition of houses, made uninhabitable (1 psi)"),
-    ("partial_collapse", 13.8, "partial collapse of walls and roofs of houses (2 psi)"),
-    ("severe_damage", 34.5, "nearly complete destruction of houses; eardrum rupture (5 psi)"),
-    ("total_destruction", 69.0, "probable total destruction of buildings; lung damage (10 psi)"),
+    Zone("glass_breakage", 0.15, "typical pressure for glass breakage", _CLANCEY),
+    Zone("minor_damage", 0.7, "minor damage to house structures", _CLANCEY),
+    Zone("houses_uninhabitable", 1.0, "partial demolition of houses, made uninhabitable",
+         _CLANCEY),
+    Zone("partial_collapse", 2.0, "partial collapse of walls and roofs of houses", _CLANCEY),
+    Zone("severe_damage", 5.0, "nearly complete destruction of houses (5-7 psi); eardrums of "
+         "people in the open begin to rupture", _CLANCEY + "; Glasstone & Dolan (1977) ch. XII"),
+    Zone("total_destruction", 10.0, "probable total destruction of buildings", _CLANCEY),
+    Zone("lung_damage", 15.0, "threshold of lung damage to people in the open",
+         "Glasstone & Dolan (1977) ch. XII"),
 )
 
 
@@ -61,7 +93,7 @@ def overpressure_kpa(tnt_kg, distance_m) -> np.ndarray:
 def zone_level(p_kpa) -> np.ndarray:
     """0 (below glass breakage) .. len(ZONES) per overpressure value."""
     p = np.asarray(p_kpa, dtype=float)
-    return np.searchsorted(np.array([z[1] for z in ZONES]), p, side="right").astype(np.int8)
+    return np.searchsorted(np.array([z.kpa for z in ZONES]), p, side="right").astype(np.int8)
 
 
 def zone_radius_m(tnt_kg: float, p_kpa: float) -> float:

@@ -5,6 +5,9 @@ A mesh is a finite-volume description of the domain: each cell has an area and a
 `distance_m` apart. `from_twin` builds it from H3 cells (hexagons: six faces, width = edge
 length), `raster` from a square grid (four faces, width = distance = dx), so that the classic
 benchmark cases defined on rectangular domains run unchanged through the same solvers.
+`directions` (the unit vector from a cell towards each neighbour slot) gives each face its
+normal and the faces in line with it, which the flood solver's theta weighting and 2-D friction
+use (de Almeida et al. 2012; LISFLOOD-FP's `theta` and 2-D friction).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Mesh:
     neighbors: np.ndarray
     face_width_m: np.ndarray
     distance_m: np.ndarray
+    directions: np.ndarray | None = None  # (k, 2) the same for every cell, or (N, k, 2)
 
     def __post_init__(self) -> None:
         self.area_m2 = np.ascontiguousarray(self.area_m2, dtype=np.float64)
@@ -37,32 +41,51 @@ class Mesh:
         if self.neighbors.ndim != 2 or self.neighbors.shape[0] != n:
             raise ValueError(f"neighbors must be (N, k) with N={n}, got {self.neighbors.shape}")
         shape = self.neighbors.shape
-        self.face_width_m = np.ascontiguousarray(
-            np.broadcast_to(self.face_width_m, shape), dtype=np.float64)
-        self.distance_m = np.ascontiguousarray(np.broadcast_to(self.distance_m, shape),
-                                               dtype=np.float64)
+        # a scalar stays a zero-memory view: a 2000 x 2000 raster needs no per-face geometry
+        self.face_width_m = np.broadcast_to(np.asarray(self.face_width_m, np.float64), shape)
+        self.distance_m = np.broadcast_to(np.asarray(self.distance_m, np.float64), shape)
         if (self.area_m2 <= 0).any():
             raise ValueError("area_m2 must be positive in every cell")
         ok = self.neighbors >= 0
         if (self.distance_m[ok] <= 0).any() or (self.face_width_m[ok] <= 0).any():
             raise ValueError("distance_m and face_width_m must be positive on every face")
+        if self.directions is not None:
+            d = np.asarray(self.directions, dtype=np.float64)
+            if d.shape not in ((shape[1], 2), (n, shape[1], 2)):
+                raise ValueError(f"directions must be ({shape[1]}, 2) or ({n}, {shape[1]}, 2) unit "
+                                 f"vectors towards each neighbour slot, got {d.shape}")
+            self.directions = np.ascontiguousarray(d)
 
     def __len__(self) -> int:
         return len(self.area_m2)
 
     @cached_property
+    def face_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each face once as its cells (a, b), a < b, sorted by a (int32)."""
+        rows, cols = np.nonzero(self.neighbors > np.arange(len(self))[:, None])
+        return rows.astype(np.int32), self.neighbors[rows, cols].astype(np.int32)
+
+    @property
     def faces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Each face once as (a, b, width_m, distance_m) with a < b, sorted by a."""
-        rows, cols = np.nonzero(self.neighbors > np.arange(len(self))[:, None])
-        a = rows.astype(np.int32)
-        b = self.neighbors[rows, cols].astype(np.int32)
-        return (a, b, np.ascontiguousarray(self.face_width_m[rows, cols]),
-                np.ascontiguousarray(self.distance_m[rows, cols]))
+        a, b = self.face_cells
+        slot = self.face_slot[0].astype(np.intp)
+        return (a, b, np.ascontiguousarray(self.face_width_m[a, slot]),
+                np.ascontiguousarray(self.distance_m[a, slot]))
+
+    @cached_property
+    def face_geometry(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(width_m, 1 / distance_m, stride) per face for the solvers; stride 0 when uniform."""
+        w, d = self.face_width_m, self.distance_m
+        if w.strides == (0, 0) and d.strides == (0, 0):  # a scalar given: one value for all
+            return np.array([w[0, 0]]), np.array([1.0 / d[0, 0]]), 0
+        _, _, width, dist = self.faces
+        return width, 1.0 / dist, 1
 
     @cached_property
     def face_slots(self) -> tuple[np.ndarray, np.ndarray]:
         """Per (cell, neighbour slot): face index into `faces` (-1 none), +1 if the cell is `a`."""
-        a, b, _, _ = self.faces
+        a, b = self.face_cells
         n = len(self)
         nb = self.neighbors
         keys = a.astype(np.int64) * n + b
@@ -77,11 +100,67 @@ class Mesh:
         sign = np.where(c < nb, 1, -1).astype(np.int8)
         return np.ascontiguousarray(face), np.ascontiguousarray(sign)
 
+    @cached_property
+    def face_slot(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per face: the neighbour slot it occupies in cell a and in cell b."""
+        face, sign = self.face_slots
+        n_faces = len(self.face_cells[0])
+        slot = np.broadcast_to(np.arange(face.shape[1], dtype=np.int8), face.shape)
+        in_a, in_b = np.empty(n_faces, np.int8), np.empty(n_faces, np.int8)
+        own = face >= 0
+        in_a[face[own & (sign > 0)]] = slot[own & (sign > 0)]
+        in_b[face[own & (sign < 0)]] = slot[own & (sign < 0)]
+        return in_a, in_b
+
+    def _direction(self, cells: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        d = self._require_directions()
+        return d[slots] if d.ndim == 2 else d[cells, slots]
+
+    def _require_directions(self) -> np.ndarray:
+        if self.directions is None:
+            raise ValueError("this mesh has no `directions` (unit vectors towards each neighbour "
+                             "slot): build it with mesh.raster or mesh.from_twin, or pass them")
+        return self.directions
+
+    @cached_property
+    def face_normals(self) -> np.ndarray:
+        """(F, 2) unit normal of each face, pointing from a to b."""
+        a = self.face_cells[0]
+        return np.ascontiguousarray(self._direction(a, self.face_slot[0]))
+
+    @cached_property
+    def face_axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per face the faces in line with it: (behind a, its sign, beyond b, its sign).
+
+        The in-line face of a slot is the cell's face most nearly opposite it (cosine < -0.9;
+        a wall, a mesh edge or a pentagon has none: -1). The sign turns that face's flow into
+        the a -> b sense, so q_up = sign_up * q[up].
+        """
+        d = self._require_directions()
+        face, sign = self.face_slots
+        cos = np.einsum("...ji,...ki->...jk", d, d)  # (k, k) or (N, k, k)
+        cos = np.where(np.eye(cos.shape[-1], dtype=bool), 1.0, cos)
+        opposite = np.where(cos.min(-1) < -0.9, cos.argmin(-1), -1).astype(np.int64)
+        a, b = self.face_cells
+        in_a, in_b = self.face_slot
+        out = []
+        for cells, slots, turn in ((a, in_a, -1), (b, in_b, 1)):
+            opp = opposite[slots] if opposite.ndim == 1 else opposite[cells, slots]
+            ok = opp >= 0
+            j = np.maximum(opp, 0)
+            f = np.where(ok, face[cells, j], -1).astype(np.int32)
+            out += [f, np.where(f >= 0, turn * sign[cells, j], 0).astype(np.int8)]
+        return tuple(out)
+
     @property
     def min_distance_m(self) -> float:
         """The shortest centre-to-centre distance (sets the stable time step)."""
-        d = self.faces[3]
-        return float(d.min()) if len(d) else float(np.sqrt(self.area_m2.min()))
+        ok = self.neighbors >= 0
+        if not ok.any():
+            return float(np.sqrt(self.area_m2.min()))
+        if self.distance_m.strides == (0, 0):
+            return float(self.distance_m[0, 0])
+        return float(self.distance_m[ok].min())
 
     def subset(self, keep: np.ndarray) -> Mesh:
         """The mesh of the cells at positions `keep` (sorted); faces to other cells are dropped."""
@@ -90,12 +169,12 @@ class Mesh:
         new[keep] = np.arange(len(keep), dtype=np.int32)
         nb = self.neighbors[keep]
         nb = np.where(nb >= 0, new[np.maximum(nb, 0)], -1)
+        d = self.directions
         return Mesh(self.area_m2[keep], self.z_m[keep], nb, self.face_width_m[keep],
-                    self.distance_m[keep])
+                    self.distance_m[keep], d if d is None or d.ndim == 2 else d[keep])
 
-    def with_z(self, z_m: np.ndarray) -> Mesh:
-        """The same mesh with another ground level (e.g. a raised sea wall)."""
-        return Mesh(self.area_m2, z_m, self.neighbors, self.face_width_m, self.distance_m)
+
+RASTER_DIRECTIONS = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # E, W, S, N
 
 
 def raster(elevation_2d: np.ndarray, dx_m: float) -> Mesh:
@@ -113,7 +192,8 @@ def raster(elevation_2d: np.ndarray, dx_m: float) -> Mesh:
     nb[:-1, :, 2] = idx[1:, :]   # south (next row)
     nb[1:, :, 3] = idx[:-1, :]   # north (previous row)
     n = nr * nc
-    return Mesh(np.full(n, dx_m * dx_m), z.ravel(), nb.reshape(n, 4), float(dx_m), float(dx_m))
+    return Mesh(np.full(n, dx_m * dx_m), z.ravel(), nb.reshape(n, 4), float(dx_m), float(dx_m),
+                RASTER_DIRECTIONS)
 
 
 def haversine_m(lat1, lng1, lat2, lng2) -> np.ndarray:
@@ -141,4 +221,10 @@ def from_twin(twin, z_m: np.ndarray | None = None) -> Mesh:
     dist = np.where(ok, dist, 1.0)
     width = np.where(ok, width, 1.0)
     z = twin.ds["elevation_m"].values if z_m is None else z_m
-    return Mesh(area, z, nb, width, dist)
+    # directions in a local plane (east, north) about each cell: exact enough for angles
+    east = np.radians(lng[j] - lng[:, None]) * np.cos(np.radians(lat))[:, None]
+    north = np.radians(lat[j] - lat[:, None])
+    norm = np.hypot(east, north)
+    norm = np.where(ok & (norm > 0), norm, 1.0)
+    directions = np.where(ok[..., None], np.stack([east / norm, north / norm], -1), 0.0)
+    return Mesh(area, z, nb, width, dist, directions)

@@ -27,18 +27,37 @@ STABILITY = ("A", "B", "C", "D", "E", "F")
 MOLAR_VOLUME_L = 24.45  # litres per mole at 25 degC, 101.325 kPa
 
 # name: (molecular weight g/mol, AEGL-1, AEGL-2, AEGL-3 in ppm, 60-minute; nan = not recommended)
-# Source: US EPA AEGL values (final/interim), https://www.epa.gov/aegl
 CHEMICALS = {
     "chlorine": (70.90, 0.50, 2.0, 20.0),
     "ammonia": (17.03, 30.0, 160.0, 1100.0),
     "hydrogen_sulfide": (34.08, 0.51, 27.0, 50.0),
     "hydrogen_chloride": (36.46, 1.8, 22.0, 100.0),
     "hydrogen_fluoride": (20.01, 1.0, 24.0, 44.0),
-    "sulfur_dioxide": (64.07, 0.20, 0.75, 30.0),
+    "sulfur_dioxide": (64.07, 0.20, 0.75, 27.0),
     "hydrogen_cyanide": (27.03, 2.0, 7.1, 15.0),
     "phosgene": (98.92, np.nan, 0.30, 0.75),
     "carbon_monoxide": (28.01, np.nan, 83.0, 330.0),
     "benzene": (78.11, 52.0, 800.0, 4000.0),
+}
+# Where each row's AEGLs are published: National Research Council, "Acute Exposure Guideline
+# Levels for Selected Airborne Chemicals", volume (year), the chemical's chapter and its summary
+# table of AEGL values (the US EPA AEGL program's final values). Re-checked here: the volume and
+# chapter of every row; for sulfur dioxide the AEGL-1 (0.20 ppm) and AEGL-2 (0.75 ppm) rows of its
+# summary table (vol. 8, ch. 9, pp. 393-448, table on p. 397). Its 60-minute AEGL-3 is 27 ppm in
+# the EPA's table of final values (42/32/27/19/16 ppm for 10 min-8 h); 30 ppm, the value used
+# before, matches no duration of it. The other numbers are the EPA table as known to the author
+# and could not be displayed by the tools of this review: re-check them against the volumes.
+AEGL_SOURCES = {
+    "chlorine": "NRC vol. 4 (2004), ch. 'Chlorine'",
+    "ammonia": "NRC vol. 6 (2008), ch. 2",
+    "hydrogen_sulfide": "NRC vol. 9 (2010), ch. 'Hydrogen sulfide'",
+    "hydrogen_chloride": "NRC vol. 4 (2004), ch. 'Hydrogen chloride'",
+    "hydrogen_fluoride": "NRC vol. 4 (2004), ch. 'Hydrogen fluoride'",
+    "sulfur_dioxide": "NRC vol. 8 (2010), ch. 9, table on p. 397",
+    "hydrogen_cyanide": "NRC vol. 2 (2002), ch. 'Hydrogen cyanide'",
+    "phosgene": "NRC vol. 1 (2000), ch. 'Phosgene'",
+    "carbon_monoxide": "NRC vol. 8 (2010), ch. 'Carbon monoxide'",
+    "benzene": "EPA AEGL program table (interim or final status not re-checked)",
 }
 
 # Briggs (1973): sigma = a x (1 + b x)^c, x in m. (ay, by, cy, az, bz, cz)

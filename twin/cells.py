@@ -14,7 +14,7 @@ import pyarrow as pa
 import shapely
 
 __all__ = ["points_to_cells", "fill_polygons", "neighbor_table", "cell_centers", "cell_areas_m2",
-           "cell_polygons", "to_hex", "from_hex", "parents", "edge_length_m", "valid_latlng"]
+           "cell_polygons", "cell_vertices", "to_hex", "from_hex", "parents", "edge_length_m", "valid_latlng"]
 
 
 def _np(arr) -> np.ndarray:
@@ -104,6 +104,24 @@ def cell_polygons(cell_ids: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=object)
     wkb = pa.array(h3v.cells_to_wkb_polygons(pa.array(cell_ids, type=pa.uint64())))
     return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+
+
+def cell_vertices(cell_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lng) of each cell's boundary vertices, (N, V) arrays in counter-clockwise order.
+
+    V is the most vertices any cell has (6 for hexagons; pentagons and cells across an
+    icosahedron edge differ); shorter rings repeat their last vertex, as CF cell bounds allow.
+    """
+    polygons = cell_polygons(cell_ids)
+    if len(polygons) == 0:
+        return np.empty((0, 6)), np.empty((0, 6))
+    rings = shapely.get_exterior_ring(polygons)
+    counts = shapely.get_num_coordinates(rings) - 1  # the closing vertex repeats the first
+    xy = shapely.get_coordinates(rings)
+    starts = np.r_[0, np.cumsum(counts + 1)[:-1]]
+    width = int(counts.max())
+    take = starts[:, None] + np.minimum(np.arange(width)[None, :], counts[:, None] - 1)
+    return xy[take, 1], xy[take, 0]
 
 
 def parents(cell_ids: np.ndarray, level: int) -> np.ndarray:

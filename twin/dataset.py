@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from twin.netcdf import grid_attrs
+
 REGISTRIES = ("units", "zones", "grids", "facilities", "sensors", "cameras", "departments")
+TABLES = ("departments",)  # registries without geometry: plain Parquet, not GeoParquet
 
 LAND_USE = ("sea", "water", "wetland", "farmland", "residential", "commercial", "industrial",
             "petrochemical", "port")
@@ -13,7 +16,7 @@ LAND_USE_CODE = {name: code for code, name in enumerate(LAND_USE)}
 
 VARIABLES = {
     "is_land": (bool, {"long_name": "cell centre on land (False: sea)"}),
-    "population": (np.float64, {"units": "persons", "long_name": "resident population"}),
+    "population": (np.float64, {"units": "1", "long_name": "resident population (persons)"}),
     "elevation_m": (np.float32, {"units": "m", "long_name": "ground elevation above mean sea level"
                                  " (negative: sea bed)"}),
     "land_use": (np.int8, {"long_name": "dominant land use",
@@ -23,8 +26,8 @@ VARIABLES = {
                         "missing_value_note": "-1 outside every unit"}),
     "grid": (np.int32, {"long_name": "governance grid id (wangge)",
                         "missing_value_note": "-1 outside every grid"}),
-    "road_capacity": (np.float32, {"units": "vehicles/h",
-                                   "long_name": "main-road capacity through the cell"}),
+    "road_capacity": (np.float32, {"units": "h-1", "long_name": "main-road capacity through "
+                                                                "the cell (vehicles per hour)"}),
 }
 
 DEFAULTS = {"is_land": True, "population": 0.0, "elevation_m": 0.0, "land_use": 3, "unit": -1,
@@ -46,6 +49,5 @@ def cells_dataset(cell_ids: np.ndarray, resolution: int, name: str = "twin",
         data[var] = ("cell", arr, dict(attrs))
     for var, value in variables.items():  # extra per-cell variables pass through
         data[var] = ("cell", np.asarray(value))
-    coords = {"cell_ids": ("cell", cell_ids, {"grid_name": "h3", "level": int(resolution),
-                                              "long_name": "H3 cell index"})}
+    coords = {"cell_ids": ("cell", cell_ids, grid_attrs(resolution))}
     return xr.Dataset(data, coords=coords, attrs={"name": name, "Conventions": "CF-1.10"})

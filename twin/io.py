@@ -1,4 +1,5 @@
-"""A twin as a folder: `cells.nc` (netCDF4) + one GeoParquet per registry + `twin.json`."""
+"""A twin as a folder: `cells.nc` (netCDF4, CF-1.10 + xdggs) + one GeoParquet per registry with
+geometry (`departments.parquet`, which has none, is plain Parquet) + `twin.json`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from twin.dataset import REGISTRIES
+from twin import netcdf
+from twin.dataset import REGISTRIES, TABLES
 
 FORMAT_VERSION = 1
 MANIFEST = "twin.json"
@@ -21,16 +23,15 @@ def save(twin, folder: str | os.PathLike) -> Path:
     """Write the twin to `folder` (created if needed); files are replaced atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CELLS + ".tmp")
-    twin.ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-    os.replace(tmp, folder / CELLS)
+    netcdf.write(twin.ds, folder / CELLS)
     for name in REGISTRIES:
         table = getattr(twin, name)
         path = folder / f"{name}.parquet"
-        if isinstance(table, gpd.GeoDataFrame):
-            table.to_parquet(path, index=False)
+        if name in TABLES:  # no geometry: plain Parquet
+            pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_parquet(
+                path, index=False)
         else:
-            pd.DataFrame(table).to_parquet(path, index=False)
+            gpd.GeoDataFrame(table).to_parquet(path, index=False)
     manifest = {"format_version": FORMAT_VERSION, "name": twin.name,
                 "resolution": twin.resolution, "crs": "EPSG:4326", "cells": len(twin),
                 "registries": list(REGISTRIES), **{k: v for k, v in twin.meta.items()
@@ -50,15 +51,11 @@ def load(folder: str | os.PathLike) -> tuple[xr.Dataset, dict, dict]:
     meta = json.loads(manifest_path.read_text(encoding="utf-8"))
     for key in ("format_version", "crs", "cells", "registries", "resolution"):
         meta.pop(key, None)
-    with xr.open_dataset(folder / CELLS, engine="netcdf4") as ds:
-        ds = ds.load()
+    ds = netcdf.read(folder / CELLS)
     registries = {}
     for name in REGISTRIES:
         path = folder / f"{name}.parquet"
         if not path.exists():
             continue
-        try:
-            registries[name] = gpd.read_parquet(path)
-        except ValueError:  # a plain table without geometry (departments)
-            registries[name] = pd.read_parquet(path)
+        registries[name] = pd.read_parquet(path) if name in TABLES else gpd.read_parquet(path)
     return ds, meta, registries

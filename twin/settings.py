@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -191,3 +192,27 @@ def iso_time(ts: float | None, tz: ZoneInfo | str | None = None) -> str | None:
     if ts is None:
         return None
     return city_time(ts, tz).isoformat(timespec="seconds")
+
+
+_CAP_FORBIDDEN = re.compile(r"[\s,<&]")
+
+
+def cap_sender(meta: dict | None = None) -> str:
+    """Who signs CAP messages (`<sender>`, globally unique, e.g. an address at the operator's
+    domain): `$CITYOPS_CAP_SENDER`, else the twin manifest's `cap_sender`, else
+    `cityops@{twin name}.invalid` (a placeholder that says it must be set)."""
+    meta = meta or {}
+    value = os.environ.get("CITYOPS_CAP_SENDER") or meta.get("cap_sender") or \
+        f"cityops@{re.sub(r'[^a-z0-9-]', '-', str(meta.get('name') or 'city').lower())}.invalid"
+    if _CAP_FORBIDDEN.search(value):
+        raise ValueError(f"CAP sender {value!r} ($CITYOPS_CAP_SENDER or the twin's cap_sender) "
+                         f"may not hold spaces, commas, '<' or '&': use e.g. cityops@example.org")
+    return value
+
+
+def cap_sender_name(meta: dict | None = None) -> str:
+    """The operator's name people read in CAP messages (`<senderName>`):
+    `$CITYOPS_CAP_SENDER_NAME`, else the twin manifest's `cap_sender_name`, else its title."""
+    meta = meta or {}
+    return (os.environ.get("CITYOPS_CAP_SENDER_NAME") or meta.get("cap_sender_name")
+            or f"{meta.get('title') or meta.get('name') or 'CityOps'} operations centre")

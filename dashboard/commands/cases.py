@@ -380,9 +380,11 @@ def _alerts(p) -> None:
     q.add_argument("id")
     add_bus_args(q)
     q.set_defaults(func=_alerts_show)
-    q = sub.add_parser("cap", help="one alert as a CAP 1.2 XML message")
+    q = sub.add_parser("cap", help="an alert's latest CAP 1.2 message (Alert, Update, Cancel); "
+                                   "with the twin, the area names its streets/towns and grids")
     q.add_argument("id")
     add_bus_args(q)
+    add_twin_args(q, required=False)
     q.set_defaults(func=_alerts_cap)
 
 
@@ -425,7 +427,11 @@ def _alerts_show(args) -> int:
 
 
 def _alerts_cap(args) -> int:
-    from layers.protocols.cap import to_cap
+    from layers.loop.cases import CaseStore
+    from layers.protocols.cap_feed import Issuer, message_xml
 
-    print(to_cap(_alert(args)))
+    alert = _alert(args)
+    twin = load_twin(args) if args.twin or args.demo else None
+    records = CaseStore(connect_bus(args), None).history(alert.case) if alert.case else []
+    print(message_xml(alert, records, Issuer.of(twin)))
     return 0

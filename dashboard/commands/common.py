@@ -158,15 +158,14 @@ def _strict(obj):
 
 
 def _default(obj):
+    """numpy values as plain JSON (a non-finite numpy float as null)."""
     import numpy as np
 
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+    from sim.runner import jsonable
+
+    if isinstance(obj, np.floating) and not np.isfinite(obj):
+        return None
+    return jsonable(obj)
 
 
 def progress(total: float, desc: str, unit: str = "it"):

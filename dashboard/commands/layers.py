@@ -1,4 +1,5 @@
-"""`cityops ingest`, `cityops feed` and `cityops layers list|dump|stats`: the live-layer commands."""
+"""`cityops ingest`, `cityops feed` and `cityops layers list|dump|export|stats`: the live-layer
+commands."""
 
 from __future__ import annotations
 
@@ -50,6 +51,15 @@ def register(subparsers) -> None:
     q.add_argument("--window", default="1h", help="5m, 1h or 24h (default 1h)")
     add_bus_args(q)
     q.set_defaults(func=_dump)
+    q = sub.add_parser("export", help="the per-minute history of a time range as one netCDF "
+                                      "file (time x cell, CF-1.10 + xdggs)")
+    q.add_argument("--from", dest="start", required=True, metavar="TIME",
+                   help="first minute: ISO 8601 (e.g. 2026-01-01T08:00+08:00) or epoch seconds")
+    q.add_argument("--to", dest="end", required=True, metavar="TIME", help="last minute")
+    q.add_argument("--layers", nargs="+", metavar="LAYER", help="layers (default: all)")
+    q.add_argument("--out", required=True, metavar="FILE.nc")
+    add_bus_args(q)
+    q.set_defaults(func=_export)
     q = sub.add_parser("stats", help="ingest health: events/s, lag, pending, dead letters (JSON)")
     add_bus_args(q)
     q.set_defaults(func=_stats)
@@ -161,6 +171,26 @@ def _dump(args) -> int:
     bus = connect_bus(args)
     print_json(SnapshotStore(bus).dump(args.layer, args.window))
     bus.close()
+    return 0
+
+
+def _export(args) -> int:
+    import sys
+
+    from dashboard.commands.common import check_output
+    from layers.live import history
+    from layers.live.schema import check_layer
+
+    check_output(args.out, "--out", (".nc",))
+    times = [float(t) if t.replace(".", "", 1).isdigit() else t for t in (args.start, args.end)]
+    try:
+        for layer in args.layers or []:
+            check_layer(layer)
+        bus = connect_bus(args)
+        path = history.export(bus.history_dir, *times, args.out, args.layers)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CliError(" ".join(str(exc).split())) from exc
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

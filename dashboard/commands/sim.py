@@ -99,8 +99,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _headline(impact: dict) -> dict:
-    keys = ("name", "hazard", "people_affected", "people_by_severity", "clearance_s",
-            "max_depth_on_land_m", "people_infected")
+    from sim import hazards
+
+    figures = [f.key for f in hazards.get(impact["hazard"]).figures]
+    keys = ("name", "hazard", "people_affected", "people_by_severity", *figures)
     out = {k: impact[k] for k in keys if k in impact}
     out["facilities_affected"] = len(impact.get("facilities", []))
     out["roads_cut_cells"] = impact.get("roads_cut", {}).get("cells", 0)
@@ -171,7 +173,9 @@ def _ensemble(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.out:
-        ds.to_netcdf(args.out)
+        from twin import netcdf
+
+        netcdf.write(ds, args.out)  # CF-1.10 + xdggs, like every cell file
     people = ds["people_affected"].values
     print_json({"scenario": scenario.name, "members": args.members,
                 "people_affected": {"mean": float(people.mean()), "min": float(people.min()),

@@ -120,8 +120,9 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "geojson":
-        out.unlink(missing_ok=True)
-        frame.to_file(out, driver="GeoJSON")
+        from twin import geojson
+
+        geojson.write(frame, out)  # RFC 7946: 7 decimals, no crs member
     else:
         frame.to_parquet(out, index=False)
     print(f"wrote {len(frame)} cells to {out} ({fmt})", file=sys.stderr)

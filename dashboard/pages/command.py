@@ -30,11 +30,9 @@ LIVE_KPIS = ("kpi_events_min", "kpi_open_cases", "kpi_overdue", "kpi_sensors_rep
              "kpi_cameras_reporting", "kpi_people_hazard")
 DAY_TILES = ("wall_day_opened", "wall_day_resolved", "wall_day_overdue", "wall_day_rate")
 DESK_LAYER = "incident.count"
-_NUMBER = inputs.number(-1e30, 1e30)
-_BOUNDS = inputs.optional(inputs.items(inputs.number(-180, 180), 4))
 INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
     "wall-tick.n_intervals": inputs.COUNT, "wall-slow.n_intervals": inputs.COUNT,
-    "wall-state.data": inputs.optional(inputs.json_object(4000)),
+    "wall-state.data": inputs.optional(wall_view.STATE),
     "wall-lang.data": inputs.lang,
     "wall-name.data": inputs.optional(inputs.token(r"[a-z0-9_-]{1,40}", "a wall name")),
     "wall-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),

@@ -1,8 +1,9 @@
 """Scenarios page (planners' workbench): set up a what-if, run it, play it, compare, export.
 
-The form is generated from `scenario_view.FORMS`; a run is a Dash background callback (its own
-process, a Celery worker in a fleet; a progress bar fed by the model) whose result stays on the
-server (`dashboard.results`: Redis on a live bus), the browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
+The form is generated from `scenario_view.FORMS` (the forms of sim's hazard registry); a run is
+a Dash background callback (its own process, a Celery worker in a fleet; a progress bar fed by
+the model) whose result stays on the server (`dashboard.results`: Redis on a live bus), the
+browser holding only run ids. Callbacks only move values to and from `dashboard.scenario_view`.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ add_labels({
     "scn_export_geoparquet": {"zh": "GeoParquet 单元峰值", "en": "GeoParquet cell peaks"},
     "scn_export_cap": {"zh": "CAP 1.2 预警", "en": "CAP 1.2 warning"},
     "scn_error": {"zh": "无法运行", "en": "Cannot run"},
+    "scn_warning": {"zh": "结果警告", "en": "Result warning"},
 })
 
 
@@ -239,7 +241,9 @@ def impact_view(run_id: str, lang: str) -> list:
     impact = result.impact
     kpis = [html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
                      className="kpi") for label, value in sv.headline(impact, lang)]
-    return [html.Div(kpis, className="kpis scn-kpis"),
+    warnings = [dmc.Alert(text, title=t("scn_warning", lang), color="orange", className="scn-warning")
+                for text in sv.run_warnings(result, lang)]
+    return [*warnings, html.Div(kpis, className="kpis scn-kpis"),
             html.Div(className="scn-impact-grid", children=[
                 dcc.Graph(figure=sv.severity_figure(impact, lang), className="scn-chart",
                           config={"displaylogo": False}),

@@ -1,8 +1,10 @@
 """Per-minute history of the live layers: netCDF files on disk (and the minutes kept in Redis).
 
-Each closed minute is one file `{minute}.nc` (minute = epoch seconds // 60) holding the sparse
-minute bucket; `cells.nc` holds the twin's cell ids once. `load` turns any range back into an
-xarray Dataset `time x cell` with one variable per requested layer.
+Each closed minute is one file `{minute}.nc` (minute = epoch seconds // 60): a CF-1.10 / xdggs
+`time x cell` Dataset (one time step) with one variable per layer over the cells that had
+events in that minute, written by `twin.netcdf` so xdggs, Panoply or QGIS open it as it is.
+`cells.nc` holds the twin's cell ids. `load` turns any range back into one `time x cell`
+Dataset over every cell, and `export` writes such a range as one file.
 """
 
 from __future__ import annotations
@@ -16,28 +18,42 @@ import xarray as xr
 
 from layers.live import schema as S
 from layers.live.state import LiveState, Sparse, layer_values
+from twin import netcdf
+from twin.cells import resolutions
 
 KEEP_MINUTES = 2 * 1440
-_FIELDS = ("si", "sv", "mi", "mv", "li", "lt", "lv")
 
 
-def _write(ds: xr.Dataset, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    ds.to_netcdf(tmp, engine="netcdf4")
-    os.replace(tmp, path)
+def _cells_touched(bucket: Sparse, n: int) -> np.ndarray:
+    """Positions of the cells a minute's bucket holds anything for, sorted."""
+    flat = np.concatenate([bucket.si, bucket.mi, bucket.li]).astype(np.int64)
+    return np.unique(flat % n) if n else flat
+
+
+def minute_dataset(minute: int, bucket: Sparse, cell_ids: np.ndarray,
+                   layers: list[str] | None = None) -> xr.Dataset:
+    """One minute as a `time x cell` Dataset over the cells that had events in it."""
+    cell_ids = np.asarray(cell_ids, np.uint64)
+    names = layers or S.LAYERS
+    keep = _cells_touched(bucket, len(cell_ids))
+    values = layer_values(bucket, len(cell_ids), names)
+    data = {S.layer_variable(name): (("time", "cell"), values[name][keep][None, :],
+                                     S.layer_attrs(name)) for name in names}
+    time = pd.to_datetime([int(minute) * 60], unit="s")
+    return xr.Dataset(data, coords={"time": time, "cell_ids": ("cell", cell_ids[keep])},
+                      attrs={"minute": int(minute), "signature": S.signature()})
 
 
 def write_minute(folder: Path, minute: int, bucket: Sparse, cell_ids: np.ndarray) -> None:
-    """Write (or rewrite) one minute's bucket; prune files past the retention."""
+    """Write (or rewrite) one minute's file; prune files past the retention."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cells_path = folder / "cells.nc"
     if not cells_path.exists():
-        _write(xr.Dataset(coords={"cell_ids": ("cell", np.asarray(cell_ids, np.uint64))},
-                          attrs={"grid_name": "h3"}), cells_path)
-    data = {f: (f"n_{f[0]}", getattr(bucket, f)) for f in _FIELDS}
-    _write(xr.Dataset(data, attrs={"minute": int(minute), "signature": S.signature()}),
-           folder / f"{int(minute)}.nc")
+        cells = xr.Dataset(coords={"cell_ids": ("cell", np.asarray(cell_ids, np.uint64))})
+        netcdf.write(cells, cells_path)
+    netcdf.write(minute_dataset(minute, bucket, cell_ids), folder / f"{int(minute)}.nc",
+                 compress=True)
     for old in folder.glob("*.nc"):
         if old.stem.isdigit() and int(old.stem) < minute - KEEP_MINUTES:
             old.unlink(missing_ok=True)
@@ -51,10 +67,16 @@ def sync(folder: Path, state: LiveState, cell_ids: np.ndarray) -> None:
             write_minute(folder, m, bucket, cell_ids)
 
 
-def _read_file(path: Path) -> Sparse:
-    with xr.open_dataset(path, engine="netcdf4") as ds:
-        return Sparse(*(ds[f].values.astype(np.int64 if f.endswith("i") else np.float64)
-                        for f in _FIELDS))
+def _read_file(path: Path, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A minute file: the cell ids it holds and each layer's values on them."""
+    ds = netcdf.read(path)
+    held = ds["cell_ids"].values.astype(np.uint64)
+    out = {}
+    for name in names:
+        var = S.layer_variable(name)
+        if var in ds:
+            out[name] = ds[var].values[0].astype(np.float32)
+    return held, out
 
 
 def _minute(t) -> int:
@@ -81,6 +103,11 @@ def load(source, start, end, layers: list[str] | None = None) -> xr.Dataset:
         _folder_blocks(Path(source), minutes)
     cell_ids = np.concatenate([ids for ids, _ in blocks]) if blocks else np.zeros(0, np.uint64)
     n = len(cell_ids)
+    index = pd.Index(cell_ids)
+
+    def positions(cells: np.ndarray) -> np.ndarray:
+        return index.get_indexer(cells)
+
     data = {name: np.zeros((len(minutes), n), np.float32) for name in names}
     for name in names:
         if not name.endswith(".count"):
@@ -89,14 +116,34 @@ def load(source, start, end, layers: list[str] | None = None) -> xr.Dataset:
     for ids, buckets in blocks:  # each ingest partition: a contiguous block of the cells
         k = len(ids)
         for t, bucket in enumerate(buckets):
-            if bucket is not None:
+            if isinstance(bucket, Path):  # a minute file: the cells it holds, by id
+                held, values = _read_file(bucket, names)
+                pos = positions(held)
+                ok = pos >= 0
+                for name, arr in values.items():
+                    data[name][t, pos[ok]] = arr[ok]
+            elif bucket is not None:
                 for name, arr in layer_values(bucket, k, names).items():
                     data[name][t, offset:offset + k] = arr
         offset += k
     time_index = pd.to_datetime(np.array(minutes, dtype=np.int64) * 60, unit="s")
-    cell_coord = xr.Variable("cell", cell_ids, attrs={"grid_name": "h3"})
-    return xr.Dataset({name: (("time", "cell"), arr) for name, arr in data.items()},
+    cell_coord = xr.Variable("cell", cell_ids, attrs=netcdf.grid_attrs(_level(cell_ids)))
+    return xr.Dataset({name: (("time", "cell"), arr, S.layer_attrs(name))
+                       for name, arr in data.items()},
                       coords={"time": time_index, "cell_ids": cell_coord})
+
+
+def _level(cell_ids: np.ndarray) -> int:
+    return int(resolutions(cell_ids[:1])[0]) if len(cell_ids) else 0
+
+
+def export(source, start, end, path: str | os.PathLike, layers: list[str] | None = None) -> Path:
+    """Write the minutes between `start` and `end` as one CF-1.10 / xdggs `time x cell` file
+    (layers under netCDF-safe names such as `video__person__count`; `layer` attributes keep
+    the dotted names)."""
+    ds = load(source, start, end, layers)
+    ds = ds.rename({name: S.layer_variable(name) for name in ds.data_vars})
+    return netcdf.write(ds, path, compress=True)
 
 
 def _bus_blocks(bus, minutes: list[int]) -> list[tuple[np.ndarray, list]]:
@@ -126,8 +173,7 @@ def _folder_blocks(folder: Path, minutes: list[int]) -> list[tuple[np.ndarray, l
                                 f"folder the ingest worker writes, e.g. bus.history_dir")
     out = []
     for f in folders:
-        with xr.open_dataset(f / "cells.nc", engine="netcdf4") as ds:
-            ids = ds["cell_ids"].values.astype(np.uint64)
-        out.append((ids, [_read_file(f / f"{m}.nc") if (f / f"{m}.nc").exists() else None
+        ids = netcdf.read(f / "cells.nc")["cell_ids"].values.astype(np.uint64)
+        out.append((ids, [f / f"{m}.nc" if (f / f"{m}.nc").exists() else None
                           for m in minutes]))
     return sorted(out, key=lambda block: int(block[0][0]) if len(block[0]) else 0)

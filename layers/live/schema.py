@@ -100,6 +100,25 @@ def layer_names() -> list[str]:
 
 LAYERS = layer_names()
 
+METRIC_UNITS = {"water_level_m": "m", "rain_mm_h": "mm h-1", "pm25": "ug m-3", "co_ppm": "ppm",
+                "temp_c": "degC", "smoke": "1"}  # UDUNITS spellings, for files and APIs
+
+
+def layer_variable(name: str) -> str:
+    """A layer's name as a netCDF/CF variable name (`video.person.count` -> `video__person__count`)."""
+    return check_layer(name).replace(".", "__")
+
+
+def layer_attrs(name: str, per: str = "in the minute") -> dict:
+    """CF attributes of a layer's values: UDUNITS units and a long name saying what it holds."""
+    parts = check_layer(name).split(".")
+    if parts[-1] == "count":
+        what = " ".join(p.replace("_", " ") for p in parts[:-1])
+        return {"units": "1", "long_name": f"number of {what} events {per}", "layer": name}
+    metric, agg = parts[1], parts[2]
+    return {"units": METRIC_UNITS[metric], "layer": name,
+            "long_name": f"{agg} of {metric.replace('_', ' ')} readings {per}"}
+
 
 def check_layer(name: str) -> str:
     """The layer name, or a ValueError naming the known layers."""

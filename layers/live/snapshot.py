@@ -21,7 +21,9 @@ from layers.live.state import LiveState, layer_values
 from twin import cells as h3cells
 
 CHANGES_KEPT = 1000
-SEQ_SPAN = 10_000  # entry ids "ms-seq" as ms * SEQ_SPAN + seq (no stream adds 10k entries a ms)
+# entry ids "ms-seq" as ms * SEQ_SPAN + seq: no publisher adds 1,000 versions in one ms, and the
+# number stays below 2**53 (until the year 2255), so a browser holds it exactly
+SEQ_SPAN = 1_000
 BLOCK = 1024  # cells per partial write (SETRANGE) of a layer
 
 

@@ -99,5 +99,14 @@ class AlertStore:
             out = [a for a in out if a.rule == rule][offset:]
         return out[:limit]
 
+    def behind(self, cases: list) -> list[tuple[Alert, object]]:
+        """(alert, case) for every alert of the cases (an alert is active while its case is
+        open), newest alert first."""
+        owner = {a: c for c in cases for a in c.alerts}
+        ids = sorted(owner)
+        raws = self.redis.hmget(self.keys.alerts("state"), ids) if ids else []
+        pairs = [(a, owner[a.id]) for a in (self._read(r) for r in raws if r)]
+        return sorted(pairs, key=lambda p: -float(p[0].ts))
+
     def count(self) -> int:
         return int(self.redis.zcard(self.keys.alerts("created")))

@@ -236,6 +236,13 @@ class CaseStore:
         pipe.execute()
         return done
 
+    def open_cases(self, grids: frozenset[int] | None = None, limit: int = 10_000) -> list[Case]:
+        """Open cases, newest first: every one (`grids` None) or those of some grids."""
+        if grids is None:
+            return self.list(open_only=True, limit=limit)
+        found = [c for g in sorted(grids) for c in self.list(open_only=True, grid=g, limit=limit)]
+        return sorted(found, key=lambda c: -c.created)[:limit]
+
     def created_between(self, since: float, until: float) -> list[str]:
         """Ids of the cases opened in [since, until)."""
         return [i.decode() for i in self.redis.zrangebyscore(self._k("created"), since,

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import numpy as np
-import shapely
-
 from layers.loop import sla
 from layers.loop.records import Alert
+from layers.protocols.cap_area import cap_polygon, outline
 from layers.protocols.redact import redact
-from twin import cells as h3cells
+from twin import settings
 from twin.settings import iso_time
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -43,18 +41,9 @@ def cap_time(ts: float, tz: str | None = None) -> str:
 
 
 def polygons(cells: list[int]) -> list[str]:
-    """CAP polygon strings ("lat,lon lat,lon ...", first = last) outlining H3 cells."""
-    if not cells:
-        return []
-    ids = np.asarray(cells, dtype=np.uint64)
-    shape = shapely.coverage_union_all(h3cells.cell_polygons(ids))
-    out = []
-    for part in shapely.get_parts(shape):
-        ring = np.asarray(part.exterior.coords)
-        if len(ring) < 4:
-            continue
-        out.append(" ".join(f"{lat:.6f},{lng:.6f}" for lng, lat in ring))
-    return out
+    """CAP polygon strings ("lat,lon lat,lon ...", first = last) outlining H3 cells; a patch
+    with holes is cut into hole-free polygons (`cap_area.outline`)."""
+    return [cap_polygon(p) for p in outline(cells)]
 
 
 def _sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
@@ -64,12 +53,15 @@ def _sub(parent: ET.Element, tag: str, text=None) -> ET.Element:
     return el
 
 
-def to_cap(alert: Alert, sender: str = "cityops@binhai.gov.cn",
-           sender_name: str = "滨海新区城市运行指挥中心", area_desc: str | None = None,
+def to_cap(alert: Alert, sender: str | None = None, sender_name: str | None = None,
+           area_desc: str | None = None,
            expires_h: float = 6.0, language: str | tuple[str, ...] = ("zh-CN", "en-US"),
            tz: str | None = None, place: str | None = None) -> str:
     """The CAP 1.2 XML (UTF-8 text) of an alert: one `<info>` per language (a code or a tuple
-    of codes); `place` is the street/town the description names."""
+    of codes); `place` is the street/town the description names. Sender and sender name default
+    to the deployment's (`twin.settings.cap_sender`, `cap_sender_name`)."""
+    sender = sender or settings.cap_sender()
+    sender_name = sender_name or settings.cap_sender_name()
     ET.register_namespace("", NS)
     root = ET.Element(f"{{{NS}}}alert")
     _sub(root, "identifier", f"cityops-{alert.public_id or alert.id}")

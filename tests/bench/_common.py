@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable
 
 
-def parse_args(description: str) -> argparse.Namespace:
-    """`--quick`: a smaller size that still shows the ratio."""
+def parse_args(description: str,
+               extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """`--quick`: a smaller size that still shows the ratio; `extra` adds a bench's own options."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    if extra is not None:
+        extra(parser)
     return parser.parse_args()
 
 

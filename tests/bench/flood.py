@@ -1,5 +1,11 @@
 """Flood solver speed: cell updates per second against a plain numpy square-grid kernel.
 
+With `--lisflood PATH` (a LISFLOOD-FP 8.1 binary built from its public source; see
+docs/VALIDATION.md) it also runs the side by side of tests/bench/lisflood.py: depth differences,
+volumes and stage hydrographs on the EA benchmark rebuilds, and cell updates per second of both
+on one and two threads (`--lisflood-float PATH` adds its float build against our float32).
+Without it that part is skipped, and the bench says so.
+
 Baseline (same run, same cell count): the textbook LISFLOOD-FP local inertial update written
 as whole-array numpy on a square grid (two face arrays, no limiter). Ours: `sim.flood.simulate`
 end to end (the numba face kernel on the generic mesh) on a 1000 x 1000 raster mesh and on the
@@ -9,6 +15,7 @@ demo twin. `--quick`: 500 x 500 and the demo at resolution 9. Timings are the be
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -84,8 +91,99 @@ def demo_twin(resolution: int):
         return small_twin(resolution=resolution + 1), f"small_twin r{resolution + 1}"
 
 
+def _options(parser) -> None:
+    parser.add_argument("--lisflood", metavar="PATH", help="a LISFLOOD-FP 8.1 binary (double)")
+    parser.add_argument("--lisflood-float", metavar="PATH", help="its float build")
+    parser.add_argument("--out", metavar="DIR", help="write stage hydrographs (JSON) here")
+
+
+def side_by_side(binary: str, binary_float: str | None, quick: bool, out: str | None) -> None:
+    """Ours against LISFLOOD-FP: accuracy on the EA rebuilds, then speed and memory."""
+    accuracy(binary, quick, out)
+    speed(binary, binary_float, quick)
+
+
+def accuracy(binary: str, quick: bool, out: str | None) -> None:
+    """Depth and stage differences and volumes, ours against LISFLOOD-FP's ACC solver."""
+    import json
+    from pathlib import Path
+
+    from tests.bench import lisflood as lf
+
+    setups = [  # (label, LISFLOOD options, our options)
+        ("acc_1dfriction_vs_ours_theta1_1d", {"friction_2d": False}, {"theta": 1.0}),
+        ("acc_default_vs_ours_theta1_2d", {"friction_2d": True},
+         {"theta": 1.0, "friction_2d": True}),
+        ("acc_default_vs_ours_default", {"friction_2d": True}, {}),
+    ]
+    hydrographs = {}
+    for key in (("ea1", "ea4") if quick else ("ea1", "ea2", "ea4", "rain")):
+        case = lf.CASES[key]()
+        for label, theirs_kw, ours_kw in setups:
+            theirs = lf.run_lisflood(binary, case, **theirs_kw)
+            ours = lf.run_ours(case, **ours_kw)
+            diff = lf.compare(ours, theirs, case)
+            base = f"LISFLOOD-FP 8.1 ACC ({label.split('_vs_')[0]}), same run"
+            emit("flood", f"{case.name}_{label}_max_abs_depth_diff", diff["max_abs_m"], "m", base)
+            emit("flood", f"{case.name}_{label}_max_abs_depth_diff_outside_inflow",
+                 diff["max_abs_outside_inflow_m"], "m", base)
+            emit("flood", f"{case.name}_{label}_rmse_wet_depth_diff", diff["rmse_wet_m"], "m",
+                 base)
+            emit("flood", f"{case.name}_{label}_volume", ours["volume_m3"], "m3", base,
+                 theirs["volume_m3"])
+            if case.points:
+                emit("flood", f"{case.name}_{label}_max_stage_diff",
+                     lf.stage_difference(ours, theirs), "m", base)
+                hydrographs[f"{case.name}_{label}"] = {
+                    "ours": {"t": ours["times"].tolist(),
+                             **{k: v.tolist() for k, v in ours["stage"].items()}},
+                    "lisflood": {"t": theirs["times"].tolist(),
+                                 **{k: v.tolist() for k, v in theirs["stage"].items()}}}
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "hydrographs.json").write_text(json.dumps(hydrographs))
+
+
+def speed(binary: str, binary_float: str | None, quick: bool) -> None:
+    """Cell updates per second and peak memory, ours against LISFLOOD-FP's fast solver."""
+    from tests.bench import lisflood as lf
+
+    size = 500 if quick else 1000
+    speed_cases = [lf.wet_case(size, 120.0), lf.propagation()]
+    for case in speed_cases:
+        short = 1.0 if case.depth0 is not None else 600.0
+        if case.depth0 is None:
+            case = lf.Case(**{**case.__dict__, "duration_s": 3600.0, "save_every_s": 3600.0})
+        for threads in (1, 2):
+            clock = "cpu_s" if threads == 1 else "wall_s"
+            theirs = lf.rate(lambda c, t=threads: lf.run_lisflood(binary, c, threads=t, fast=True),
+                             case, short, clock)
+            ours = lf.rate(lambda c, t=threads: lf.run_ours(c, threads=t), case, short, clock)
+            emit("flood", f"cell_updates_per_s_{case.name}_{threads}_thread_float64", ours,
+                 "cells/s", f"LISFLOOD-FP 8.1 fast solver (SGC) double, {threads} thread(s), "
+                 f"{'CPU' if threads == 1 else 'wall'} time", theirs)
+        if binary_float:
+            theirs = lf.rate(lambda c: lf.run_lisflood(binary_float, c, fast=True), case, short,
+                             "cpu_s")
+            ours = lf.rate(lambda c: lf.run_ours(c, dtype="float32"), case, short, "cpu_s")
+            emit("flood", f"cell_updates_per_s_{case.name}_1_thread_float32", ours, "cells/s",
+                 "LISFLOOD-FP 8.1 fast solver (SGC) float build, 1 thread, CPU time", theirs)
+    for dtype, other in (("float64", binary), ("float32", binary_float)):
+        if other:
+            theirs = lf.run_lisflood(other, lf.wet_case(size, 20.0), fast=True)["peak_rss_mb"]
+            peak, interpreter = lf.our_peak_rss_mb(size, dtype)
+            emit("flood", f"peak_memory_wet_{size}_{dtype}_above_interpreter", peak - interpreter,
+                 "MB", f"LISFLOOD-FP 8.1 fast solver ({dtype} build), same raster (whole "
+                 f"process; ours adds a {interpreter:.0f} MB interpreter)", theirs)
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0], _options)
+    if args.lisflood:
+        side_by_side(args.lisflood, args.lisflood_float, args.quick, args.out)
+    else:
+        print("flood bench: LISFLOOD-FP side by side skipped: no --lisflood PATH given "
+              "(see docs/VALIDATION.md to build it)", file=sys.stderr, flush=True)
     size = 500 if args.quick else 1000
     dx = 10.0
     z = terrain(size, size)

@@ -251,6 +251,19 @@ def test_the_headline_reports_people_facilities_and_roads(chlorine):
     assert figures["Facilities affected"] == str(len(chlorine.impact["facilities"]))
 
 
+def test_an_oscillating_run_carries_a_warning_in_both_languages(chlorine):
+    from sim import Result
+
+    ds = chlorine.ds.copy()
+    ds.attrs.update(oscillation_warning=1, check_zigzag_share_max=0.13, check_zigzag_m_max=1.17,
+                    check_crest_spill_m3=476.0)
+    shaky = Result(chlorine.scenario, ds, chlorine.impact)
+    en, zh = sv.run_warnings(shaky, "en"), sv.run_warnings(shaky, "zh")
+    assert "13%" in en[0] and "1.17 m" in en[0] and "476" in en[0]
+    assert "数值振荡" in zh[0] and "1.17 m" in zh[0]
+    assert sv.run_warnings(chlorine, "en") == []
+
+
 def test_the_severity_chart_has_one_bar_per_class(chlorine):
     fig = sv.severity_figure(chlorine.impact, "en")
     assert list(fig.data[0].x) == ["AEGL-1 discomfort", "AEGL-2 disabling", "AEGL-3 lethal"]

@@ -103,3 +103,29 @@ def test_sigterm_stops_the_worker_cleanly_and_frees_the_lease(bus, twin, twin_di
     assert proc.wait(timeout=60) == 0
     assert raw(bus).get(bus.keys.ingest_lease) is None
     assert stats(bus)["streams"]["iot"]["pending"] == 0
+
+
+def test_layers_export_writes_a_range_of_history_as_one_cf_xdggs_file(bus, twin, tmp_path):
+    import xarray as xr
+
+    from layers.live import history
+    from tests.outside.tools import cf_errors, people_seen
+
+    minute = 29_000_000
+    for m, seen in ((minute, {3: 2.0}), (minute + 1, {3: 1.0, 9: 4.0})):
+        history.write_minute(bus.history_dir, m, people_seen(len(twin), seen), twin.cell_ids)
+    out = tmp_path / "minutes.nc"
+    assert main(["layers", "export", "--from", str(minute * 60), "--to", str(minute * 60 + 60),
+                 "--layers", "video.person.count", "--out", str(out),
+                 "--prefix", bus.prefix]) == 0
+    with xr.open_dataset(out) as ds:
+        counts = ds["video__person__count"]
+        assert counts.dims == ("time", "cell") and ds.sizes["cell"] == len(twin)
+        assert counts.sum("cell").values.tolist() == [2.0, 5.0]
+    assert cf_errors(out) == []
+
+
+def test_layers_export_of_an_unknown_layer_is_a_one_line_error(bus, tmp_path, capsys):
+    assert main(["layers", "export", "--from", "0", "--to", "60", "--layers", "nonsense",
+                 "--out", str(tmp_path / "x.nc"), "--prefix", bus.prefix]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

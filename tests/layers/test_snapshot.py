@@ -46,3 +46,17 @@ def test_partial_writes_keep_every_layer_equal_to_the_state(bus):
     version, cells, layers = snapshot.changes_since(bus, first)
     assert version > first and cells.tolist() == [10, 2500, 4900]
     assert "5m/incident.gas_leak.count" in layers and "5m/video.count" not in layers
+
+
+def test_a_snapshot_version_is_exact_in_a_browsers_numbers(bus):
+    """The wall keeps the version in the browser, whose numbers are doubles: below 2**53."""
+    n = 100
+    now = time.time()
+    state = LiveState(n)
+    state.tick(now)
+    publisher = Publisher(bus, np.arange(n, dtype=np.uint64))
+    state.apply(_events("iot", np.arange(0, n, 5), now))
+    assert _publish(bus, publisher, state, now)
+    version = snapshot.version(bus)
+    assert 0 < version < 2 ** 53 and float(version) == version
+    assert snapshot.changes_since(bus, version)[0] == version

@@ -42,3 +42,19 @@ def test_zone_radius_inverts_the_curve():
 def test_a_non_positive_charge_names_the_input():
     with pytest.raises(ValueError, match="tnt_kg"):
         blast.overpressure_kpa(0.0, 10.0)
+
+
+def test_minor_house_damage_starts_at_clanceys_0_7_psi():
+    zone = {z.key: z for z in blast.ZONES}["minor_damage"]
+    assert zone.psi == 0.7 and zone.kpa == 4.8
+
+
+def test_lung_damage_is_its_own_zone_above_total_destruction_at_15_psi():
+    keys = [z.key for z in blast.ZONES]
+    assert keys[-2:] == ["total_destruction", "lung_damage"]
+    assert blast.ZONES[-1].kpa == pytest.approx(15 * 6.894757, abs=0.05)
+    assert "lung" not in blast.ZONES[-2].description
+
+
+def test_every_zone_cites_its_source():
+    assert all(z.source for z in blast.ZONES)

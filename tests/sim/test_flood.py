@@ -97,3 +97,29 @@ def test_bad_forcing_names_the_input_and_the_fix():
         flood.simulate(m, duration_s=10, output_every_s=10, level_boundary={"cells": [0]})
     with pytest.raises(ValueError, match="depth0_m"):
         flood.simulate(m, duration_s=10, output_every_s=10, depth0_m=-1.0)
+
+
+def test_2d_friction_takes_the_tangential_flow_as_the_mean_of_the_four_crossing_faces():
+    # LISFLOOD-FP 8.1 (fp_acc.cpp, CalcFPQxAcc): q_y averaged over the four y-faces around an
+    # x-face; ours rebuilds cell vectors from their faces, which gives the same average.
+    from sim import flood_kernels
+
+    m = mesh.raster(np.zeros((3, 3)), 10.0)
+    a, b, _, _ = m.faces
+    q = np.random.default_rng(3).normal(size=len(a))
+    slot_face, slot_sign = m.face_slots
+    cvx, cvy = np.zeros(len(m)), np.zeros(len(m))
+    one_chunk, bounds = np.array([[0, 1]]), np.array([0, len(m)])
+    flood_kernels.cell_vectors(q, slot_face, slot_sign, m.directions[None], one_chunk, bounds,
+                               cvx, cvy)
+    f = int(np.flatnonzero((a == 3) & (b == 4))[0])  # the x-face between middle-row cells 3, 4
+    crossing = [np.flatnonzero((a == i) & (b == j))[0] for i, j in ((0, 3), (3, 6), (1, 4),
+                                                                     (4, 7))]
+    tangential = 0.5 * (cvy[a[f]] + cvy[b[f]])
+    assert tangential == pytest.approx(q[crossing].mean())
+
+
+def test_theta_outside_zero_to_one_names_the_parameter():
+    m = mesh.raster(np.zeros((2, 2)), 10.0)
+    with pytest.raises(ValueError, match="theta must be in"):
+        flood.simulate(m, duration_s=10, output_every_s=10, theta=1.5)

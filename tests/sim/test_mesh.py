@@ -47,3 +47,19 @@ def test_subset_keeps_only_the_faces_between_kept_cells():
     sub = m.subset([0, 1, 3, 4])  # the top-left 2 x 2 block
     assert len(sub) == 4 and len(sub.faces[0]) == 4
     np.testing.assert_array_equal(sub.z_m, [0.0, 1.0, 3.0, 4.0])
+
+
+def test_the_in_line_faces_of_a_raster_face_are_its_row_neighbours_oriented_the_same_way():
+    m = mesh.raster(np.zeros((1, 4)), 1.0)  # faces (0,1), (1,2), (2,3)
+    up, up_sign, down, down_sign = m.face_axes
+    np.testing.assert_array_equal(up, [-1, 0, 1])
+    np.testing.assert_array_equal(down, [1, 2, -1])
+    assert (up_sign[1:] == 1).all() and (down_sign[:-1] == 1).all()
+
+
+def test_most_hexagon_faces_have_an_opposite_face_in_both_cells():
+    m = mesh.from_twin(small_twin())
+    up, _, down, _ = m.face_axes
+    assert (up >= 0).mean() > 0.85 and (down >= 0).mean() > 0.85
+    norms = np.linalg.norm(m.face_normals, axis=1)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-9)

@@ -76,3 +76,12 @@ def test_bad_options_name_the_argument(kwargs, field):
 def test_an_unknown_chemical_lists_the_known_ones():
     with pytest.raises(ValueError, match="chlorine"):
         plume.chemical("unobtainium")
+
+
+def test_sulfur_dioxide_60_minute_aegls_are_the_nrc_volume_8_values():
+    _, aegl = plume.chemical("sulfur_dioxide")
+    np.testing.assert_array_equal(aegl, [0.20, 0.75, 27.0])
+
+
+def test_every_chemical_names_the_volume_its_aegls_come_from():
+    assert set(plume.AEGL_SOURCES) == set(plume.CHEMICALS)

@@ -61,3 +61,16 @@ def test_with_values_replaces_nested_parameters_and_revalidates():
 def test_a_missing_file_is_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError, match="cannot read"):
         Scenario.load(tmp_path / "nope.yaml")
+
+
+def test_a_zero_duration_is_refused_naming_the_field():
+    with pytest.raises(ScenarioError, match="duration: durations must be positive"):
+        Scenario.parse(BLAST | {"duration": "0h"})
+
+
+@pytest.mark.parametrize("text", ["10m", "1.5 hours", "2days", "45 sec"])
+def test_scenario_durations_are_read_by_the_one_shared_parser(text):
+    from twin.durations import parse_duration
+
+    parsed = Scenario.parse(BLAST | {"duration": text, "output_every": 1}).duration
+    assert parsed == parse_duration(text)

@@ -142,6 +142,24 @@ def test_export_geojson_has_hex_cell_ids_and_the_chosen_variables(twin_folder, t
     assert isinstance(props["cell"], str) and len(props["cell"]) == 15
 
 
+def test_export_geojson_follows_rfc_7946_seven_decimals_and_no_crs(twin_folder, tmp_path):
+    out = tmp_path / "cells.geojson"
+    assert main(["twin", "export", str(twin_folder), "--out", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in data and data["type"] == "FeatureCollection"
+    ring = data["features"][0]["geometry"]["coordinates"][0]
+    assert all(len(repr(v).split(".")[-1]) <= 7 for point in ring for v in point)
+    assert max(len(repr(v).split(".")[-1]) for point in ring for v in point) == 7
+
+
+def test_departments_are_plain_parquet_without_geometry(twin_folder):
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(twin_folder / "departments.parquet")
+    assert b"geo" not in (schema.metadata or {})
+    assert "geometry" not in schema.names
+
+
 def test_export_geoparquet_round_trips_every_static_variable(twin_folder, tmp_path):
     out = tmp_path / "cells.parquet"
     assert main(["twin", "export", str(twin_folder), "--out", str(out)]) == 0

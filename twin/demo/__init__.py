@@ -112,7 +112,8 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
     grids["manager"] = grid_managers(grids["grid"].to_numpy(), seed)
     grids["source"] = "synthetic (demo)"
     meta = {"name": "binhai", "title": "滨海新区 Binhai New Area (demo)", "adcode": "120116",
-            "timezone": "Asia/Shanghai",
+            "timezone": "Asia/Shanghai", "cap_sender_name": "滨海新区城市运行指挥中心（演示）",
+            "cap_sender": "cityops-demo@binhai.invalid",
             "build": {"demo": "binhai", "seed": seed, "demo_version": DEMO_VERSION,
                       "resolution": resolution}}
     return Twin(ds, meta=meta, units=reg.units_registry(land_geom),
