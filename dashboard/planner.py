@@ -68,9 +68,10 @@ def legend(result: Result, lang: str) -> dict:
     if hazard in CLASSED:
         _, _, thresholds, labels = peak_field(result)
         colours = _rgb(thresholds, scale)
-        classes = [{"name": sv.severity_name(label, lang), "value": f"≥ {value:g} {unit}",
-                    "rgb": rgb}
-                   for label, value, rgb in zip(labels, thresholds, colours, strict=True)]
+        names = [sv.severity_name(label, lang) for label in labels]
+        classes = [{"name": name, "rgb": rgb,  # some class names say their threshold already
+                    "value": "" if "≥" in name else f"≥ {value:g} {unit}"}
+                   for name, value, rgb in zip(names, thresholds, colours, strict=True)]
     return {"title": f"{t(TITLES.get(hazard, 'legend_remaining'), lang)} ({unit})",
             "low": f"{scale.threshold:g}", "high": f"{scale.vmax:g}", "unit": unit,
             "ramp": _rgb(steps, scale), "classes": classes}

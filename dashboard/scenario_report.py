@@ -140,10 +140,14 @@ def _classes(result, lang: str) -> list[tuple[str, str]]:
     except (KeyError, ValueError):
         values, unit = {}, ""
     unit = {"persons": "", "1": ""}.get(unit, unit)
-    return [(sv.severity_name(label, lang) + (f" ≥ {values[label]:g} {unit}".rstrip()
-                                              if label in values and result.scenario.hazard
-                                              in ("toxic_release", "explosion") else ""),
-             CLASS_COLOURS[min(k, len(CLASS_COLOURS) - 1)]) for k, label in enumerate(labels)]
+    out = []
+    for k, label in enumerate(labels):
+        name = sv.severity_name(label, lang)
+        if label in values and "≥" not in name and result.scenario.hazard in (
+                "toxic_release", "explosion", "flood"):
+            name += f" ≥ {values[label]:g} {unit}".rstrip()
+        out.append((name, CLASS_COLOURS[min(k, len(CLASS_COLOURS) - 1)]))
+    return out
 
 
 def _table(header: list, rows: list, numeric_from: int = 1) -> str:
