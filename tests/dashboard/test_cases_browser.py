@@ -176,6 +176,11 @@ def test_a_grid_manager_resolves_with_a_photo_on_a_phone(phone, loop_app, tmp_pa
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     card.locator(".photo-upload input[type=file]").set_input_files(str(photo))
     card.get_by_text("已选照片：done.png").wait_for(timeout=30_000)
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(phone).response["violations"]  # the photo box is accessible too
+    assert [(v["id"], [n["target"] for n in v["nodes"][:3]]) for v in found
+            if v["impact"] in ("serious", "critical")] == []
     card.locator(".case-note textarea").fill("人群已疏散")
     card.locator(".act-resolve").click()
     phone.wait_for_function(f"!document.querySelector('#grid-case-{cid}')", timeout=30_000)
