@@ -26,6 +26,7 @@ from layers.loop.scorecard import scorecard
 PATH = "/cases"
 FILTERS = cq.FILTERS
 SCORE_DAYS = 7
+SCORE_DELAY_MS = 2500  # the scorecards wait this long after the page (the map first)
 CASE_ID = inputs.token(r"[A-Za-z0-9_-]{1,64}", "a case id")
 INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
     "cases-filter-status.value": inputs.optional(inputs.one_of(STATUSES, "a case status")),
@@ -43,7 +44,7 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "cases-photo.filename": inputs.optional(inputs.text(255)),
     "cases-order.value": inputs.optional(inputs.one_of(cq.ORDERS, "an order")),
     "cases-prev.n_clicks": inputs.COUNT, "cases-next.n_clicks": inputs.COUNT,
-    "cases-new.n_clicks": inputs.COUNT,
+    "cases-new.n_clicks": inputs.COUNT, "cases-score-delay.n_intervals": inputs.COUNT,
     "cases-query.data": inputs.optional(inputs.mapping({
         "status": inputs.optional(inputs.one_of(STATUSES, "a case status")),
         "department": inputs.optional(inputs.text(100)),
@@ -130,14 +131,20 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                 html.Div(id="cases-feedback"),
                 html.Div(t("pick_case", lang), id="cases-detail")]),
         ]),
-        html.Div(className="cases-scores", children=[
-            html.Section([html.H3(t("score_departments", lang)),
-                          dcc.Graph(id="cases-score-department", config={"displaylogo": False})],
-                         className="card"),
-            html.Section([html.H3(t("score_grids", lang)),
-                          dcc.Graph(id="cases-score-grid", config={"displaylogo": False})],
-                         className="card")]),
+        # the scorecards (Plotly) come a moment after the page, so the queue and the map
+        # are drawn first: Plotly's script is large to load on a busy machine
+        dcc.Interval(id="cases-score-delay", interval=SCORE_DELAY_MS, max_intervals=1),
+        html.Div(className="cases-scores", id="cases-scores"),
     ])
+
+
+def score_sections(department_figure, grid_figure, lang: str) -> list:
+    return [html.Section([html.H3(t("score_departments", lang)),
+                          dcc.Graph(id="cases-score-department", figure=department_figure,
+                                    config={"displaylogo": False})], className="card"),
+            html.Section([html.H3(t("score_grids", lang)),
+                          dcc.Graph(id="cases-score-grid", figure=grid_figure,
+                                    config={"displaylogo": False})], className="card")]
 
 
 FILTER_INPUTS = [Input(f"cases-filter-{f}", "value") for f in FILTERS]
@@ -255,9 +262,9 @@ def _on_act(_clicks, _notes, _photos, version, lang):
                              current_user(), version, lang, ctx.states_list[1])
 
 
-@callback(Output("cases-score-department", "figure"), Output("cases-score-grid", "figure"),
-          Input("cases-version", "data"), State("cases-lang", "data"))
-def _on_scores(_version, lang):
+@callback(Output("cases-scores", "children"), Input("cases-score-delay", "n_intervals"),
+          Input("cases-version", "data"), State("cases-lang", "data"), prevent_initial_call=True)
+def _on_scores(_shown, _version, lang):
     store, user = cv.case_store(), current_user()
     now = time.time()
     since = now - SCORE_DAYS * 86400
@@ -270,4 +277,5 @@ def _on_scores(_version, lang):
     by_grid = cv.scorecard_rows(scorecard(store, since, now + 1, by="grid", now=now), keep_grids)
     names = cv.department_names(twin, lang)
     hidden = "score_commanders_only" if grids is not None else "cases_none"
-    return cv.scorecard_figure(deps, lang, names, hidden), cv.scorecard_figure(by_grid, lang)
+    return score_sections(cv.scorecard_figure(deps, lang, names, hidden),
+                          cv.scorecard_figure(by_grid, lang), lang)
