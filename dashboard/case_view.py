@@ -7,7 +7,7 @@ allows, so a page cannot show another grid's case by forgetting a check; `act` r
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import re
 
 from dashboard.i18n import LABELS, add_labels, t
 from dashboard.policy import User, can_act, can_see_case, can_see_grid, visible_grids
@@ -195,13 +195,25 @@ def category_label(category: str, lang: str) -> str:
     return sla_mod.default().label(category, lang)
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def title_text(case: Case, lang: str) -> str:
+    """A case's title in the UI language: rule titles are written in Chinese, so the English
+    UI names the case by its category instead."""
+    title = case.title or ""
+    if lang != "zh" and (not title or _CJK.search(title)):
+        return category_label(case.category, lang)
+    return title or case.id
+
+
 def queue_rows(cases: list[Case], now: float, lang: str, departments: dict[str, str]) -> list[dict]:
     """Rows of the case queue: overdue first, then by the time left (soonest first)."""
     rows = []
     for c in cases:
         clock = countdown(c, now, lang)
         place = c.place
-        rows.append({"id": c.id, "title": c.title or c.id,
+        rows.append({"id": c.id, "title": title_text(c, lang),
                      "category": category_label(c.category, lang),
                      "status": c.status, "status_text": t(f"status_{c.status}", lang),
                      "severity": int(c.severity), "grid": place.grid,
@@ -262,43 +274,6 @@ def actor_text(actor: str, lang: str) -> str:
 
 _ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS, "close",
                                          "reopen", "escalate", "note")}
-
-
-# -- map and charts --------------------------------------------------------------------------------
-def scorecard_rows(table, keep: set[str] | None = None, top: int = 15) -> list[dict]:
-    """Scorecard records (layers.loop.scorecard.to_records), only the keys in `keep` when given."""
-    from layers.loop.scorecard import to_records
-
-    rows = to_records(table)
-    if keep is not None:
-        rows = [r for r in rows if str(r["key"]) in keep]
-    return rows[:top]
-
-
-def scorecard_figure(rows: list[dict], lang: str, names: dict[str, str] | None = None,
-                     empty: str = "cases_none") -> go.Figure:
-    """Grouped bars: on-time acceptance and resolution (%) per department or grid, the number
-    received beside each name; the label `empty` written across when there are no rows."""
-    names = names or {}
-    keys = [f"{names.get(str(r['key']), str(r['key']))} ({r['received']})" for r in rows]
-    fig = go.Figure()
-    for column, label in (("accepted_on_time", "score_accepted"),
-                          ("resolved_on_time", "score_resolved")):
-        values = [None if r[column] is None else 100 * r[column] for r in rows]
-        fig.add_bar(x=keys, y=values, name=t(label, lang),
-                    customdata=[r["received"] for r in rows],
-                    hovertemplate="%{x}: %{y:.0f}% (" + t("score_received", lang)
-                    + " %{customdata})<extra></extra>")
-    fig.update_layout(template="plotly_dark", barmode="group", height=280,
-                      margin={"l": 40, "r": 10, "t": 10, "b": 60}, yaxis={"range": [0, 100],
-                                                                          "ticksuffix": "%"},
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      legend={"orientation": "h", "y": 1.12})
-    if not rows:
-        fig.update_xaxes(visible=False)
-        fig.add_annotation(text=t(empty, lang), showarrow=False, x=0.5, y=0.5, xref="paper",
-                           yref="paper", font={"size": 15, "color": "#9fb4d0"})
-    return fig
 
 
 # -- components shared by the Cases and Grid pages ----------------------------------------------

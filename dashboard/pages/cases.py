@@ -14,7 +14,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_
 
 from dashboard import case_queue as cq
 from dashboard import case_view as cv
-from dashboard import inputs, maps, media
+from dashboard import inputs, maps, media, scorecards
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
@@ -237,7 +237,7 @@ def _on_detail(case_id, _version, _tick, lang, notes=None, photos=None):
         return t("pick_case", lang)
     clock = cv.countdown(case, time.time(), lang)
     return html.Div(id="case-detail-body", children=[
-        html.H4(f"{case.id} · {case.title or ''}"),
+        html.H4(f"{case.id} · {cv.title_text(case, lang)}"),
         dmc.Group([cv.status_badge(case.status, lang, clock["overdue"]),
                    html.Span(clock["text"], className="countdown" + (
                        " overdue" if clock["overdue"] else ""))], gap="sm"),
@@ -272,10 +272,10 @@ def _on_scores(_shown, _version, lang):
     twin = context().twin
     keep_grids = None if grids is None else {
         str(i) for g, i in zip(twin.grids["grid"], twin.grids["id"], strict=True) if g in grids}
-    deps = [] if grids is not None else cv.scorecard_rows(
+    deps = [] if grids is not None else scorecards.scorecard_rows(
         scorecard(store, since, now + 1, by="department", now=now))
-    by_grid = cv.scorecard_rows(scorecard(store, since, now + 1, by="grid", now=now), keep_grids)
+    by_grid = scorecards.scorecard_rows(scorecard(store, since, now + 1, by="grid", now=now), keep_grids)
     names = cv.department_names(twin, lang)
     hidden = "score_commanders_only" if grids is not None else "cases_none"
-    return score_sections(cv.scorecard_figure(deps, lang, names, hidden),
-                          cv.scorecard_figure(by_grid, lang), lang)
+    return score_sections(scorecards.scorecard_figure(deps, lang, names, hidden),
+                          scorecards.scorecard_figure(by_grid, lang), lang)

@@ -6,6 +6,7 @@ import pytest
 from werkzeug.exceptions import Forbidden
 
 from dashboard import case_view as cv
+from dashboard import scorecards
 from dashboard.policy import User
 from layers.loop.scorecard import scorecard
 from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
@@ -115,11 +116,11 @@ def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock
     clock.advance(120)
     cv.act(store, GRID_A, cases["water5"], "accept")
     table = scorecard(store, clock() - 86400, clock() + 1, by="department", now=clock())
-    rows = cv.scorecard_rows(table)
+    rows = scorecards.scorecard_rows(table)
     water = next(r for r in rows if r["key"] == "water")
     assert water["received"] == 2 and water["accepted_on_time"] == 1.0
     names = cv.department_names(demo_twin, "en")
-    fig = cv.scorecard_figure(rows, "en", names)
+    fig = scorecards.scorecard_figure(rows, "en", names)
     accepted = fig.data[0]
     assert accepted.name == "Accepted on time"
     assert accepted.y[list(accepted.x).index(f"{names['water']} (2)")] == 100.0
@@ -127,11 +128,11 @@ def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock
 
 def test_the_grid_scorecard_keeps_only_the_grids_asked_for(store, cases, clock):  # noqa: F811
     table = scorecard(store, clock() - 86400, clock() + 1, by="grid", now=clock())
-    assert {r["key"] for r in cv.scorecard_rows(table, {"G0006"})} == {"G0006"}
+    assert {r["key"] for r in scorecards.scorecard_rows(table, {"G0006"})} == {"G0006"}
 
 
 def test_an_empty_scorecard_says_why_across_the_chart():
-    fig = cv.scorecard_figure([], "en", empty="score_commanders_only")
+    fig = scorecards.scorecard_figure([], "en", empty="score_commanders_only")
     assert fig.layout.annotations[0].text == "Department scores are for commanders and admins"
 
 
@@ -165,3 +166,15 @@ def test_a_persons_note_is_shown_as_typed(store, cases):  # noqa: F811
     cv.act(store, GRID_A, cases["water5"], "accept", "on my way")
     row = cv.trail_rows(store.history(cases["water5"]), "zh")[-1]
     assert row["note"] == "on my way" and row["verbatim"]
+
+
+def test_a_rule_title_written_in_chinese_gives_way_to_the_category_in_english():
+    from layers.loop.records import Case, Place, SlaLimits
+
+    case = Case(id="C9", status="new", category="noise", severity=2, place=Place(cell=None),
+                departments=[], owner="", sla=SlaLimits(10, 30, 120), title="群众诉求/网格上报",
+                source="incident", created=0.0, updated=0.0)
+    assert cv.title_text(case, "zh") == "群众诉求/网格上报"
+    assert cv.title_text(case, "en") == cv.category_label("noise", "en")
+    assert cv.title_text(Case(**{**case.__dict__, "title": "Pump failure"}), "en") == \
+        "Pump failure"
