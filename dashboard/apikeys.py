@@ -1,4 +1,4 @@
-"""API keys for the data routes (CAP today; the OGC and event APIs reuse them): the keys file.
+"""API keys for the data routes (CAP, the event API; OGC reuses them): the keys file.
 
 A machine that fetches data without a browser session presents a key, `Authorization: Bearer
 KEY` or `X-API-Key: KEY` (never in the URL, where proxies and logs would keep it). Each key maps
@@ -11,13 +11,19 @@ its owner only (0600) and holds digests, never keys:
     keys:
       wall-feed:                  # a name for people (logs, revocation)
         sha256: 9f86d0...          # SHA-256 (hex) of the key; the key is shown once, at creation
-        role: commander            # admin | commander | grid_manager | planner
+        role: commander            # admin | commander | grid_manager | planner | producer
         grids: [5, 6]              # grid managers only: the grids the key may read
         revoked: false             # true: refused from the next request on (kept for the record)
         created: 2026-01-01T08:00:00+08:00
+      camera-box-7:
+        sha256: 2c26b4...
+        role: producer             # posts events to POST /api/v1/events/{kind}, reads nothing
+        kinds: [video]             # producers only: the kinds it may post (default: every kind)
+        rate: 500                  # producers only: events/s ($CITYOPS_EVENTS_RATE by default)
+        burst: 5000                # producers only: bucket size ($CITYOPS_EVENTS_BURST)
 
-Manage it with `python -m dashboard.apikeys add NAME --role ROLE [--grids 5,6] | revoke NAME |
-list`. The file is re-read when it changes, so a revocation needs no restart. A presented key is
+Manage it with `python -m dashboard.apikeys add NAME --role ROLE [--grids 5,6] [--kinds video
+--rate 500 --burst 5000] | revoke NAME | list`. The file is re-read when it changes, so a revocation needs no restart. A presented key is
 hashed and compared with every digest in constant time (`hmac.compare_digest`, no early exit).
 Open311 keys (`$CITYOPS_OPEN311_KEYS`) are a separate list: they open Open311 and nothing else.
 """
@@ -38,7 +44,8 @@ from pathlib import Path
 
 import yaml
 
-from dashboard.policy import ROLES, User
+from dashboard.policy import KEY_ROLES, User
+from layers.keys import KINDS
 
 KEY_PREFIX = "cok_"
 
@@ -58,6 +65,13 @@ class ApiKey:
     role: str
     grids: frozenset[int] = frozenset()
     revoked: bool = False
+    kinds: frozenset[str] = frozenset()   # producers: the kinds they may post (empty: all)
+    rate: float | None = None             # producers: events/s (None: the setting)
+    burst: float | None = None            # producers: bucket size (None: the setting)
+
+    def may_post(self, kind: str) -> bool:
+        """Whether the key may post events of `kind` (producer keys only)."""
+        return self.role == "producer" and (not self.kinds or kind in self.kinds)
 
     def user(self) -> User:
         """The key as a policy subject: the role's rules, named `key:NAME` in logs."""
@@ -84,8 +98,8 @@ def _entry(path: Path, name: str, raw) -> ApiKey:
         raise KeysFileError(f"{where}: sha256 must be the 64 hex digits of the key's SHA-256; "
                             f"make keys with `python -m dashboard.apikeys add`")
     role = raw.get("role")
-    if role not in ROLES:
-        raise KeysFileError(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in KEY_ROLES:
+        raise KeysFileError(f"{where}: role {role!r} is not one of {', '.join(KEY_ROLES)}")
     try:
         grids = frozenset(int(g) for g in raw.get("grids") or [])
     except (TypeError, ValueError) as exc:
@@ -95,7 +109,26 @@ def _entry(path: Path, name: str, raw) -> ApiKey:
     revoked = raw.get("revoked", False)
     if not isinstance(revoked, bool):
         raise KeysFileError(f"{where}: revoked must be true or false")
-    return ApiKey(str(name), sha, str(role), grids, revoked)
+    return ApiKey(str(name), sha, str(role), grids, revoked, *_producer(where, role, raw))
+
+
+def _producer(where: str, role: str, raw: dict) -> tuple[frozenset[str], float | None,
+                                                         float | None]:
+    """The kinds, rate and burst of a producer key (refused on other roles)."""
+    given = [k for k in ("kinds", "rate", "burst") if raw.get(k) is not None]
+    if given and role != "producer":
+        raise KeysFileError(f"{where}: {', '.join(given)} only apply to producer keys")
+    kinds = raw.get("kinds") or []
+    if not isinstance(kinds, list) or any(k not in KINDS for k in kinds):
+        raise KeysFileError(f"{where}: kinds must be a list of {', '.join(KINDS)}")
+    limits = []
+    for name in ("rate", "burst"):
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not value > 0):
+            raise KeysFileError(f"{where}: {name} must be a number of events above 0")
+        limits.append(None if value is None else float(value))
+    return frozenset(kinds), limits[0], limits[1]
 
 
 def read(path: Path) -> dict[str, ApiKey]:
@@ -189,7 +222,9 @@ def _raw(path: Path) -> dict[str, dict]:
     return dict(raw.get("keys") or {})
 
 
-def add(path: Path, name: str, role: str, grids: list[int] | None = None) -> str:
+def add(path: Path, name: str, role: str, grids: list[int] | None = None,
+        kinds: list[str] | None = None, rate: float | None = None,
+        burst: float | None = None) -> str:
     """Create a key: its digest goes into the file; the key itself is returned, once."""
     keys = _raw(path)
     if name in keys:
@@ -199,6 +234,10 @@ def add(path: Path, name: str, role: str, grids: list[int] | None = None) -> str
              "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     if grids:
         entry["grids"] = sorted(int(g) for g in grids)
+    for field, value in (("kinds", list(kinds or []) or None), ("rate", rate),
+                         ("burst", burst)):
+        if value is not None:
+            entry[field] = value
     _entry(path, name, entry)  # the same checks as reading
     keys[name] = entry
     _write(path, keys)
@@ -223,8 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     new = sub.add_parser("add", help="create a key and print it once")
     new.add_argument("name")
-    new.add_argument("--role", required=True, choices=ROLES)
+    new.add_argument("--role", required=True, choices=KEY_ROLES)
     new.add_argument("--grids", default="", help="grid numbers, comma separated (grid managers)")
+    new.add_argument("--kinds", default="", help="producers: event kinds it may post, comma "
+                                                 "separated (default every kind)")
+    new.add_argument("--rate", type=float, help="producers: events/s (default "
+                                                "$CITYOPS_EVENTS_RATE)")
+    new.add_argument("--burst", type=float, help="producers: bucket size in events (default "
+                                                 "$CITYOPS_EVENTS_BURST)")
     gone = sub.add_parser("revoke", help="refuse a key from now on")
     gone.add_argument("name")
     sub.add_parser("list", help="names, roles, grids and state (never keys)")
@@ -233,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "add":
             grids = [int(g) for g in args.grids.split(",") if g.strip()]
-            print(add(path, args.name, args.role, grids))
+            kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+            print(add(path, args.name, args.role, grids, kinds, args.rate, args.burst))
             print(f"# the key above is shown once; its digest is in {path}", file=sys.stderr)
         elif args.command == "revoke":
             revoke(path, args.name)

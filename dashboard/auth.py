@@ -34,8 +34,8 @@ from dashboard.users import authenticate, load_users
 
 # paths the guard lets through: static files, and the protocol and data routes, which answer
 # for themselves (Open311 is public; CAP and the OGC API ask for a session or an API key:
-# dashboard.web_api, dashboard.ogc.server)
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/", "/ogc/")
+# dashboard.web_api, dashboard.ogc.server; the event API a producer key: dashboard.event_api)
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/", "/ogc/", "/api/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash", "/ogc"})
 CALLBACK_PATH = "/_dash-update-component"

@@ -39,7 +39,11 @@ add_labels({
     **{f"gridx_m_{k}": {"zh": zh, "en": en} for k, (zh, en) in {
         "water_level_m": ("水位 (m)", "Water level (m)"), "rain_mm_h": ("雨量 (mm/h)", "Rain (mm/h)"),
         "pm25": ("PM2.5 (µg/m³)", "PM2.5 (µg/m³)"), "co_ppm": ("一氧化碳 (ppm)", "CO (ppm)"),
-        "temp_c": ("气温 (°C)", "Temperature (°C)"), "smoke": ("烟感", "Smoke")}.items()},
+        "temp_c": ("气温 (°C)", "Temperature (°C)"), "smoke": ("烟感", "Smoke"),
+        "wind_speed_m_s": ("风速 (m/s)", "Wind speed (m/s)"),
+        "wind_from_deg": ("风向 (来向, °)", "Wind from (°)"),
+        "cloud_tenths": ("云量 (成)", "Cloud cover (tenths)"),
+        "solar_w_m2": ("太阳辐射 (W/m²)", "Solar radiation (W/m²)")}.items()},
     **{f"gridx_k_{k}": {"zh": zh, "en": en} for k, (zh, en) in {
         "iot": ("物联感知", "IoT readings"), "video": ("视频事件", "Video events"),
         "incident": ("上报事件", "Incidents")}.items()},

@@ -2,8 +2,9 @@
 
 Roles: `admin` (everything), `commander` (every page and case, read only), `grid_manager`
 (bound to grids: sees and acts on their own cells and cases only) and `planner` (the command
-wall and scenarios). The Flask side (`dashboard.auth`) enforces these decisions on every page,
-callback and data route; nothing here knows about requests.
+wall and scenarios); API keys may also be `producer` (post events, read nothing). The Flask
+side (`dashboard.auth`) enforces these decisions on every page, callback and data route; nothing
+here knows about requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from layers.loop.records import Case
 
 ROLES = ("admin", "commander", "grid_manager", "planner")
 EVERYONE = frozenset(ROLES)
+# API keys may also be `producer`: they post events (the HTTP event API) and read nothing
+KEY_ROLES = (*ROLES, "producer")
+SEE_ALL = frozenset({"admin", "commander"})  # every grid; grid managers their own; others none
 PAGE_ROLES: dict[str, frozenset[str]] = {
     "/": frozenset({"admin", "commander", "planner"}),
     "/grid": frozenset({"admin", "commander", "grid_manager"}),
@@ -48,10 +52,11 @@ class User:
 
 
 def visible_grids(user: User | None) -> frozenset[int] | None:
-    """The grids a user may see: None means every grid; an empty set means none."""
-    if user is None or user.role == "planner":
-        return frozenset()
-    return user.grids if user.role == "grid_manager" else None
+    """The grids a user may see: None means every grid; an empty set means none (planners,
+    producer keys, any role not named here)."""
+    if user is not None and user.role in SEE_ALL:
+        return None
+    return user.grids if user is not None and user.role == "grid_manager" else frozenset()
 
 
 def can_see_grid(user: User | None, grid: int | None) -> bool:

@@ -53,6 +53,13 @@ _LABELS = {  # key: (zh, en)
         "Numerical oscillation: the water surface checkerboards (up to {share:.0%} of deep face "
         "pairs, by up to {size:.2f} m) or {spill:.3g} m³ of water crossed crests above its energy "
         "head. Do not trust this result: rerun with a lower theta or alpha."),
+    "live_weather": (
+        "实时气象：风自 {wind_from:.0f}° 吹来，风速 {speed:.1f} m/s，大气稳定度 {cls}（{method}），"
+        "取自 {km:.1f} km 外的气象站，读数截至 {time}（城市时间）。",
+        "Live weather: wind from {wind_from:.0f}° at {speed:.1f} m/s, stability class {cls} "
+        "({method}), from the weather station {km:.1f} km away, readings as of {time} (city time)."),
+    "method_turner": ("特纳法", "Turner's method"),
+    "method_neutral": ("无云量读数，取中性", "no cloud reading: neutral"),
 }
 for _hazard in hazards.all_hazards():  # the registry's own names: forms, fields, figures
     _LABELS.update({f"form_{f.kind}": (f.zh, f.en) for f in _hazard.forms})
@@ -196,13 +203,39 @@ def live_from_readings(twin, cell_ids: np.ndarray, rain_mm_h: np.ndarray,
     return live
 
 
+WEATHER_READINGS = ("wind_speed_m_s", "wind_from_deg", "cloud_tenths")
+
+
+def weather_from_readings(twin, cell_ids: np.ndarray, readings: dict[str, np.ndarray],
+                          as_of: float) -> dict | None:
+    """sim's `weather_stations` (see sim.weather) from per-cell last readings (NaN = none):
+    every cell with a wind reading, its centre standing for the station."""
+    pos = twin.positions(np.asarray(cell_ids, dtype=np.uint64))
+    speed = np.asarray(readings["wind_speed_m_s"], dtype=float)[:len(pos)]
+    ok = np.flatnonzero(np.isfinite(speed) & (pos >= 0))
+    if not len(ok):
+        return None
+    lat, lng = twin.centers
+    out = {"lat": lat[pos[ok]].tolist(), "lng": lng[pos[ok]].tolist(), "as_of": float(as_of)}
+    for name in WEATHER_READINGS:
+        out[name] = np.asarray(readings[name], dtype=float)[ok].tolist()
+    return out
+
+
 def read_live(bus, twin) -> dict:
-    """Current rain (1 h mean per gauge cell) and water levels (last reading) from the bus."""
+    """Current rain (1 h mean per gauge cell), water levels and the weather stations' wind and
+    cloud (last readings within the hour, as of the snapshot's time) from the bus."""
     from layers.live import snapshot
 
-    return live_from_readings(twin, snapshot.cells(bus),
-                              snapshot.read(bus, "iot.rain_mm_h.mean", "1h"),
+    cells = snapshot.cells(bus)
+    live = live_from_readings(twin, cells, snapshot.read(bus, "iot.rain_mm_h.mean", "1h"),
                               snapshot.read(bus, "iot.water_level_m.last", "1h"))
+    stations = weather_from_readings(
+        twin, cells, {m: snapshot.read(bus, f"iot.{m}.last", "1h") for m in WEATHER_READINGS},
+        snapshot.published_at(bus) or 0.0)
+    if stations:
+        live["weather_stations"] = stations
+    return live
 
 
 # ------------------------------------------------------------------ frames and maps
@@ -332,6 +365,20 @@ def run_warnings(result: Result, lang: str) -> list[str]:
     return [t("warn_oscillation", lang).format(share=float(attrs["check_zigzag_share_max"]),
                                                size=float(attrs["check_zigzag_m_max"]),
                                                spill=float(attrs["check_crest_spill_m3"]))]
+
+
+def live_notes(impact: dict, lang: str, tz: str) -> list[str]:
+    """Which live readings a run started from, and when they were read (city time)."""
+    used = impact.get("live_weather")
+    if not used:
+        return []
+    from twin.settings import city_time
+
+    method = t("method_turner" if used["method"] == "turner" else "method_neutral", lang)
+    return [t("live_weather", lang).format(
+        wind_from=float(used["wind_from_deg"]), speed=float(used["wind_speed_m_s"]),
+        cls=used["stability"], method=method, km=float(used["distance_m"]) / 1000.0,
+        time=city_time(float(used["as_of"]), tz).strftime("%Y-%m-%d %H:%M"))]
 
 
 def headline(impact: dict, lang: str) -> list[tuple[str, str]]:

@@ -180,15 +180,22 @@ DEMO_SHARES = {"iot": 0.35, "video": 0.649, "incident": 0.001}  # ~0.3 hotline r
 
 
 def rules_service(twin, rules_path=None, interval_s: float = 2.0) -> tuple[str, Callable]:
-    """The rules engine as a demo service: alerts -> cases, notifications to the log gateway."""
+    """The rules engine as a demo service: alerts -> cases, notifications to the log gateway,
+    Open311 photos onto their cases."""
     def loop(bus, stop: Callable[[], bool]) -> None:
+        from dashboard.open311_api import settle_photos
         from layers.loop.engine import Engine
         from layers.loop.notify import Dispatcher, LogGateway
         from layers.loop.rules import load as load_rules
 
         engine = Engine(bus, twin, load_rules(rules_path), consumer="demo-rules", start_id="$")
         gateway, dispatcher = LogGateway(bus.home / "notify.log"), Dispatcher(bus)
-        engine.run(stop, interval_s, on_tick=lambda _summary: dispatcher.drain(gateway))
+
+        def after(_summary) -> None:
+            dispatcher.drain(gateway)
+            settle_photos(bus, twin, engine.store)  # citizens' photos onto their new cases
+
+        engine.run(stop, interval_s, on_tick=after)
     return "rules", loop
 
 

@@ -1,13 +1,11 @@
 """HTTP edges of the closed loop on the dashboard's Flask server: Open311 GeoReport v2 and CAP 1.2.
 
 `register_routes(server, bus, twin, api_keys)` adds, under the server the Dash app runs on:
-GET /open311/v2/services.json, GET /open311/v2/services/{code}.json,
-GET|POST /open311/v2/requests.json, GET /open311/v2/requests/{id}.json (JSON only) and
+Open311 GeoReport v2 in JSON and XML (`dashboard.open311_api`),
 GET /cap/alerts/{public id}.xml (the alert's latest CAP message: Alert, Update or Cancel) and
 GET /cap/alerts.atom (an Atom feed of the active alerts). Errors are the GeoReport list
-`[{"code": N, "description": "..."}]`; bodies over 64 KiB are refused with 413 before they are
-read. The routes are thin: the work is in `layers.protocols.open311`, `layers.protocols.cap` and
-`layers.protocols.cap_feed`.
+`[{"code": N, "description": "..."}]`. The routes are thin: the work is in
+`layers.protocols.open311`, `layers.protocols.cap` and `layers.protocols.cap_feed`.
 
 Who may read what: Open311 is public as GeoReport intends (its POST takes an Open311 key, and
 what it shows is redacted); CAP and its feed need a logged-in session or an API key
@@ -22,8 +20,8 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard import open311_api
 from dashboard.http_errors import answer_json
 from dashboard.policy import can_see_alert, visible_grids
 from dashboard.session import KEYS, current_principal
@@ -33,7 +31,7 @@ from layers.loop.cases import CaseStore
 from layers.loop.records import Alert, Place
 from layers.loop.routing import Router
 from layers.protocols.cap_feed import Issuer, atom, message_xml, public_name
-from layers.protocols.open311 import MAX_BODY, Open311, Open311Error
+from layers.protocols.open311 import Open311Error
 
 PREFIXES = ("/open311/", "/cap/")
 NEED_KEY = ("CAP needs a login or an API key: send `Authorization: Bearer KEY` (keys: python -m "
@@ -70,56 +68,20 @@ def register_fallbacks(server: Flask) -> None:
 
 
 def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
-                    store: CaseStore | None = None, keyring=None) -> Blueprint:
+                    store: CaseStore | None = None, keyring=None,
+                    photo_wait_s: float = open311_api.PHOTO_WAIT_S) -> Blueprint:
     """Add the Open311 and CAP routes to a Flask server; returns the blueprint.
 
     `api_keys` are the Open311 keys; `keyring` (a `dashboard.apikeys.KeyRing`, default the one
-    the dashboard installed) holds the keys of the data routes.
+    the dashboard installed) holds the keys of the data routes; `photo_wait_s`: how long an
+    Open311 POST with a photo waits for its case.
     """
     store = store or CaseStore(bus, Router(twin), clock=clock)
     router = store.router or Router(twin)
-    api = Open311(bus, twin, store, api_keys, clock=clock)
     alerts = AlertStore(bus)
     if keyring is not None:
         server.extensions[KEYS] = keyring
     bp = Blueprint("cityops_loop", __name__)
-
-    @bp.errorhandler(Open311Error)
-    def _open311_error(exc: Open311Error):
-        return _json(exc.body(), exc.code)
-
-    @bp.get("/open311/v2/services.json")
-    def services():
-        return _json(api.services())
-
-    @bp.get("/open311/v2/services/<code>.json")
-    def service(code: str):
-        return _json(api.service_definition(code))
-
-    @bp.get("/open311/v2/requests.json")
-    def requests_list():
-        return _json(api.query(request.args.to_dict()))
-
-    @bp.post("/open311/v2/requests.json")
-    def requests_post():
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"request body over {MAX_BODY // 1024} KiB: send less text, link "
-                               f"media with media_url")
-        request.max_content_length = MAX_BODY  # also bounds chunked bodies without a length
-        try:
-            if request.is_json:
-                form = request.get_json(silent=True)
-                if not isinstance(form, dict):
-                    return _error(400, "the JSON body must be an object of GeoReport fields")
-            else:
-                form = request.form.to_dict()
-        except RequestEntityTooLarge:
-            return _error(413, f"request body over {MAX_BODY // 1024} KiB")
-        return _json(api.submit(form), 201)
-
-    @bp.get("/open311/v2/requests/<rid>.json")
-    def request_one(rid: str):
-        return _json(api.get(rid))
 
     issuer = Issuer.of(twin)
 
@@ -160,5 +122,6 @@ def register_routes(server: Flask, bus, twin, api_keys, clock: Clock = wall,
                         headers={"Cache-Control": "private, no-store"})
 
     server.register_blueprint(bp)
+    open311_api.register(server, bus, twin, api_keys, store, clock, photo_wait_s)
     register_fallbacks(server)
     return bp

@@ -66,6 +66,9 @@ FAMILIES: tuple[Family, ...] = (
            "workers agree on (count, level, bounds, twin fingerprint)"),
     Family("ingest:members", "zset", "layers.live.fleet", "ingest processes alive (heartbeat "
            "time): each takes its share of the partitions"),
+    Family("ratelimit:{source}", "hash", "layers.live.ratelimit", "a source's token bucket at "
+           "the HTTP event API (tokens, time; a digest of the API key's name; expires when "
+           "full)"),
     # -- the closed loop ---------------------------------------------------------------------------
     Family("rules:meta", "hash", "layers.loop.rulestate", "rules engine heartbeat, consumer"),
     Family("rules:seen:{hour}", "set", "layers.loop.rulestate", "event ids the rules engine "
@@ -118,6 +121,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("open311:req", "hash", "layers.protocols.open311", "service request id (random, "
            "not enumerable) -> stored request"),
     Family("open311:requests", "zset", "layers.protocols.open311", "request ids by time"),
+    Family("open311:media", "hash", "layers.protocols.open311", "service request id -> the "
+           "photo uploaded with it (or empty for a media_url), until it is on the request's case"),
     Family("scenario:active", "string", "dashboard.overlay", "the what-if shown on the wall"),
     Family("sessions:{sid}", "string", "dashboard.session_store", "user name of a live "
            "dashboard session (random id; expires when idle, deleted on logout)"),
@@ -271,6 +276,10 @@ class Keys:
     def ingest_members(self) -> str:
         return self._k("ingest:members")
 
+    def ratelimit(self, subject: str) -> str:
+        """`ratelimit:{source}`: one source's token bucket (`subject`: a digest)."""
+        return self._k(f"ratelimit:{_token(subject, 'rate-limit subject')}")
+
     # loop ------------------------------------------------------------------------------------------
     @property
     def rules_meta(self) -> str:
@@ -321,7 +330,7 @@ class Keys:
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:
-        if name not in ("req", "requests"):
+        if name not in ("req", "requests", "media"):
             raise ValueError(f"no open311 key {name!r}")
         return self._k(f"open311:{name}")
 

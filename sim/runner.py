@@ -28,6 +28,9 @@ LIVE_KEYS = {
     "wind_from_deg": "current wind direction (degrees the wind blows from)",
     "wind_speed_m_s": "current wind speed (m/s)",
     "stability": "current Pasquill-Gifford class A-F",
+    "weather_stations": "{'lat', 'lng', 'wind_speed_m_s', 'wind_from_deg', 'cloud_tenths': "
+                        "[...], 'as_of': unix s}: wind and stability at the release point "
+                        "from the nearest station (sim.weather), recorded in the result",
 }
 
 

@@ -20,6 +20,10 @@ about the city, not about the server the software happens to run on.
 | largest twin build   | `CITYOPS_MAX_CELLS`    | 5,000,000 cells                           |
 | API keys file | `CITYOPS_API_KEYS` | `home/api_keys.yaml` (0600; digests) |
 | Secure cookie flag | `CITYOPS_SECURE_COOKIES` | off: set 1 when served over HTTPS |
+| event API body limit | `CITYOPS_HTTP_MAX_BYTES` | 10 MB (10485760 bytes) |
+| event API rate per key | `CITYOPS_EVENTS_RATE` / `CITYOPS_EVENTS_BURST` | 10,000 events/s, 100,000 |
+| Open311 CORS origins | `CITYOPS_OPEN311_CORS` | none (comma-separated origins, or `*`) |
+| Open311 demo key | `CITYOPS_OPEN311_KEYS` unset | `home/open311_key` (made once, 0600) |
 """
 
 from __future__ import annotations
@@ -68,6 +72,15 @@ def open311_keys() -> set[str]:
     return {k.strip() for k in os.environ.get("CITYOPS_OPEN311_KEYS", "").split(",") if k.strip()}
 
 
+def open311_demo_keys() -> set[str]:
+    """The Open311 keys of `cityops demo`: `$CITYOPS_OPEN311_KEYS` when set, else one key made
+    once under the home (`home/open311_key`, 0600), which the demo prints."""
+    if keys := open311_keys():
+        return keys
+    made = private_file(home() / "open311_key", lambda: secrets.token_urlsafe(18))
+    return {made.read_text().strip()}
+
+
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 
@@ -91,6 +104,25 @@ def secure_cookies() -> bool:
 def tile_url() -> str | None:
     """An optional XYZ raster basemap template, `$CITYOPS_TILE_URL`."""
     return os.environ.get("CITYOPS_TILE_URL") or None
+
+
+def http_max_bytes() -> int:
+    """The largest body the HTTP event API reads: `$CITYOPS_HTTP_MAX_BYTES`, default 10 MB."""
+    return _positive_int("CITYOPS_HTTP_MAX_BYTES", 10 * 2**20)
+
+
+def events_rate() -> tuple[float, float]:
+    """(events/s, burst) an event API key may send unless its entry says otherwise:
+    `$CITYOPS_EVENTS_RATE` (10,000) and `$CITYOPS_EVENTS_BURST` (100,000)."""
+    return (float(_positive_int("CITYOPS_EVENTS_RATE", 10_000)),
+            float(_positive_int("CITYOPS_EVENTS_BURST", 100_000)))
+
+
+def open311_cors() -> tuple[str, ...]:
+    """Origins a browser may call Open311 from: `$CITYOPS_OPEN311_CORS`, comma separated
+    (`https://app.example.org`, or `*` for any); none by default."""
+    return tuple(o.strip().rstrip("/") for o in os.environ.get("CITYOPS_OPEN311_CORS",
+                                                                "").split(",") if o.strip())
 
 
 def number(name: str, default: float) -> float:

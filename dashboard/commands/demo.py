@@ -7,6 +7,7 @@ dashboard on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 
 from dashboard.commands.common import DEMOS, demo_twin, print_json
 
@@ -33,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="feed IoT straight into Redis (no broker, no bridge)")
     parser.add_argument("--twin-only", action="store_true",
                         help="only build the demo twin and print its summary")
+    parser.add_argument("--open311-keys", metavar="K1,K2",
+                        default=os.environ.get("CITYOPS_OPEN311_KEYS", ""),
+                        help="API keys accepted by POST /open311/v2/requests.json, as for "
+                             "`cityops serve` (default $CITYOPS_OPEN311_KEYS, else a key made "
+                             "once under $CITYOPS_HOME, printed at start)")
     parser.set_defaults(func=run)
 
 
@@ -45,9 +51,14 @@ def dashboard_service(twin, host: str, port: int):
         from werkzeug.serving import make_server
 
         from dashboard.app import create_app
+        from twin import settings
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # keep the live counts readable
-        server = make_server(host, port, create_app(twin, bus=bus).server, threaded=True)
+        keys = settings.open311_demo_keys()
+        print(f"Open311 key (api_key of POST /open311/v2/requests.json): "
+              f"{', '.join(sorted(keys))}", flush=True)
+        server = make_server(host, port, create_app(twin, bus=bus, api_keys=keys).server,
+                             threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -59,6 +70,8 @@ def dashboard_service(twin, host: str, port: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.open311_keys.strip():  # the dashboard service reads them as `serve` does
+        os.environ["CITYOPS_OPEN311_KEYS"] = args.open311_keys
     twin = demo_twin(args.resolution, args.seed, name=args.demo)
     if args.twin_only:
         print_json(twin.summary())

@@ -100,6 +100,9 @@ def _serve_one(args: argparse.Namespace, twin, bus) -> int:
         raise CliError(str(exc) if args.users is None or str(args.users) in str(exc)
                        else f"{args.users}: {exc}") from exc
     print(f"CityOps Twin dashboard on http://{args.host}:{args.port}", flush=True)
+    if not keys:
+        print("Open311 POST refuses every request: give keys with --open311-keys or "
+              "$CITYOPS_OPEN311_KEYS", flush=True)
 
     def interrupt(*_) -> None:
         raise KeyboardInterrupt

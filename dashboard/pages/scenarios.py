@@ -88,7 +88,7 @@ add_labels({
     "scn_lng": {"zh": "经度", "en": "Longitude"},
     "scn_click_hint": {"zh": "点击地图设置位置，或选择设施", "en": "Click the map to place it, or choose a facility"},
     "scn_live": {"zh": "使用当前实时数据", "en": "Start from live readings"},
-    "scn_live_on": {"zh": "降雨与水位取自实时图层", "en": "Rain and water levels come from the live layers"},
+    "scn_live_on": {"zh": "降雨、水位及气象站的风与云量取自实时图层", "en": "Rain, water levels and the weather stations' wind and cloud come from the live layers"},
     "scn_live_off": {"zh": "未连接实时数据总线，无法使用", "en": "No live bus connected: unavailable"},
     "scn_run": {"zh": "运行推演", "en": "Run"},
     "scn_time": {"zh": "时间", "en": "Time"},
@@ -243,6 +243,8 @@ def impact_view(run_id: str, lang: str) -> list:
                      className="kpi") for label, value in sv.headline(impact, lang)]
     warnings = [dmc.Alert(text, title=t("scn_warning", lang), color="orange", className="scn-warning")
                 for text in sv.run_warnings(result, lang)]
+    warnings += [dmc.Alert(text, color="blue", className="scn-live-note")
+                 for text in sv.live_notes(impact, lang, twin.timezone)]
     return [*warnings, html.Div(kpis, className="kpis scn-kpis"),
             html.Div(className="scn-impact-grid", children=[
                 dcc.Graph(figure=sv.severity_figure(impact, lang), className="scn-chart",

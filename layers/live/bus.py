@@ -208,7 +208,7 @@ class Bus:
                 return None
             secret = self.redis.connection_pool.connection_kwargs.get("password") or ""
             shown = quote(secret, safe="") if show_secret else "****"
-            return f"redis://:{shown}@127.0.0.1:{port}/0"
+            return f"redis://default:{shown}@127.0.0.1:{port}/0"  # redis-cli -u needs the user
         parts = urlsplit(self.url or "")
         if parts.password and not show_secret:
             netloc = parts.netloc.replace(f":{parts.password}@", ":****@")

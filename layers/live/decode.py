@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,19 @@ from layers.live.idset import IdSet
 from layers.live.validate import Events, validate
 
 FRAME_COLUMNS = ("id", "ts", "lat", "lng", "pos")
+
+
+class SizeError(ValueError):
+    """An Arrow batch over a size limit (bytes, decoded bytes or rows): send smaller batches."""
+
+
+def payload_record(payload: bytes, reason: str, stream: str, excerpt: int = 256,
+                   **extra: str) -> dict[str, str | bytes]:
+    """A dead letter for a whole payload a door refused: the reason, where it came from
+    (`stream`, `extra`), an excerpt of `excerpt` bytes, its size and SHA-256."""
+    return {"reason": reason, "stream": stream, **{k: v[:256] for k, v in extra.items()},
+            "payload": payload[:excerpt], "bytes": str(len(payload)),
+            "sha256": hashlib.sha256(payload).hexdigest(), "time": repr(time.time())}
 
 
 @dataclass
@@ -113,7 +127,7 @@ class Decoder:
             eid = items[i][0]
             try:
                 f = fields[i]
-                table = self._arrow(f[f.index(b"arrow") + 1])
+                table = self.arrow_table(f[f.index(b"arrow") + 1])
             except (pa.ArrowException, OSError, ValueError, IndexError, TypeError) as exc:
                 out.dead.append(DeadRow(_entry_id(eid), f"broken Arrow batch: {exc}",
                                         _fields_dict(fields[i])))
@@ -131,23 +145,24 @@ class Decoder:
                 pd.DataFrame(columns=list(FRAME_COLUMNS))
         return out
 
-    def _arrow(self, blob) -> pa.Table:
-        """The table of a batch entry, after checking its sizes without decoding it."""
+    def arrow_table(self, blob) -> pa.Table:
+        """The table of a batch entry, after checking its sizes without decoding it (a
+        `SizeError` over a limit, a ValueError or an Arrow error when it is no Arrow stream)."""
         limits = self.limits
         if not isinstance(blob, bytes | bytearray | memoryview):
             raise TypeError("the arrow field must hold the bytes of an Arrow IPC stream")
         if len(blob) > limits.entry_bytes:
-            raise ValueError(f"the entry is {len(blob):,} bytes, over the {limits.entry_bytes:,} "
+            raise SizeError(f"the entry is {len(blob):,} bytes, over the {limits.entry_bytes:,} "
                              f"limit: send smaller batches")
         try:
             size = decoded_size(blob)
         except (ArrowSizeError, struct.error) as exc:
             raise ValueError(f"not an Arrow IPC stream ({exc})") from exc
         if size.decoded_bytes > limits.decoded_bytes:
-            raise ValueError(f"decompresses to {size.decoded_bytes:,} bytes, over the "
+            raise SizeError(f"decompresses to {size.decoded_bytes:,} bytes, over the "
                              f"{limits.decoded_bytes:,} limit: send smaller batches")
         if size.rows > limits.batch_rows:
-            raise ValueError(f"{size.rows:,} rows, over the {limits.batch_rows:,} limit: send "
+            raise SizeError(f"{size.rows:,} rows, over the {limits.batch_rows:,} limit: send "
                              f"smaller batches")
         return pa.ipc.open_stream(blob).read_all()
 

@@ -39,6 +39,10 @@ CATEGORY_P = {"noise": 0.18, "garbage": 0.18, "road_damage": 0.1, "streetlight":
               "epidemic": 0.01, "other": 0.1}
 SOURCE_P = {"hotline": 0.5, "grid_inspector": 0.3, "app": 0.12, "110": 0.04, "119": 0.02,
             "120": 0.02}
+# A weather station reports these beside its temperature, each time it reports (synthetic: a
+# coastal breeze turning with the day, clouds drifting, sunshine dimmed by cloud as in Kasten,
+# F. & Czeplak, G. (1980), Solar Energy 24, 177-189: 1 - 0.75 (N/8)^3.4, N here in tenths)
+WEATHER_METRICS = ("wind_speed_m_s", "wind_from_deg", "cloud_tenths", "solar_w_m2")
 ANOMALIES = ("flood", "gas", "parking", "crowd", "fever")
 PLATE_CHARS = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"))
 
@@ -85,6 +89,8 @@ class Feed:
             else np.zeros(0, str)
         self.s_period = twin.sensors["interval_s"].to_numpy(float) if len(twin.sensors) \
             else np.zeros(0)
+        self.s_weather = (twin.sensors["kind"].astype(str).to_numpy() == "weather") \
+            if len(twin.sensors) and "kind" in twin.sensors else np.zeros(0, bool)
         self.s_phase = self.rng.uniform(0, 1, len(self.s_period)) * self.s_period
         self.c_lat, self.c_lng = _xy(twin.cameras)
         cpos = twin.locate(self.c_lat, self.c_lng)
@@ -126,9 +132,29 @@ class Feed:
             if sel.any():
                 v = base + amp * _diurnal(ts[sel], peak) + self.rng.normal(0, sd, sel.sum())
                 value[sel] = np.maximum(v, floor)
+        wx = who[self.s_weather[who]] if len(self.s_weather) else who[:0]
+        if len(wx):  # each weather report carries wind, cloud and sunshine too
+            wts = ts[self.s_weather[who]]
+            who = np.concatenate([who, np.tile(wx, len(WEATHER_METRICS))])
+            ts = np.concatenate([ts, np.tile(wts, len(WEATHER_METRICS))])
+            metric = np.concatenate([metric, np.repeat(WEATHER_METRICS, len(wx))])
+            value = np.concatenate([value, self._weather(wts)])
         return pa.table({"id": self._ids(len(who)), "ts": ts, "lat": self.s_lat[who],
                          "lng": self.s_lng[who], "sensor": self.twin.sensors["id"].to_numpy()[who],
                          "metric": metric, "value": value.round(3)})
+
+    def _weather(self, ts: np.ndarray) -> np.ndarray:
+        """Wind speed, wind direction, cloud and sunshine at times `ts`, in WEATHER_METRICS order
+        (one block of len(ts) each)."""
+        n = len(ts)
+        speed = np.maximum(3.5 + 1.5 * _diurnal(ts, 15.0) + self.rng.normal(0, 0.6, n), 0.0)
+        # the sea breeze (from the east-south-east) by day, a land breeze (west) by night
+        wind_from = (200.0 - 90.0 * _diurnal(ts, 15.0) + self.rng.normal(0, 15.0, n)) % 360.0
+        cloud = np.clip(4.0 + 3.0 * np.sin(2 * np.pi * ts / 21_600.0)
+                        + self.rng.normal(0, 0.8, n), 0.0, 10.0).round()
+        daylight = np.maximum(_diurnal(ts, 12.5) - 0.1, 0.0) / 0.9
+        solar = 900.0 * daylight * (1.0 - 0.75 * (cloud / 10.0) ** 3.4)
+        return np.concatenate([speed, wind_from, cloud, solar])
 
     def video(self, t0: float, t1: float, n: int) -> pa.Table:
         if not len(self.c_lat) or n <= 0:

@@ -71,17 +71,20 @@ class Fleet:
         for p in self._ids():
             if len(self.workers) >= want:
                 break
-            if p in self.workers:
-                continue
-            worker = Worker(self.bus, self.twin, consumer=self._name(p), partition=p,
-                            partitions=self.partitions, **self.worker_args)
-            try:
-                worker.start(wait_s=0.0)
-            except LeaseLost:
-                continue  # held by another process
-            self.workers[p] = worker
-            log.info("%s took ingest partition %s", self.consumer, p)
+            if p not in self.workers and self._take(p):
+                log.info("%s took ingest partition %s", self.consumer, p)
         self.health.report(self.consumer, "running" if self.workers else "standby")
+
+    def _take(self, p: int | None) -> bool:
+        """Start a worker on partition `p` if its lease is free; True if we hold it now."""
+        worker = Worker(self.bus, self.twin, consumer=self._name(p), partition=p,
+                        partitions=self.partitions, **self.worker_args)
+        try:
+            worker.start(wait_s=0.0)
+        except LeaseLost:
+            return False  # held by another process
+        self.workers[p] = worker
+        return True
 
     def _name(self, p: int | None) -> str:
         return self.consumer if p is None else f"{self.consumer}.p{p}"
@@ -139,15 +142,8 @@ class Fleet:
         deadline = time.monotonic() + timeout_s
         while not stop() and time.monotonic() < deadline:
             for p in self._ids():
-                if p in self.workers:
-                    continue
-                worker = Worker(self.bus, self.twin, consumer=self._name(p), partition=p,
-                                partitions=self.partitions, **self.worker_args)
-                try:
-                    worker.start(wait_s=0.0)
-                    self.workers[p] = worker
-                except LeaseLost:
-                    continue
+                if p not in self.workers:
+                    self._take(p)
             if len(self.workers) == len(self._ids()):
                 break
             pause(0.2, stop)

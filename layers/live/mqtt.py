@@ -12,10 +12,8 @@ acknowledging and retries with backoff, so the broker keeps the message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,6 +22,7 @@ import redis
 
 from layers.clock import pause
 from layers.live.bus import Bus
+from layers.live.decode import payload_record
 from layers.live.health import HealthStore
 from layers.live.producer import Producer
 
@@ -107,7 +106,8 @@ class Bridge:
                 raise ValueError(f"topic {topic!r} is not {self.prefix}/iot|video|incident/...")
             events = decode_payload(payload, self.max_bytes)
         except ValueError as exc:
-            self.bus.dead_letter(_dead(topic, payload, str(exc)))
+            self.bus.dead_letter(payload_record(payload, str(exc), "mqtt", EXCERPT,
+                                                topic=topic))
             self.counts["dead"] += 1
             return
         if events:
@@ -175,13 +175,6 @@ class Bridge:
                     self.client.disconnect()
                     self.client = None
         self.health.report(self.client_id, "stopped")
-
-
-def _dead(topic: str, payload: bytes, reason: str) -> dict[str, str | bytes]:
-    """A dead letter for a payload: its topic, the reason, an excerpt, its size and hash."""
-    return {"reason": reason, "stream": "mqtt", "topic": topic[:256],
-            "payload": payload[:EXCERPT], "bytes": str(len(payload)),
-            "sha256": hashlib.sha256(payload).hexdigest(), "time": repr(time.time())}
 
 
 class Sender:

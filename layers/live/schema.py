@@ -16,7 +16,9 @@ REQUIRED = {
     "video": ("id", "ts", "lat", "lng", "camera", "label"),
     "incident": ("id", "ts", "lat", "lng", "source", "category", "severity"),
 }
-METRICS = ("water_level_m", "rain_mm_h", "pm25", "co_ppm", "temp_c", "smoke")
+METRICS = ("water_level_m", "rain_mm_h", "pm25", "co_ppm", "temp_c", "smoke",
+           # weather stations: what a toxic-release what-if started from live readings needs
+           "wind_speed_m_s", "wind_from_deg", "cloud_tenths", "solar_w_m2")
 LABELS = ("person", "vehicle", "crowd", "smoke", "fire", "thrown_object", "illegal_parking",
           "fever")
 CATEGORIES = ("waterlogging", "gas_leak", "fire", "crowd", "thrown_object", "illegal_parking",
@@ -37,6 +39,8 @@ FUTURE_TOLERANCE_S = 300.0
 METRIC_BOUNDS = {  # iot `value` by metric: (low, high)
     "water_level_m": (-20.0, 100.0), "rain_mm_h": (0.0, 500.0), "pm25": (0.0, 5_000.0),
     "co_ppm": (0.0, 50_000.0), "temp_c": (-80.0, 80.0), "smoke": (0.0, 1.0),
+    "wind_speed_m_s": (0.0, 120.0), "wind_from_deg": (0.0, 360.0), "cloud_tenths": (0.0, 10.0),
+    "solar_w_m2": (0.0, 1_500.0),
 }
 VIDEO_COUNT_MAX = 100_000.0  # people/vehicles in one detection
 SEVERITIES = (1.0, 2.0, 3.0, 4.0)
@@ -101,7 +105,9 @@ def layer_names() -> list[str]:
 LAYERS = layer_names()
 
 METRIC_UNITS = {"water_level_m": "m", "rain_mm_h": "mm h-1", "pm25": "ug m-3", "co_ppm": "ppm",
-                "temp_c": "degC", "smoke": "1"}  # UDUNITS spellings, for files and APIs
+                "temp_c": "degC", "smoke": "1", "wind_speed_m_s": "m s-1",
+                "wind_from_deg": "degree", "cloud_tenths": "1", "solar_w_m2": "W m-2",
+                }  # UDUNITS spellings, for files and APIs
 
 
 def layer_variable(name: str) -> str:

@@ -256,6 +256,11 @@ def cells(bus: Bus) -> np.ndarray:
     return SnapshotStore(bus).cells()
 
 
+def published_at(bus: Bus) -> float | None:
+    """When the snapshot was last published (unix seconds), None before the first."""
+    return SnapshotStore(bus).time()
+
+
 def changes_since(bus: Bus, since: int) -> tuple[int, np.ndarray | None, set[str]]:
     """What changed after a version (see `SnapshotStore.changes_since`)."""
     return SnapshotStore(bus).changes_since(since)

@@ -11,7 +11,17 @@ follows its case (`open` while the case is open, `closed` once resolved or close
 status sentence in Chinese and English (`PUBLIC_STATUS`) as `status_notes`, never the case's
 internal notes or id; the description and address are redacted (`layers.protocols.redact`).
 Errors carry the HTTP code and a description, rendered by the web layer as the spec's list
-`[{"code": 400, "description": "..."}]`.
+`[{"code": 400, "description": "..."}]` (or its XML).
+
+A request without lat/long is located from its `address_string` through the twin's gazetteer
+(`twin.gazetteer`: street/town, community, zone and facility names in Chinese, pinyin or
+English); one it cannot place is refused naming the address and the fix.
+
+A request's photo (uploaded with it) or `media_url` goes onto its case once the case exists
+(`settle`): the photo, held meanwhile in `open311:media`, is stored with the case by the
+`keep_photo` the web layer gives (`dashboard.media`, served only to who may see the case), and a
+`note` by `open311` on the case carries the photo and the URL. An uploaded photo's URL names the
+case, so the public view does not show it (a citizen's own link is shown, unless personal).
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ import json
 import math
 import re
 import secrets
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +46,8 @@ from twin import settings
 
 MAX_BODY = 64 * 1024
 MAX_FIELD = 200
-DEFAULT_DAYS = 90
+MAX_DESCRIPTION = 4000  # GeoReport v2: description is at most 4,000 characters
+DEFAULT_DAYS = 90       # GeoReport v2: the default and the longest date range of a query
 MAX_RESULTS = 1000
 # what a citizen reads about a request, by its case's status (None: no case yet)
 PUBLIC_STATUS: dict[str | None, tuple[str, str]] = {
@@ -96,12 +109,26 @@ class Open311:
     """GeoReport v2 on a case store: services, submit, get, query."""
 
     def __init__(self, bus: Bus, twin, store: CaseStore, api_keys=(), clock: Clock = wall,
-                 lang: str = "zh") -> None:
+                 lang: str = "zh",
+                 keep_photo: Callable[[str, bytes], tuple[str, str]] | None = None) -> None:
+        """`keep_photo(case id, bytes)` stores a photo with a case: (its name, its path on the
+        server that received the request, whose address `submit` was given)."""
         self.bus, self.twin, self.store, self.clock = bus, twin, store, clock
+        self.keep_photo = keep_photo
         self.api_keys = {k for k in api_keys if k}
         self.lang = lang
         self.redis, self.keys = bus.redis, bus.keys
         self.tz = twin.timezone
+        self._gazetteer = None
+
+    @property
+    def gazetteer(self):
+        """The twin's gazetteer, built on the first address to locate."""
+        if self._gazetteer is None:
+            from twin.gazetteer import Gazetteer
+
+            self._gazetteer = Gazetteer.of(self.twin)
+        return self._gazetteer
 
     def iso(self, ts: float | None) -> str | None:
         """ISO 8601 with the city's explicit offset, as GeoReport requires."""
@@ -145,7 +172,7 @@ class Open311:
             if name not in FIELDS:
                 raise Open311Error(400, f"unknown field {name!r}: GeoReport v2 fields are "
                                         f"{', '.join(FIELDS)}")
-            limit = S.MAX_TEXT_CHARS if name == "description" else MAX_FIELD
+            limit = MAX_DESCRIPTION if name == "description" else MAX_FIELD
             if not isinstance(value, str | int | float) or len(str(value)) > limit:
                 raise Open311Error(400, f"{name} must be text of at most {limit} characters")
         code = str(form.get("service_code") or "")
@@ -153,13 +180,7 @@ class Open311:
             raise Open311Error(400, "service_code is required: choose one from services.json")
         if code not in S.CATEGORIES:
             raise Open311Error(400, f"service_code {code!r} is not a service: see services.json")
-        if form.get("lat") in (None, "") or form.get("long") in (None, ""):
-            raise Open311Error(400, "lat and long are required: this server locates requests on "
-                                    "its map and does not geocode address_string/address_id")
-        try:
-            lat, lng = float(form["lat"]), float(form["long"])
-        except (TypeError, ValueError) as exc:
-            raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
+        lat, lng = self._location(form)
         if not (math.isfinite(lat) and math.isfinite(lng) and abs(lat) <= 90 and abs(lng) <= 180):
             raise Open311Error(400, "lat must be in [-90, 90] and long in [-180, 180]")
         if int(self.twin.locate(np.array([lat]), np.array([lng]))[0]) < 0:
@@ -174,28 +195,111 @@ class Open311:
         clean.update(lat=lat, long=lng, service_code=code)
         return clean
 
-    def submit(self, form: dict) -> list[dict]:
-        """Store a valid request and publish its incident event, atomically."""
+    def _location(self, form: dict) -> tuple[float, float]:
+        """lat/long as given, else the place its address_string names (an Open311Error when
+        neither gives one)."""
+        if form.get("lat") in (None, "") or form.get("long") in (None, ""):
+            address = str(form.get("address_string") or "").strip()
+            if not address:
+                raise Open311Error(400, "a location is required: give lat and long, or an "
+                                        "address_string naming a street/town, community or "
+                                        "facility")
+            place = self.gazetteer.find(address)
+            if place is None:
+                raise Open311Error(400, f"address_string {address!r} names no place this city "
+                                        f"knows: give lat and long, or a street/town, community "
+                                        f"or facility name in Chinese, pinyin or English (e.g. "
+                                        f"{'; '.join(self.gazetteer.examples())})")
+            return place.lat, place.lng
+        try:
+            return float(form["lat"]), float(form["long"])
+        except (TypeError, ValueError) as exc:
+            raise Open311Error(400, "lat and long must be decimal degrees (WGS-84)") from exc
+
+    def submit(self, form: dict, photo: bytes | None = None, base_url: str = "") -> list[dict]:
+        """Store a valid request and publish its incident event, atomically (`photo`: an image
+        uploaded with it, already checked by the web layer, held until the case exists;
+        `base_url`: the server's address, which its media_url will start with)."""
         req = self.validate(form)
+        if photo is not None and req.get("media_url"):
+            raise Open311Error(400, "send media_url or a media file, not both")
         now = self.clock()
         rid = new_request_id()
         req.update(service_request_id=rid, requested=now, event=f"open311-{rid}")
+        if photo is not None or req.get("media_url"):
+            req.update(pending=True, upload=photo is not None)
+            if photo is not None:
+                req["base"] = base_url
         event = {"id": req["event"], "ts": repr(now), "lat": repr(req["lat"]),
                  "lng": repr(req["long"]), "source": "app", "category": req["service_code"],
                  "severity": "2", "text": req.get("description", "")[:S.MAX_TEXT_CHARS]}
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.open311("req"), rid, json.dumps(req, ensure_ascii=False))
         pipe.zadd(self.keys.open311("requests"), {rid: now})
+        if req.get("pending"):
+            pipe.hset(self.keys.open311("media"), rid, photo or b"")
         pipe.xadd(self.bus.stream("incident"), event)
         pipe.execute()
         return [{"service_request_id": rid,
                  "service_notice": "已受理，将转交责任部门 / received and routed to the "
                                    "responsible department", "account_id": None}]
 
+    # -- photos and links onto the case ----------------------------------------------------------
+    def settle(self, req: dict, case=None) -> dict:
+        """Put a request's photo and media_url on its case once the case exists (once: whoever
+        takes the held photo out of `open311:media` writes the note); the request as it is now."""
+        if not req.get("pending"):
+            return req
+        case = case or self._case(req)
+        if case is None or (req.get("upload") and self.keep_photo is None):
+            return req
+        rid, held = req["service_request_id"], self.keys.open311("media")
+        photo = self.redis.hget(held, rid)
+        context, url = {}, req.get("media_url")
+        if photo:
+            name, path = self.keep_photo(case.id, photo)
+            context["photos"], url = [name], req.get("base", "") + path
+        if not self.redis.hdel(held, rid):  # another reader settled it meanwhile
+            return self._req(rid)
+        req = {**req, "pending": False, "media_url": url}
+        self.redis.hset(self.keys.open311("req"), rid, json.dumps(req, ensure_ascii=False))
+        what = "市民上传的照片 / photo uploaded by the citizen" if photo else \
+            "市民提供的链接 / link given by the citizen"
+        self.store.act(case.id, "note", actor="open311", note=f"{what}: {url}",
+                       context={**context, "media_url": url, "service_request_id": rid})
+        return req
+
+    def settle_pending(self, limit: int = 200) -> int:
+        """`settle` the requests still waiting for their case (at most `limit` a call, run after
+        each tick of the rules engine); how many went onto their case."""
+        held = self.redis.hkeys(self.keys.open311("media"))  # names only, never the photos
+        rids = [r.decode() if isinstance(r, bytes) else r for r in held[:limit]]
+        raws = self.redis.hmget(self.keys.open311("req"), rids) if rids else []
+        return sum(not self.settle(json.loads(raw)).get("pending") for raw in raws if raw)
+
+    def settle_soon(self, rid: str, wait_s: float) -> dict:
+        """`settle` a new request, waiting up to `wait_s` seconds for its case to be opened."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            req = self.settle(self._req(rid))
+            if not req.get("pending") or time.monotonic() >= deadline:
+                return req
+            time.sleep(0.1)
+
+    def _case(self, req: dict):
+        cid = self.store.by_event(req["event"])
+        return self.store.get(cid) if cid else None
+
+    def _req(self, rid: str) -> dict:
+        raw = self.redis.hget(self.keys.open311("req"), rid)
+        if raw is None:
+            raise Open311Error(404, f"no service request {rid!r}")
+        return json.loads(raw)
+
     # -- reading ----------------------------------------------------------------------------------
     def _view(self, req: dict) -> dict:
-        cid = self.store.by_event(req["event"])
-        case = self.store.get(cid) if cid else None
+        case = self._case(req)
+        req = self.settle(req, case)
         view = {"service_request_id": req["service_request_id"], "status": "open",
                 "status_notes": public_status(None),
                 "service_name": self.store.categories.label(req["service_code"], self.lang),
@@ -206,7 +310,7 @@ class Open311:
                 "address": redact(req.get("address_string")),
                 "address_id": redact(req.get("address_id")),
                 "zipcode": None, "lat": req["lat"], "long": req["long"],
-                "media_url": _public_url(req.get("media_url"))}
+                "media_url": None if req.get("upload") else _public_url(req.get("media_url"))}
         if case is not None:
             view.update(status="open" if case.status in OPEN else "closed",
                         status_notes=public_status(case.status),
@@ -217,10 +321,7 @@ class Open311:
         return view
 
     def get(self, rid: str) -> list[dict]:
-        raw = self.redis.hget(self.keys.open311("req"), rid)
-        if raw is None:
-            raise Open311Error(404, f"no service request {rid!r}")
-        return [self._view(json.loads(raw))]
+        return [self._view(self._req(rid))]
 
     def query(self, args: dict) -> list[dict]:
         """GET requests.json: by ids, or by service_code/status within start/end dates."""
@@ -234,6 +335,10 @@ class Open311:
             else end - DEFAULT_DAYS * 86400
         if start > end:
             raise Open311Error(400, "start_date is after end_date")
+        if end - start > DEFAULT_DAYS * 86400:
+            raise Open311Error(400, f"start_date to end_date spans {(end - start) / 86400:.0f} "
+                                    f"days: GeoReport v2 allows at most {DEFAULT_DAYS}; ask for "
+                                    f"several ranges")
         statuses = {s.strip() for s in str(args.get("status") or "").split(",") if s.strip()}
         if statuses - {"open", "closed"}:
             raise Open311Error(400, "status must be open, closed or both (open,closed)")

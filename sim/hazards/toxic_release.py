@@ -13,7 +13,7 @@ import xarray as xr
 from pydantic import Field as Spec
 from pydantic import field_validator
 
-from sim import plume
+from sim import plume, weather
 from sim.hazards import base as hz
 from sim.spec import Strict
 
@@ -41,11 +41,24 @@ class ToxicParams(Strict):
         return value
 
 
+def wind(p: ToxicParams, place: hz.Place, live: dict) -> tuple[float, float, str, dict | None]:
+    """(wind from, wind speed, stability, record of the live readings used or None).
+
+    Live values given as such win; else the nearest weather station's readings
+    (`live['weather_stations']`, see `sim.weather`); else the scenario's parameters."""
+    stations = live.get("weather_stations")
+    if stations and not ({"wind_from_deg", "wind_speed_m_s", "stability"} & set(live)):
+        found = weather.at_point(stations, place.lat, place.lng)
+        if found is not None:
+            return found.wind_from_deg, found.wind_speed_m_s, found.stability, found.record()
+    return (float(live.get("wind_from_deg", p.wind_from_deg)),
+            float(live.get("wind_speed_m_s", p.wind_speed_m_s)),
+            str(live.get("stability", p.stability)), None)
+
+
 def on_twin(p: ToxicParams, twin, place: hz.Place, live: dict) -> tuple[dict, float, float, str]:
     """(plume fields on the twin's cells, wind from, wind speed, stability); live wind wins."""
-    wind_from = float(live.get("wind_from_deg", p.wind_from_deg))
-    wind_speed = float(live.get("wind_speed_m_s", p.wind_speed_m_s))
-    stability = str(live.get("stability", p.stability))
+    wind_from, wind_speed, stability, _ = wind(p, place, live)
     clat, clng = twin.centers
     out = plume.on_cells(clat, clng, source_lat=place.lat, source_lng=place.lng,
                          chemical_name=p.chemical, release_g_s=p.release_g_s,
@@ -59,6 +72,7 @@ def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
     """The plume on the twin, its front moving out at the wind speed; AEGL classes."""
     p = sc.params
     out, wind_from, wind_speed, stability = on_twin(p, twin, place, live)
+    used = wind(p, place, live)[3]
     times = np.arange(0.0, sc.duration + 1e-9, sc.output_every)
     reached = out["x_m"][None, :] <= wind_speed * times[:, None]  # the plume front moves at u
     ppm = np.where(reached, out["ppm"][None, :], 0.0).astype(np.float32)
@@ -67,11 +81,13 @@ def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
                     coords={"time": ("time", times, {"units": "s"})},
                     attrs={"model": "Gaussian plume, Pasquill-Gifford", "chemical": p.chemical,
                            "wind_from_deg": wind_from, "wind_speed_m_s": wind_speed,
-                           "stability": stability})
+                           "stability": stability,
+                           **({"live_weather": used} if used else {})})
     _, aegl = plume.chemical(p.chemical)
     extras = {"chemical": p.chemical, "aegl_ppm": [None if np.isnan(a) else float(a)
                                                    for a in aegl],
-              "wind_from_deg": wind_from, "wind_speed_m_s": wind_speed, "stability": stability}
+              "wind_from_deg": wind_from, "wind_speed_m_s": wind_speed, "stability": stability,
+              **({"live_weather": used} if used else {})}
     return hz.Outcome(ds, out["aegl"], out["aegl"] >= 2, extras)
 
 

@@ -115,7 +115,7 @@ def test_open311_reading_stays_public_and_posting_needs_its_key(client):
 
 @pytest.mark.parametrize("path", [
     "/open311/", "/open311/nope", "/open311/v2/", "/open311/v2/requests/x/y.json",
-    "/open311/v2/requests.xml", "/cap/", "/cap/alerts", "/cap/alerts/", "/cap/feed.atom",
+    "/open311/v2/requests.csv", "/cap/", "/cap/alerts", "/cap/alerts/", "/cap/feed.atom",
     "/cap/alerts/x.json", "/cap/../cases",
 ])
 def test_unknown_paths_under_the_protocols_answer_404_json_not_the_app_shell(client, path):

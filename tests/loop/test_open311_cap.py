@@ -166,13 +166,14 @@ def test_requests_can_be_fetched_by_a_list_of_ids(web, demo_twin):
     ({"api_key": "wrong"}, 403, "api_key"),
     ({"service_code": None}, 400, "service_code is required"),
     ({"service_code": "dragons"}, 400, "not a service"),
-    ({"lat": None}, 400, "lat and long are required"),
+    ({"lat": None}, 400, "a location is required"),
+    ({"lat": None, "address_string": "Atlantis 1"}, 400, "'Atlantis 1' names no place"),
     ({"long": "east"}, 400, "decimal degrees"),
     ({"lat": "10.0", "long": "10.0"}, 400, "outside"),
     ({"email": "not-an-address"}, 400, "email"),
     ({"media_url": "ftp://x"}, 400, "media_url"),
     ({"colour": "red"}, 400, "unknown field"),
-    ({"description": "长" * 1001}, 400, "description"),
+    ({"description": "长" * 4001}, 400, "description must be text of at most 4000"),
 ])
 def test_a_bad_request_gets_the_spec_error_list(web, demo_twin, change, code, words):
     client, _ = web

@@ -49,6 +49,33 @@ def test_live_wind_readings_override_the_scenario_wind(small):
     assert west.ds["max_ppm"].values[lng < src - 0.005].max() == 0.0
 
 
+def _station(small, wind_from: float, when: float) -> dict:
+    lat, lng = small.centers
+    return {"lat": [float(lat[0])], "lng": [float(lng[0])], "wind_speed_m_s": [2.0],
+            "wind_from_deg": [wind_from], "cloud_tenths": [10.0], "as_of": when}
+
+
+def test_a_release_started_from_live_stations_blows_with_the_nearest_stations_wind(small):
+    result = run(scenario(), small, live={"weather_stations": _station(small, 270.0, 1.79e9)})
+    lng = small.centers[1]
+    assert result.ds["max_ppm"].values[lng < result.ds.attrs["source_lng"] - 0.005].max() == 0.0
+    assert result.impact["wind_from_deg"] == 270.0 and result.impact["wind_speed_m_s"] == 2.0
+
+
+def test_a_release_started_from_live_stations_records_the_readings_it_used(small):
+    result = run(scenario(), small, live={"weather_stations": _station(small, 270.0, 1.79e9)})
+    used = result.impact["live_weather"]
+    assert used["as_of"] == 1.79e9 and used["method"] == "turner"
+    assert used["stability"] == result.impact["stability"] == result.ds.attrs["stability"]
+    assert result.ds.attrs["live_weather"] == used
+
+
+def test_a_release_started_from_live_stations_keeps_its_record_in_the_netcdf(small, tmp_path):
+    result = run(scenario(), small, live={"weather_stations": _station(small, 270.0, 1.79e9)})
+    result.to_netcdf(tmp_path / "r.nc")
+    assert Result.from_netcdf(tmp_path / "r.nc").impact["live_weather"]["as_of"] == 1.79e9
+
+
 def test_live_rain_gauges_drive_the_flood(small):
     spec = {"name": "rain", "hazard": "flood", "duration": "1h", "output_every": "30min",
             "parameters": {}}

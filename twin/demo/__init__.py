@@ -28,7 +28,7 @@ from twin.model import Twin
 
 __all__ = ["DEMOS", "binhai", "build_binhai", "build_tianjin", "demo", "tianjin"]
 
-DEMO_VERSION = 3  # bump when the demo's data or construction changes: invalidates caches
+DEMO_VERSION = 4  # bump when the demo's data or construction changes: invalidates caches
 
 
 def _cached(name: str, build: Callable[[int, int], Twin], resolution: int, seed: int,
@@ -116,6 +116,7 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
             "cap_sender": "cityops-demo@binhai.invalid",
             "build": {"demo": "binhai", "seed": seed, "demo_version": DEMO_VERSION,
                       "resolution": resolution}}
+    grids = reg.with_communities(grids)
     return Twin(ds, meta=meta, units=reg.units_registry(land_geom),
                 zones=reg.zones_registry(land_geom), grids=grids, facilities=facilities,
                 sensors=reg.sensors_registry(layout, attrs, facilities, rng, edge),
