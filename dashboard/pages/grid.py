@@ -308,7 +308,8 @@ def events_view(counts: dict, latest: list[dict], lang: str) -> list:
     if latest:
         out += [html.H4(t("gridx_latest", lang)), html.Ul(className="gridx-latest", children=[
             html.Li([html.Span(cv.clock_text(r["ts"]), className="muted"), " ",
-                     html.B(gv.category_label(r["category"], lang)), " ", r["text"]])
+                     html.B(gv.category_label(r["category"], lang)), " ",
+                     html.Span(r["text"], className="verbatim")])  # the reporter's words
             for r in latest])]
     return out
 
