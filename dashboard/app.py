@@ -120,7 +120,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
                            title=title)
     app.cityops_inputs = page_inputs(modules)
     _share_page_callbacks()
-    from dashboard import auth, event_api, web_api
+    from dashboard import auth, enforce_api, event_api, web_api
     from dashboard.apikeys import KeyRing
     from dashboard.session import KEYS
 
@@ -128,6 +128,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
     app.server.extensions[KEYS] = KeyRing(keys_file)
     if bus is not None:
         web_api.register_routes(app.server, bus, twin, set(api_keys))
+        enforce_api.register(app.server, bus, tz=twin.timezone)
         event_api.register(app.server, bus, twin)
     _media_routes(app.server, bus)
     _report_routes(app.server, bus, twin)

@@ -33,9 +33,11 @@ from dashboard.throttle import LoginThrottle
 from dashboard.users import authenticate, load_users
 
 # paths the guard lets through: static files, and the protocol and data routes, which answer
-# for themselves (Open311 is public; CAP and the OGC API ask for a session or an API key:
-# dashboard.web_api, dashboard.ogc.server; the event API a producer key: dashboard.event_api)
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/", "/ogc/", "/api/")
+# for themselves (Open311 is public; CAP, the OGC API and enforcement ask for a session or an API
+# key: dashboard.web_api, dashboard.ogc.server, dashboard.enforce_api; the event API a producer
+# key: dashboard.event_api; payment callbacks are signed; the payment simulator's page is public)
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/", "/ogc/", "/api/",
+                   "/pay/sim/")
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash", "/ogc"})
 CALLBACK_PATH = "/_dash-update-component"

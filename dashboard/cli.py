@@ -14,7 +14,8 @@ import sys
 
 from dashboard.commands.common import CliError
 
-GROUPS = ("twin", "sim", "layers", "cases", "bus", "bridge", "serve", "demo")
+GROUPS = ("twin", "sim", "layers", "patrol", "cases", "enforce", "bus", "bridge", "serve",
+          "demo")
 
 
 class Parser(argparse.ArgumentParser):

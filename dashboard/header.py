@@ -22,6 +22,8 @@ add_labels({
     "role_commander": {"zh": "指挥长", "en": "Commander"},
     "role_grid_manager": {"zh": "网格员", "en": "Grid manager"},
     "role_planner": {"zh": "规划人员", "en": "Planner"},
+    "role_supervisor": {"zh": "执法监督员", "en": "Supervisor"},
+    "nav_enforcement": {"zh": "执法监督", "en": "Enforcement"},
 })
 
 
@@ -30,7 +32,7 @@ def header(lang: str, path: str) -> html.Header:
     lang = lang_of(lang)  # it goes into every link
     user = current_user()  # None outside a request: every link
     links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
-             ("nav_scenarios", "/scenarios")]
+             ("nav_scenarios", "/scenarios"), ("nav_enforcement", "/enforcement")]
     return html.Header(className="topbar", children=[
         html.H1(t("app_title", lang), id="app-title"),
         html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",

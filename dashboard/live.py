@@ -215,6 +215,20 @@ def department_board(counts: dict[str, tuple[int, int]], departments,
     return sorted(rows, key=lambda r: (-r["overdue"], -r["open"], r["department"]))
 
 
+VEHICLE_FRESH_S = 600.0  # a vehicle silent for longer is no longer shown on the wall
+
+
+def vehicle_markers(fixes: list, now: float) -> dict:
+    """A scatter layer of the inspection vehicles' last fixes (fresh ones only), cyan."""
+    data = [{"position": [f.lng, f.lat], "id": f.vehicle,
+             "title": f.vehicle + ("" if f.heading is None else f" {f.heading:.0f}°")}
+            for f in fixes if now - f.ts <= VEHICLE_FRESH_S]
+    return {"@@type": "ScatterplotLayer", "id": "vehicles", "data": data,
+            "getPosition": "@@=position", "getFillColor": [40, 220, 240, 250], "getRadius": 250,
+            "radiusMinPixels": 6, "radiusMaxPixels": 12, "stroked": True,
+            "getLineColor": [10, 30, 60, 255], "lineWidthMinPixels": 2, "pickable": True}
+
+
 def replay_values(bus, twin, layer: str, window: str, end_ts: float) -> np.ndarray:
     """A layer as it stood at `end_ts`, rebuilt from the per-minute history (for replay)."""
     from layers.live import history

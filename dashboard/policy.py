@@ -1,10 +1,11 @@
 """Who may open and do what, as pure functions of the user (and the case): unit-tested alone.
 
 Roles: `admin` (everything), `commander` (every page and case, read only), `grid_manager`
-(bound to grids: sees and acts on their own cells and cases only) and `planner` (the command
-wall and scenarios); API keys may also be `producer` (post events, read nothing). The Flask
-side (`dashboard.auth`) enforces these decisions on every page, callback and data route; nothing
-here knows about requests.
+(bound to grids: sees and acts on their own cells and cases only), `planner` (the command
+wall and scenarios) and `supervisor` (执法监督: every department's enforcement cases, their
+stage deadlines and statistics; may flag an enforcement case for review); API keys may also be
+`producer` (post events, read nothing). The Flask side (`dashboard.auth`) enforces these
+decisions on every page, callback and data route; nothing here knows about requests.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from urllib.parse import unquote, urlsplit
 from werkzeug.security import check_password_hash
 
 from layers.loop.lifecycle import allowed as lifecycle_allowed
+from layers.loop.procedure import EnforcementCase
 from layers.loop.records import Case
 
-ROLES = ("admin", "commander", "grid_manager", "planner")
+ROLES = ("admin", "commander", "grid_manager", "planner", "supervisor")
 EVERYONE = frozenset(ROLES)
 # API keys may also be `producer`: they post events (the HTTP event API) and read nothing
 KEY_ROLES = (*ROLES, "producer")
@@ -28,6 +30,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/grid": frozenset({"admin", "commander", "grid_manager"}),
     "/cases": frozenset({"admin", "commander", "grid_manager"}),
     "/scenarios": frozenset({"admin", "commander", "planner"}),
+    "/enforcement": frozenset({"admin", "commander", "supervisor"}),
 }
 DEFAULT_PAGE_ROLES = frozenset({"admin", "commander"})  # pages not listed above
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -89,9 +92,24 @@ def can_act(user: User | None, case: Case, action: str) -> bool:
     return can_see_case(user, case) and lifecycle_allowed(case, action)
 
 
+ENFORCEMENT_READERS = PAGE_ROLES["/enforcement"]
+ENFORCEMENT_FLAGGERS = frozenset({"admin", "supervisor"})
+
+
+def can_see_enforcement(user: User | None) -> bool:
+    """Enforcement cases, their deadlines and statistics: every department's, or none."""
+    return user is not None and user.role in ENFORCEMENT_READERS
+
+
+def can_flag(user: User | None, case: EnforcementCase) -> bool:
+    """Whether a user may flag an enforcement case for review (supervisors, admins; open cases)."""
+    return user is not None and user.role in ENFORCEMENT_FLAGGERS and case.is_open
+
+
 def home_page(user: User) -> str:
     """Where a user lands after logging in: the first page their role may open."""
-    return next(p for p in ("/", "/grid", "/cases", "/scenarios") if can_open(user, p))
+    return next(p for p in ("/", "/grid", "/cases", "/scenarios", "/enforcement")
+                if can_open(user, p))
 
 
 MAX_NEXT = 2000

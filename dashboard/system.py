@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from layers.clock import pause
+from layers.keys import KINDS
 from layers.live import feed as feed_mod
 from layers.live import snapshot
 from layers.live.bus import connect
@@ -25,16 +26,15 @@ log = logging.getLogger("cityops.demo")
 def status_line(bus) -> str:
     """One line of live figures: totals, 5-minute counts per kind, rate, dead letters, lag."""
     h = stats(bus)
-    recent = {k: int(snapshot.read(bus, f"{k}.count", "5m").sum())
-              for k in ("iot", "video", "incident")}
+    recent = {k: int(snapshot.read(bus, f"{k}.count", "5m").sum()) for k in KINDS}
     lag = sum((s["lag"] or 0) for s in h["streams"].values())
     trouble = [f"{name} {rep['state']}" for name, rep in h["health"].items()
                if rep["state"] not in ("running", "stopped")]
     memory = h["memory"]
     warn = [f"Redis memory {memory['share']:.0%} of its budget"] if memory["warning"] else []
     return (f"{time.strftime('%H:%M:%S')}  counted {h['counted']:>9,}  last 5 min: "
-            f"iot {recent['iot']:,}  video {recent['video']:,}  incident {recent['incident']:,}"
-            f"  | {h['events_per_s']:,.0f} ev/s  dead {h['dead']}  lag {lag}"
+            + "  ".join(f"{k} {n:,}" for k, n in recent.items())
+            + f"  | {h['events_per_s']:,.0f} ev/s  dead {h['dead']}  lag {lag}"
             + ("  | " + ", ".join(trouble + warn) if trouble or warn else ""))
 
 

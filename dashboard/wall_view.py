@@ -18,7 +18,7 @@ from dash import Patch
 from dashboard import inputs, live, overlay, wall_panels, walls, zoomlevels
 from dashboard.i18n import t
 
-LIVE, CASES, COUNTS, SCENARIO = 1, 2, 3, 4  # layer positions in the deck spec (0: basemap)
+LIVE, CASES, COUNTS, SCENARIO, VEHICLES = 1, 2, 3, 4, 5  # layer positions (0: basemap)
 DESK_PX = (1100.0, 620.0)  # the desk page's map, about
 REFIT = 0.15  # the browser's map differs this much from the size fitted for: fit again
 
@@ -29,6 +29,7 @@ STATE = inputs.mapping({  # what `initial` and `tick` keep in the browser, as it
     "layer": inputs.optional(inputs.one_of(live.LIVE_LAYERS, "a live layer")),
     "window": inputs.optional(inputs.one_of(live.WINDOWS, "a time window")),
     "markers": inputs.optional(inputs.integer(0, 2 ** 53)),
+    "vehicles": inputs.optional(inputs.integer(0, 2 ** 53)),
     "scenario": inputs.optional(inputs.token(r"[A-Za-z0-9_-]{1,64}", "a run id")),
     "fitted": _SIZE, "size": _SIZE,
     "replay": inputs.optional(inputs.integer(0, 7 * 24 * 60)),
@@ -178,9 +179,11 @@ def initial(svc: Services, twin, config: walls.WallConfig | None, layer: str, wi
     upd = live.update(svc.bus, twin, layer, window, 0, None, frame, extruded)
     markers = wall_panels.case_layers(wall_panels.case_clusters(
         points, now, wall_panels.cluster_level(frame.level, twin.resolution)), _font(config))
-    deck = maps.deck(twin, [upd["full"], *markers, overlay.layer(active)], view=view)
+    vehicles = _vehicles(svc, twin, now)
+    deck = maps.deck(twin, [upd["full"], *markers, overlay.layer(active), vehicles], view=view)
     state = {"version": upd["version"], "scale": upd["scale"], "layer": layer,
              "window": window, "markers": _signature(markers), "scenario": _run(active),
+             "vehicles": _where(vehicles),
              "fitted": list(map_size({}, config)),
              **_frame_state(view, frame, step, now, kind)}
     kpis, ticker, board = figures(svc, twin, lang, now, active)
@@ -238,6 +241,10 @@ def tick(svc: Services, twin, config: walls.WallConfig | None, state: dict, laye
     if _run(active) != state.get("scenario"):
         patch["layers"][SCENARIO] = overlay.layer(active)
         state["scenario"] = _run(active)
+    vehicles = _vehicles(svc, twin, now)
+    if _where(vehicles) != state.get("vehicles"):
+        patch["layers"][VEHICLES] = vehicles
+        state["vehicles"] = _where(vehicles)
     kpis, ticker, board = figures(svc, twin, lang, now, active)
     return Shown(state, kpis, ticker, board, legend_of(layer, window, scale, frame.level, lang),
                  walls.view_title(state.get("kind", "district"), twin, points, now, lang),
@@ -248,6 +255,18 @@ def _signature(markers: list[dict]) -> int:
     """A fingerprint of the case markers, below 2**53 so the browser holds it exactly."""
     return hash(tuple((tuple(r["position"]), r["n"], r["late"]) for r in markers[0]["data"])) \
         & (2 ** 53 - 1)
+
+
+def _vehicles(svc: Services, twin, now: float) -> dict:
+    """The inspection vehicles at their last fixes (fresh ones only)."""
+    from layers.live.tracks import TrackGate
+
+    return live.vehicle_markers(TrackGate(svc.bus, twin).last_fixes(), now)
+
+
+def _where(vehicles: dict) -> int:
+    """A fingerprint of the vehicles' places, below 2**53 (exact in the browser)."""
+    return hash(tuple((v["id"], *v["position"]) for v in vehicles["data"])) & (2 ** 53 - 1)
 
 
 def _run(active: dict | None) -> str | None:

@@ -8,8 +8,8 @@ share one Redis.
 
 Redis Cluster: a transaction must stay in one hash slot, so keys written together carry one hash
 tag right after the prefix. An ingest partition's streams, dead letters, lease and state carry
-`{p<n>}` (when there is more than one partition), the snapshot keys `{snap}` and the closed
-loop's keys `{loop}` (on a cluster), e.g. `cityops:{p3}:state:minutes`,
+`{p<n>}` (when there is more than one partition), the snapshot keys `{snap}`, the vehicles'
+tracks `{tracks}` and the closed loop's keys `{loop}` (on a cluster), e.g. `cityops:{p3}:state:minutes`,
 `cityops:{loop}:cases:state`. On a single Redis with one partition the names have no tag.
 """
 
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "cityops:"
-KINDS = ("iot", "video", "incident")
+KINDS = ("iot", "video", "incident", "vehicle")  # layers.live.schema describes each
 GROUPS = {"ingest": "the ingest worker", "rules": "the rules engine",
           "notify": "the notification dispatcher"}
 
@@ -37,7 +37,7 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     # -- the live pipeline -------------------------------------------------------------------------
     Family("events:{kind}", "stream", "layers.live.bus", "events of one kind (iot, video, "
-           "incident): flat entries or Arrow batches; groups ingest and rules read it"),
+           "incident, vehicle): flat entries or Arrow batches; groups ingest and rules read it"),
     Family("dead", "stream", "layers.live.bus", "dead letters: the entry or row that failed, "
            "the reason, the stream"),
     Family("ingest:lease", "string", "layers.live.checkpoint", "token of the worker holding the "
@@ -66,6 +66,10 @@ FAMILIES: tuple[Family, ...] = (
            "workers agree on (count, level, bounds, twin fingerprint)"),
     Family("ingest:members", "zset", "layers.live.fleet", "ingest processes alive (heartbeat "
            "time): each takes its share of the partitions"),
+    Family("tracks:last", "hash", "layers.live.tracks", "inspection vehicle -> its last accepted "
+           "fix (time, WGS-84 point, heading): the jump check's reference, the wall's marker"),
+    Family("tracks:cells:{day}", "set", "layers.live.tracks", "uint64 cells the inspection "
+           "vehicles covered on one city day (YYYYMMDD; kept 15 days)"),
     Family("ratelimit:{source}", "hash", "layers.live.ratelimit", "a source's token bucket at "
            "the HTTP event API (tokens, time; a digest of the API key's name; expires when "
            "full)"),
@@ -112,6 +116,28 @@ FAMILIES: tuple[Family, ...] = (
            "audit key id (anchored outside Redis)"),
     Family("audit:subject:{subject}", "list", "layers.loop.audit", "sequence numbers of one "
            "subject's records"),
+    Family("enforce:seq", "string", "layers.loop.enforcement", "enforcement case id counter"),
+    Family("enforce:state", "hash", "layers.loop.enforcement", "enforcement case id -> "
+           "EnforcementCase JSON (folded from the audit log)"),
+    Family("enforce:created", "zset", "layers.loop.enforcement", "enforcement case ids by "
+           "opening time"),
+    Family("enforce:open", "set", "layers.loop.enforcement", "ids of open enforcement cases"),
+    Family("enforce:dept:{department}", "set", "layers.loop.enforcement", "enforcement case "
+           "ids of a department"),
+    Family("enforce:deadline", "zset", "layers.loop.enforcement", "open enforcement case ids by "
+           "the deadline of their current stage"),
+    Family("enforce:by_basis", "hash", "layers.loop.enforcement", "basis (draw:<seq>:<target> "
+           "or complaint:<case>) -> the enforcement case it opened"),
+    Family("enforce:flagged", "set", "layers.loop.enforcement", "enforcement case ids a "
+           "supervisor flagged for review"),
+    Family("payments:req", "hash", "layers.loop.payments", "payment request id (random) -> "
+           "PaymentRequest JSON"),
+    Family("payments:nonce:{nonce}", "string", "layers.loop.payments", "nonce of an accepted "
+           "payment callback (expires after twice the time window: replays are refused)"),
+    Family("payments:sim", "hash", "layers.loop.payments", "the simulator gateway's own "
+           "records: transaction id -> payment, amount, time"),
+    Family("payments:refused", "stream", "layers.loop.payments", "refused payment callbacks: "
+           "status, reason, address (capped)"),
     Family("outbox", "stream", "layers.loop.notify", "messages waiting for a gateway"),
     Family("outbox:dead", "stream", "layers.loop.notify", "messages no gateway could deliver"),
     Family("outbox:attempts", "hash", "layers.loop.notify", "delivery attempts per message"),
@@ -152,7 +178,8 @@ OWNERS = frozenset(f.owner for f in FAMILIES)
 
 
 PARTITION_GROUP = ("events:", "dead", "ingest:lease", "ingest:epoch", "state:")
-LOOP_GROUP = ("rules:", "alerts:", "cases:", "audit:", "outbox", "parking:", "open311:")
+LOOP_GROUP = ("rules:", "alerts:", "cases:", "audit:", "outbox", "parking:", "open311:",
+              "enforce:", "payments:")
 _TAG = re.compile(r"\{[a-z0-9_]+\}:")
 
 
@@ -193,6 +220,8 @@ class Keys:
             tag = f"p{self.partition_no}"
         elif self.cluster and name.startswith("snap:"):
             tag = "snap"
+        elif self.cluster and name.startswith("tracks:"):
+            tag = "tracks"
         elif self.cluster and name.startswith(LOOP_GROUP):
             tag = "loop"
         return f"{self.prefix}{{{tag}}}:{name}" if tag else f"{self.prefix}{name}"
@@ -276,6 +305,12 @@ class Keys:
     def ingest_members(self) -> str:
         return self._k("ingest:members")
 
+    def tracks(self, name: str) -> str:
+        """`tracks:last` or `tracks:cells:{day}` (day: YYYYMMDD)."""
+        if name != "last" and not re.fullmatch(r"cells:[0-9]{8}", name):
+            raise ValueError(f"no tracks key {name!r}: use 'last' or 'cells:YYYYMMDD'")
+        return self._k(f"tracks:{name}")
+
     def ratelimit(self, subject: str) -> str:
         """`ratelimit:{source}`: one source's token bucket (`subject`: a digest)."""
         return self._k(f"ratelimit:{_token(subject, 'rate-limit subject')}")
@@ -327,6 +362,21 @@ class Keys:
         if name not in ("vehicles", "kpi"):
             raise ValueError(f"no parking key {name!r}")
         return self._k(f"parking:{name}")
+
+    def enforce(self, name: str) -> str:
+        """`enforce:seq|state|created|open|deadline|flagged|by_basis` or `enforce:dept:{department}`."""
+        key = self._k(f"enforce:{name}")
+        if self.family(key) is None:
+            raise ValueError(f"no enforcement key {name!r}: see layers.keys.FAMILIES")
+        return key
+
+    def payments(self, name: str) -> str:
+        """`payments:req|sim|refused` or `payments:nonce:{nonce}`."""
+        if name.startswith("nonce:"):
+            return self._k(f"payments:nonce:{_token(name[6:], 'nonce')}")
+        if name not in ("req", "sim", "refused"):
+            raise ValueError(f"no payments key {name!r}")
+        return self._k(f"payments:{name}")
 
     # protocols and the dashboard ------------------------------------------------------------------
     def open311(self, name: str) -> str:

@@ -24,6 +24,9 @@ about the city, not about the server the software happens to run on.
 | event API rate per key | `CITYOPS_EVENTS_RATE` / `CITYOPS_EVENTS_BURST` | 10,000 events/s, 100,000 |
 | Open311 CORS origins | `CITYOPS_OPEN311_CORS` | none (comma-separated origins, or `*`) |
 | Open311 demo key | `CITYOPS_OPEN311_KEYS` unset | `home/open311_key` (made once, 0600) |
+| public base URL      | `CITYOPS_PUBLIC_URL`   | `http://127.0.0.1:8050`                   |
+| payment gateway      | `CITYOPS_PAYMENT_GATEWAY` | none: the local simulator (`/pay/sim/{payment}`) |
+| payment callback key | `CITYOPS_PAYMENT_SECRET` | generated once, `home/payment_secret` (0600) |
 """
 
 from __future__ import annotations
@@ -171,6 +174,26 @@ def audit_key(folder: Path | None = None) -> bytes:
     write Redis but not this file cannot forge a record. Every process that appends to one
     audit log must use the same key (set the variable when they run on several machines)."""
     return secret("audit_key", "CITYOPS_AUDIT_KEY", folder)
+
+
+def public_url() -> str:
+    """Where people and gateways reach the dashboard: `$CITYOPS_PUBLIC_URL` (no trailing slash)."""
+    return (os.environ.get("CITYOPS_PUBLIC_URL") or "http://127.0.0.1:8050").rstrip("/")
+
+
+def payment_gateway() -> str | None:
+    """The payment gateway's URL template (`{payment}`, `{amount_yuan}`), None: the simulator."""
+    template = os.environ.get("CITYOPS_PAYMENT_GATEWAY") or None
+    if template is not None and "{payment}" not in template:
+        raise ValueError(f"$CITYOPS_PAYMENT_GATEWAY={template!r} must contain {{payment}}")
+    return template
+
+
+def payment_secret(folder: Path | None = None) -> bytes:
+    """The key payment callbacks are signed with (HMAC-SHA256): `$CITYOPS_PAYMENT_SECRET`, else
+    `folder/payment_secret` (0600, made once; `folder` defaults to the home). The gateway holds
+    the same key."""
+    return secret("payment_secret", "CITYOPS_PAYMENT_SECRET", folder)
 
 
 def audit_anchors(folder: Path | None = None) -> Path:

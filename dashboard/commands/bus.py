@@ -17,13 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from layers.keys import KINDS
+
     bus = connect_bus(args)
     partitions = bus.partitions()
     print_json({"producer_url": bus.producer_url(show_secret=args.show_secret),
                 "embedded": bus.embedded, "prefix": bus.prefix,
                 "partitions": len(partitions),
                 "streams": {kind: [bus.stream(kind, p) for p in partitions]
-                            for kind in ("iot", "video", "incident")},
+                            for kind in KINDS},
                 "dead_letters": [bus.keys.partition(p).dead for p in partitions]})
     bus.close()
     return 0

@@ -1,7 +1,8 @@
 """`cityops demo`: the whole system on the embedded defaults (what `make demo` runs).
 
-Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine and the
-dashboard on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
+Embedded Redis, the Binhai demo twin, the synthetic feed, ingest, the rules engine, one
+inspection vehicle driving the corridors (shown on the wall), the enforcement workload (draws, cases, fines paid through the simulator gateway) and the dashboard
+on http://127.0.0.1:8050, with live counts printed until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
     if args.twin_only:
         print_json(twin.summary())
         return 0
+    # the services import Flask/werkzeug in their own threads (the dashboard, the rules'
+    # Open311 photos): importing them here first keeps two threads from importing one module at
+    # once (a partially initialised werkzeug failed both, and they restarted). Not Dash: it sets
+    # its callback context in the thread that imports it, which must be the dashboard's.
+    import flask  # noqa: F401
+
+    from dashboard.enforce_demo import enforcement_service
     from dashboard.system import (
         DEMO_SHARES,
         demo_feed_options,
@@ -84,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
         rules_service,
         run_demo,
     )
+    from dashboard.vehicle_demo import vehicle_service
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    os.environ.setdefault("CITYOPS_PUBLIC_URL", f"http://{local}:{args.port}")  # payment URLs
     services = [rules_service(twin), escalation_service(twin)]
     if not args.no_responders:
         services.append(responders_service())
@@ -93,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
                  shares=DEMO_SHARES, mqtt=broker, feed_options=demo_feed_options(twin),
-                 services=[*services, dashboard_service(twin, args.host, args.port)])
+                 services=[*services, dashboard_service(twin, args.host, args.port),
+                           vehicle_service(twin, seed=args.seed),
+                           enforcement_service(twin, f"http://{local}:{args.port}"
+                                                     "/api/v1/payments/callback", seed=args.seed)])
     finally:
         if embedded is not None:
             embedded.stop()

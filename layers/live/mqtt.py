@@ -1,6 +1,6 @@
 """The MQTT door (IoT gateways, video boxes): MQTT messages -> the event streams, nothing lost.
 
-`Bridge` subscribes to `{prefix}/iot/#`, `{prefix}/video/#` and `{prefix}/incident/#` with QoS 1
+`Bridge` subscribes to `{prefix}/{kind}/#` for every event kind (iot, video, incident, vehicle) with QoS 1
 on a persistent session (clean_session off, a fixed client id), and acknowledges a message to
 the broker only once its events are in Redis: a bridge killed in between gets the message again
 from the broker, and the ingest worker's id dedup makes the count exact. A payload is one JSON
@@ -25,8 +25,8 @@ from layers.live.bus import Bus
 from layers.live.decode import payload_record
 from layers.live.health import HealthStore
 from layers.live.producer import Producer
+from layers.live.schema import KINDS
 
-KINDS = ("iot", "video", "incident")
 MAX_BYTES = 1_000_000
 EXCERPT = 256
 log = logging.getLogger("cityops.mqtt")
@@ -92,7 +92,7 @@ class Bridge:
         self.client_id, self.max_bytes = client_id, max_bytes
         self.producer = Producer(bus, twin)
         self.health = HealthStore(bus)
-        self.counts = {"messages": 0, "events": 0, "dead": 0}
+        self.counts = {"messages": 0, "events": 0, "dead": 0, "refused": 0}
         self.client = None
         self.subscribed = False
         self._redis_down: Exception | None = None
@@ -103,17 +103,17 @@ class Bridge:
         kind = kind_of(topic, self.prefix)
         try:
             if kind is None:
-                raise ValueError(f"topic {topic!r} is not {self.prefix}/iot|video|incident/...")
+                raise ValueError(f"topic {topic!r} is not {self.prefix}/{'|'.join(KINDS)}/...")
             events = decode_payload(payload, self.max_bytes)
         except ValueError as exc:
             self.bus.dead_letter(payload_record(payload, str(exc), "mqtt", EXCERPT,
                                                 topic=topic))
             self.counts["dead"] += 1
             return
-        if events:
-            self.producer.publish(kind, events)
+        written = self.producer.publish(kind, events) if events else 0
         self.counts["messages"] += 1
         self.counts["events"] += len(events)
+        self.counts["refused"] += len(events) - written  # vehicle jumps: dead-lettered
 
     def _on_message(self, client, _userdata, message) -> None:
         if self._redis_down is not None:

@@ -6,6 +6,9 @@ missing coordinates) goes to partition 0, whose worker dead-letters it with the 
 The partition layout (count, parent level, the blocks of the twin) is kept in Redis
 (`ingest:layout`, with the twin's fingerprint) so that every producer and worker agrees on it:
 the first to start writes it, later ones read it and refuse a different twin.
+
+Vehicle fixes pass the track gate first (`layers.live.tracks`): an impossible jump is
+dead-lettered there and never reaches a stream.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pyarrow as pa
 from layers.live import schema as S
 from layers.live.bus import Bus
 from layers.live.partitions import Partitions
+from layers.live.tracks import TrackGate
 
 
 class LayoutError(RuntimeError):
@@ -63,6 +67,8 @@ class Producer:
     def __init__(self, bus: Bus, twin, partitions: Partitions | None = None) -> None:
         self.bus, self.twin = bus, twin
         self.partitions = partitions or layout(bus, twin)
+        self.jumps = 0  # vehicle fixes refused as impossible jumps (dead-lettered)
+        self._tracks: TrackGate | None = None
 
     def partition_of(self, table: pa.Table) -> np.ndarray:
         """The partition of each row (0 for rows that cannot be located)."""
@@ -84,7 +90,16 @@ class Producer:
         return np.where(part >= 0, part, 0)
 
     def publish(self, kind: str, events, batch: int | None = None) -> int:
-        """XADD events (a list of dicts or a pyarrow Table) to their partitions' streams."""
+        """XADD events (a list of dicts or a pyarrow Table) to their partitions' streams; the
+        number written (vehicle fixes refused as impossible jumps are not)."""
+        if kind == "vehicle":
+            if self._tracks is None:
+                self._tracks = TrackGate(self.bus, self.twin)
+            admitted = self._tracks.admit(events)
+            self.jumps += len(admitted.jumps)
+            events = admitted.table
+            if not events.num_rows:
+                return 0
         if self.partitions.count == 1:
             return self.bus.publish(kind, events, batch=batch)
         table = events if isinstance(events, pa.Table) else pa.Table.from_pylist(list(events))

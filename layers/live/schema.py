@@ -1,20 +1,33 @@
-"""The event contract: kinds, fields, vocabularies, and the live-layer channels derived from them."""
+"""The event contract: kinds, fields, vocabularies, and the live-layer channels derived from them.
+
+Kinds: `iot` (sensor readings), `video` (detections of fixed cameras; `track` there is an
+object's track id within one camera's view), `incident` (hotline, grid, app, 110/119/120
+reports) and `vehicle`: the fixes of a mobile inspection vehicle (城市体检智能巡检): its id,
+position, heading and speed, optionally one detection (road damage, garbage, illegal parking,
+broken facilities) with a confidence. A vehicle is its own kind, not a `track` field on video:
+most fixes carry no detection (a fix says where the vehicle has looked, which is what coverage
+counts), the platform moves (a camera does not), and its fixes are judged as a sequence (an
+impossible jump between consecutive fixes is refused at the door, `layers.live.tracks`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("iot", "video", "incident")
+from layers.keys import KINDS
+
 COMMON_FIELDS = ("id", "ts", "lat", "lng", "crs")
 KIND_FIELDS = {
     "iot": ("sensor", "metric", "value"),
     "video": ("camera", "label", "count", "confidence", "track", "plate"),
     "incident": ("source", "category", "severity", "text"),
+    "vehicle": ("vehicle", "heading", "speed_kmh", "detection", "confidence", "text"),
 }
 REQUIRED = {
     "iot": ("id", "ts", "lat", "lng", "sensor", "metric", "value"),
     "video": ("id", "ts", "lat", "lng", "camera", "label"),
     "incident": ("id", "ts", "lat", "lng", "source", "category", "severity"),
+    "vehicle": ("id", "ts", "lat", "lng", "vehicle"),
 }
 METRICS = ("water_level_m", "rain_mm_h", "pm25", "co_ppm", "temp_c", "smoke",
            # weather stations: what a toxic-release what-if started from live readings needs
@@ -23,7 +36,11 @@ LABELS = ("person", "vehicle", "crowd", "smoke", "fire", "thrown_object", "illeg
           "fever")
 CATEGORIES = ("waterlogging", "gas_leak", "fire", "crowd", "thrown_object", "illegal_parking",
               "noise", "garbage", "road_damage", "streetlight", "water_supply", "epidemic",
-              "other")
+              "facility_damage", "other")
+DETECTIONS = ("road_damage", "garbage", "illegal_parking", "broken_facility")
+DETECTION_CATEGORY = {  # what an inspection vehicle's detection is, as a case category
+    "road_damage": "road_damage", "garbage": "garbage", "illegal_parking": "illegal_parking",
+    "broken_facility": "facility_damage"}
 SOURCES = ("hotline", "grid_inspector", "app", "110", "119", "120")
 CRS = ("wgs84", "gcj02", "bd09")
 WINDOWS = {"5m": 5, "1h": 60, "24h": 1440}  # window name -> minutes
@@ -43,6 +60,9 @@ METRIC_BOUNDS = {  # iot `value` by metric: (low, high)
     "solar_w_m2": (0.0, 1_500.0),
 }
 VIDEO_COUNT_MAX = 100_000.0  # people/vehicles in one detection
+# A vehicle's reported speed: the national maximum is 120 km/h on expressways (道路交通安全法实施
+# 条例 art. 78); 250 km/h leaves room for any road vehicle and GPS noise, and refuses garbage.
+VEHICLE_SPEED_MAX_KMH = 250.0
 SEVERITIES = (1.0, 2.0, 3.0, 4.0)
 
 
@@ -81,6 +101,7 @@ def sum_channels() -> list[str]:
     names += [f"video.{label}.count" for label in LABELS]
     names += [f"incident.{c}.count" for c in CATEGORIES]
     names += [f"iot.{m}.n" for m in METRICS] + [f"iot.{m}.sum" for m in METRICS]
+    names += [f"vehicle.{d}.count" for d in DETECTIONS]
     return names
 
 
@@ -91,6 +112,7 @@ CH_LABEL0 = SUM_INDEX[f"video.{LABELS[0]}.count"]
 CH_CATEGORY0 = SUM_INDEX[f"incident.{CATEGORIES[0]}.count"]
 CH_N0 = SUM_INDEX[f"iot.{METRICS[0]}.n"]
 CH_SUM0 = SUM_INDEX[f"iot.{METRICS[0]}.sum"]
+CH_DETECTION0 = SUM_INDEX[f"vehicle.{DETECTIONS[0]}.count"]
 
 
 def layer_names() -> list[str]:
@@ -99,6 +121,7 @@ def layer_names() -> list[str]:
     names += [f"video.{label}.count" for label in LABELS]
     names += [f"incident.{c}.count" for c in CATEGORIES]
     names += [f"iot.{m}.{agg}" for m in METRICS for agg in ("mean", "max", "last")]
+    names += [f"vehicle.{d}.count" for d in DETECTIONS]
     return names
 
 

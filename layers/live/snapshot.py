@@ -148,8 +148,7 @@ class SnapshotStore:
             "time": repr(now), "n_cells": n_cells,
             "windows": json.dumps(list(S.WINDOWS)), "layers": json.dumps(S.LAYERS)})
         pipe.xadd(self.keys.snap_changes,
-                  {"layers": json.dumps(changed_layers),
-                   "cells": changed_cells.astype(np.int32).tobytes()},
+                  {"layers": json.dumps(changed_layers), **_cells_field(changed_cells)},
                   maxlen=CHANGES_KEPT, approximate=True)
 
     def n_cells(self) -> int:
@@ -209,7 +208,7 @@ class SnapshotStore:
         entries = self.redis.xrange(self.keys.snap_changes, min=f"({_entry_id(since)}")
         cells_, layers = [], set()
         for _, f in entries:
-            cells_.append(np.frombuffer(f[b"cells"], dtype=np.int32))
+            cells_.append(_changed_cells(f))
             layers.update(json.loads(f[b"layers"]))
         current = max([current] + [_version(eid) for eid, _ in entries])
         changed = np.unique(np.concatenate(cells_)) if cells_ else np.zeros(0, np.int32)
@@ -228,6 +227,24 @@ class SnapshotStore:
         names = [self.keys.snap_cells, self.keys.snap_meta, self.keys.snap_changes]
         names += list(self.redis.scan_iter(match=self.keys.every("snap:{window}:{layer}")))
         self.redis.delete(*names)
+
+
+def _cells_field(cells: np.ndarray) -> dict:
+    """A change-log entry's changed positions: one contiguous run (a block written whole, e.g.
+    the first publish of a city's million cells) as its two ends, else the positions (int32).
+    Every reader of the log reads its first and last entries: they must stay small."""
+    cells = np.asarray(cells, np.int64)
+    if len(cells) > 2 and int(cells[-1]) - int(cells[0]) + 1 == len(cells):
+        return {"span": f"{int(cells[0])} {int(cells[-1]) + 1}"}
+    return {"cells": cells.astype(np.int32).tobytes()}
+
+
+def _changed_cells(fields: dict) -> np.ndarray:
+    """The positions a change-log entry names (see `_cells_field`)."""
+    if b"span" in fields:
+        lo, hi = (int(x) for x in fields[b"span"].split())
+        return np.arange(lo, hi, dtype=np.int32)
+    return np.frombuffer(fields[b"cells"], dtype=np.int32)
 
 
 def _version(entry_id) -> int:

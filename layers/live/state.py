@@ -101,6 +101,12 @@ def contributions(ev: Events, n: int):
         sv = np.concatenate([ones, ones, ev.value])
         mi = ev.code * n + ev.pos
         return si, sv, mi, ev.value, ev.ts
+    if ev.kind == "vehicle":  # every fix counts (coverage); a detection also counts as itself
+        hit = ev.code >= 0
+        si = np.concatenate([base, (S.CH_DETECTION0 + ev.code[hit]) * n + ev.pos[hit]])
+        sv = np.concatenate([ones, ev.value[hit]])
+        z = np.zeros(0)
+        return si, sv, np.zeros(0, np.int64), z, z
     first = S.CH_LABEL0 if ev.kind == "video" else S.CH_CATEGORY0
     si = np.concatenate([base, (first + ev.code) * n + ev.pos])
     sv = np.concatenate([ones, ev.value])

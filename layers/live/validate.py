@@ -9,7 +9,7 @@ import numpy as np
 from layers.live import schema as S
 from layers.live.idset import IdSet, point_keys
 
-KIND_SALT = {"iot": 0x1F, "video": 0x2E, "incident": 0x3D}
+KIND_SALT = {"iot": 0x1F, "video": 0x2E, "incident": 0x3D, "vehicle": 0x4C}
 CACHE_LIMIT = 1 << 20
 RETENTION_S = S.WINDOWS["24h"] * 60.0
 
@@ -22,8 +22,9 @@ class Events:
     h: np.ndarray      # uint64 id hashes
     ts: np.ndarray     # float64 epoch seconds
     pos: np.ndarray    # int64 positions in the twin's cell_ids
-    code: np.ndarray   # int64: metric (iot), label (video), category (incident)
-    value: np.ndarray  # float64: metric value (iot), detected count (video), 1 (incident)
+    code: np.ndarray   # int64: metric (iot), label (video), category (incident), detection
+                       # (vehicle; -1: a fix without a detection)
+    value: np.ndarray  # float64: metric value (iot), detected count (video), 1 (incident, vehicle)
 
     def __len__(self) -> int:
         return len(self.h)
@@ -156,12 +157,36 @@ def _kind_fields(kind: str, cols, why: _Reasons) -> tuple[np.ndarray, np.ndarray
         why.flag(cols.nbytes("camera") > S.MAX_ID_BYTES, "camera id too long")
         why.flag(cols.nbytes("plate") > 32, "plate longer than 32 bytes")
         return code, value
+    if kind == "vehicle":
+        return _vehicle_fields(cols, why)
     code = cols.codes("category", S.CATEGORIES)
     why.flag(cols.codes("source", S.SOURCES) < 0,
              f"unknown source: use one of {', '.join(S.SOURCES)}")
     why.flag(code < 0, f"unknown category: use one of {', '.join(S.CATEGORIES)}")
     severity = cols.numeric("severity")
     why.flag(~np.isin(severity, S.SEVERITIES), "severity is not 1, 2, 3 or 4")
+    why.flag(cols.text_chars("text", S.MAX_TEXT_CHARS) > S.MAX_TEXT_CHARS,
+             f"text longer than {S.MAX_TEXT_CHARS} characters")
+    return code, np.ones(cols.n)
+
+
+def _within(cols, why: _Reasons, name: str, low: float, high: float, unit: str) -> None:
+    """An optional numeric field, when given, must be a number in [low, high]."""
+    given = cols.present(name)
+    value = cols.numeric(name)
+    why.flag(given & ~((value >= low) & (value <= high)),
+             f"{name} is not a number in [{low:g}, {high:g}]{unit}")
+
+
+def _vehicle_fields(cols, why: _Reasons) -> tuple[np.ndarray, np.ndarray]:
+    """A vehicle fix: its vehicle id, optional heading, speed, detection and confidence."""
+    why.flag(cols.nbytes("vehicle") > S.MAX_ID_BYTES, "vehicle id too long")
+    _within(cols, why, "heading", 0.0, 360.0, " (degrees clockwise from north)")
+    _within(cols, why, "speed_kmh", 0.0, S.VEHICLE_SPEED_MAX_KMH, " km/h")
+    _within(cols, why, "confidence", 0.0, 1.0, "")
+    has = cols.present("detection")
+    code = np.where(has, cols.codes("detection", S.DETECTIONS), -1)
+    why.flag(has & (code < 0), f"unknown detection: use one of {', '.join(S.DETECTIONS)}")
     why.flag(cols.text_chars("text", S.MAX_TEXT_CHARS) > S.MAX_TEXT_CHARS,
              f"text longer than {S.MAX_TEXT_CHARS} characters")
     return code, np.ones(cols.n)

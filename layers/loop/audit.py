@@ -78,6 +78,7 @@ class Verification:
     unkeyed: int = 0
     anchors: int = 0
     cases: int = 0
+    enforcement_cases: int = 0
 
     @property
     def ok(self) -> bool:
@@ -90,7 +91,8 @@ class Verification:
 
     def to_dict(self) -> dict:
         out = {"ok": self.ok, "checked": self.checked, "unkeyed": self.unkeyed,
-               "anchors": self.anchors, "cases": self.cases, "problems": self.problems,
+               "anchors": self.anchors, "cases": self.cases,
+               "enforcement_cases": self.enforcement_cases, "problems": self.problems,
                "notices": self.notices}
         if self.problem_count > len(self.problems):
             out["more_problems"] = self.problem_count - len(self.problems)

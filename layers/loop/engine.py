@@ -1,6 +1,6 @@
 """The rules engine (`cityops rules run`): events and layers -> alerts -> cases.
 
-`Engine.tick()` reads new video and incident entries with its own consumer group `rules` (so it
+`Engine.tick()` reads new video, incident and vehicle entries with its own consumer group `rules` (so it
 never disturbs ingest), decodes them with THE decoder of the live pipeline (so it sees exactly
 the events ingest counts; rows ingest dead-letters are skipped here), evaluates the event rules,
 the parking watch and the layer rules (on the snapshots the ingest worker publishes), stores each
@@ -38,7 +38,7 @@ from layers.loop.whistle import EventWatch, LayerWatch, metres, read_layer
 from twin import cells as h3cells
 
 GROUP = "rules"
-EVENT_KINDS = ("video", "incident")
+EVENT_KINDS = ("video", "incident", "vehicle")
 CLAIM_EVERY_S = 30.0   # how often the engine takes over entries left pending by others
 CLAIM_IDLE_MS = 60_000  # ... when they have been pending this long
 log = logging.getLogger("cityops.rules")
@@ -169,9 +169,14 @@ class Engine:
         """The valid events of each kind as frames (the rows ingest counts)."""
         parts: dict[str, list[pd.DataFrame]] = {k: [] for k in EVENT_KINDS}
         for stream, kind in self.streams.items():
-            select = {"label": self.labels} if kind == "video" else None
+            select = {"label": self.labels} if kind == "video" else \
+                {"detection": set(S.DETECTIONS)} if kind == "vehicle" else None
             decoded = self.decoder.decode(kind, items[stream], now, S.KIND_FIELDS[kind], select)
-            parts[kind].append(decoded.frame)
+            frame = decoded.frame
+            if kind == "vehicle":  # a detection is a case category (schema.DETECTION_CATEGORY)
+                frame = frame.assign(category=frame["detection"].map(S.DETECTION_CATEGORY)
+                                     if "detection" in frame else [])
+            parts[kind].append(frame)
         out = {}
         for kind, frames in parts.items():
             frames = [f for f in frames if len(f)]

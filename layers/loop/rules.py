@@ -3,7 +3,9 @@
 A rule watches either a live layer (`layer`: a threshold on one layer over a window, optionally
 `sustained` for a duration) or events (`event`: kind + label/source/category/metric filters + an
 optional numeric threshold, optionally a `cluster` of N within a radius and time window), in the
-cells chosen by `where` (cells, units, grids, near facility kinds, camera kinds). It emits alerts
+cells chosen by `where` (cells, units, grids, near facility kinds, camera kinds). A vehicle
+event rule filters the inspection vehicle's fixes by `detections`; its `category: from_event`
+is the detection's case category (`layers.live.schema.DETECTION_CATEGORY`). It emits alerts
 of a `category` and `severity`, once per episode. The `parking` block configures the soft
 enforcement of illegal parking (`layers.loop.parking`). Durations are seconds or "30s", "10m", "1h".
 Every number must be finite (`.nan`, `.inf` are refused) and every cell in `where.cells` an H3
@@ -76,8 +78,9 @@ class LayerCondition(_Strict):
 
 
 class EventCondition(_Strict):
-    kind: Literal["iot", "video", "incident"]
+    kind: Literal["iot", "video", "incident", "vehicle"]
     labels: list[str] = []
+    detections: list[str] = []
     sources: list[str] = []
     categories: list[str] = []
     metrics: list[str] = []
@@ -88,7 +91,8 @@ class EventCondition(_Strict):
     @model_validator(mode="after")
     def _check(self):
         for name, vocab in (("labels", S.LABELS), ("sources", S.SOURCES),
-                            ("categories", S.CATEGORIES), ("metrics", S.METRICS)):
+                            ("categories", S.CATEGORIES), ("metrics", S.METRICS),
+                            ("detections", S.DETECTIONS)):
             bad = sorted(set(getattr(self, name)) - set(vocab))
             if bad:
                 raise ValueError(f"unknown {name} {bad}: use {', '.join(vocab)}")
@@ -106,7 +110,7 @@ class Cluster(_Strict):
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_][a-z0-9_.-]*$")
     title: str | None = None
-    category: str  # or "from_event": the incident's own category
+    category: str  # or "from_event": the incident's own category (a detection's, for vehicles)
     severity: int | Literal["from_event"] = Field(2)
     layer: LayerCondition | None = None
     event: EventCondition | None = None
@@ -128,8 +132,9 @@ class Rule(_Strict):
     def _check(self):
         if (self.layer is None) == (self.event is None):
             raise ValueError("a rule watches exactly one of `layer` or `event`")
-        if self.category == "from_event" and (self.event is None or self.event.kind != "incident"):
-            raise ValueError("category from_event needs an incident event rule")
+        if self.category == "from_event" and (
+                self.event is None or self.event.kind not in ("incident", "vehicle")):
+            raise ValueError("category from_event needs an incident or vehicle event rule")
         if self.severity == "from_event" and (self.event is None or self.event.kind != "incident"):
             raise ValueError("severity from_event needs an incident event rule")
         if self.cluster is not None and self.event is None:

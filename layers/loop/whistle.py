@@ -24,7 +24,7 @@ M_PER_DEG = 111_195.0
 POOL_LIMIT = 100_000  # events a cluster rule keeps in its recent pool
 MAX_EVIDENCE = 20
 EVIDENCE_FIELDS = ("camera", "sensor", "label", "count", "source", "category", "severity", "text",
-                   "plate", "value", "metric")
+                   "plate", "value", "metric", "vehicle", "detection", "confidence")
 
 
 def metres(lat1, lng1, lat2, lng2) -> np.ndarray:
@@ -146,7 +146,8 @@ class EventWatch:
         c = self.rule.event
         keep = np.ones(len(frame), dtype=bool)
         for column, allowed in (("label", c.labels), ("source", c.sources),
-                                ("category", c.categories), ("metric", c.metrics)):
+                                ("category", c.categories), ("metric", c.metrics),
+                                ("detection", c.detections)):
             if allowed:
                 keep &= frame[column].isin(allowed).to_numpy() if column in frame else False
         if c.field is not None:

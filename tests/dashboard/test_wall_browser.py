@@ -184,3 +184,17 @@ def test_a_slow_server_never_has_more_than_one_wall_poll_in_flight(wall_page, mo
     wall_page.on("requestfailed", finished)
     _until(wall_page, lambda: len(done) >= 3, "three slow polls", timeout_s=180)
     assert most[0] == 1
+
+
+def test_the_inspection_vehicle_is_shown_on_the_wall_at_its_last_fix(wall_page, live_wall,
+                                                                     demo_twin):
+    from layers.live.producer import Producer
+    from tests.layers.test_vehicle import fix
+
+    _, bus = live_wall
+    bodies = _collect(wall_page)
+    pos = int(np.flatnonzero(demo_twin.ds["road_capacity"].values > 0)[0])
+    Producer(bus, demo_twin).publish("vehicle", [fix(demo_twin, 0, pos, time.time(),
+                                                     vehicle="BH-XJ-WALL", heading="90")])
+    _until(wall_page, lambda: any('"vehicles"' in b and "BH-XJ-WALL" in b for b in bodies),
+           "the vehicle's marker on the wall")

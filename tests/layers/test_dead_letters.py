@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from layers.keys import KINDS
 from layers.live import snapshot
 from layers.live.bus import connect
 from layers.live.worker import Worker, stats
@@ -26,7 +27,9 @@ def _good(twin, kind: str, i: int) -> dict:
     extra = {"iot": {"sensor": "S", "metric": "pm25", "value": "12.5"},
              "video": {"camera": "C", "label": "person", "count": "2", "confidence": "0.9"},
              "incident": {"source": "hotline", "category": "noise", "severity": "2",
-                          "text": "噪音"}}[kind]
+                          "text": "噪音"},
+             "vehicle": {"vehicle": "V1", "heading": "90", "speed_kmh": "30",
+                         "detection": "garbage", "confidence": "0.8"}}[kind]
     return {**base, **extra}
 
 
@@ -47,6 +50,8 @@ KIND_CORRUPTIONS = {
               "bad confidence": ("confidence", "1.5"), "count 1e300": ("count", "1e300")},
     "incident": {"unknown category": ("category", "ufo"), "unknown source": ("source", "x"),
                  "severity 5": ("severity", "5"), "oversized text": ("text", "长" * 1001)},
+    "vehicle": {"unknown detection": ("detection", "dragon"), "heading 361": ("heading", "361"),
+                "speed 1e300": ("speed_kmh", "1e300"), "bad confidence": ("confidence", "2")},
 }
 
 
@@ -61,7 +66,7 @@ def _corrupt(twin, kind: str, i: int, name: str) -> dict:
     return event
 
 
-@pytest.mark.parametrize("kind", ["iot", "video", "incident"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_of_bad_event_is_dead_lettered_with_its_reason(bus, twin, kind):
     names = list(CORRUPTIONS) + list(KIND_CORRUPTIONS[kind])
     bad = [_corrupt(twin, kind, i, name) for i, name in enumerate(names)]
@@ -109,7 +114,7 @@ def test_bad_rows_of_an_arrow_batch_are_dead_lettered_one_by_one(bus, twin):
     assert snapshot.read(bus, "video.count", "1h").sum() == 1
 
 
-_kind = st.sampled_from(["iot", "video", "incident"])
+_kind = st.sampled_from(KINDS)
 _junk = st.one_of(st.text(max_size=12), st.sampled_from(["nan", "-inf", "1e400", "", " ", "0x10"]))
 
 

@@ -60,3 +60,20 @@ def test_a_snapshot_version_is_exact_in_a_browsers_numbers(bus):
     version = snapshot.version(bus)
     assert 0 < version < 2 ** 53 and float(version) == version
     assert snapshot.changes_since(bus, version)[0] == version
+
+
+def test_a_block_written_whole_is_logged_as_a_span_and_read_back_as_every_position(bus):
+    """The first publish of a city changes every cell: its change-log entry stays small."""
+    now = time.time()
+    west, east = LiveState(100), LiveState(5000)  # two partitions' blocks of one twin
+    for state in (west, east):
+        state.tick(now)
+        state.apply(_events("iot", np.arange(0, len(state.touched), 7), now))
+    assert _publish(bus, Publisher(bus, np.arange(100, dtype=np.uint64), 0, 5100), west, now)
+    first = snapshot.version(bus)
+    assert _publish(bus, Publisher(bus, np.arange(100, 5100, dtype=np.uint64), 100, 5100),
+                    east, now)
+    entries = bus.redis.xrange(bus.keys.snap_changes)
+    assert [f[b"span"] for _, f in entries] == [b"0 100", b"100 5100"]
+    _, cells, _ = snapshot.changes_since(bus, first)
+    assert cells.tolist() == list(range(100, 5100))

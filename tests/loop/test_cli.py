@@ -18,7 +18,7 @@ def cli(bus, redis_server, capsys, monkeypatch):
 
     The command and the test's stores share one audit key and one anchors file (the settings
     every process writing one audit log must share)."""
-    from dashboard.commands.cases import register
+    from dashboard.commands import cases, enforce
     from dashboard.commands.common import CliError
 
     monkeypatch.setenv("CITYOPS_AUDIT_KEY", "the-test-audit-key")
@@ -26,7 +26,9 @@ def cli(bus, redis_server, capsys, monkeypatch):
 
     def run(*argv):
         parser = argparse.ArgumentParser(prog="cityops")
-        register(parser.add_subparsers(dest="command", required=True))
+        sub = parser.add_subparsers(dest="command", required=True)
+        cases.register(sub)
+        enforce.register(sub)
         words = list(argv) + ["--redis", redis_server.url,
                               "--prefix", bus.prefix]
         args = parser.parse_args(words)

@@ -209,7 +209,7 @@ def test_garbage_entries_never_stop_the_engine(bus, demo_twin, engine, clock):
     raw(bus).xadd(bus.stream("video"), {"arrow": arrow_bytes(__import__("pyarrow").table(
         {"label": ["fever"], "lat": [1000.0]}))})
     summary = engine.tick()
-    assert summary["alerts"] == [] and summary["entries"] == {"video": 2, "incident": 1}
+    assert summary["alerts"] == [] and summary["entries"] == {"video": 2, "incident": 1, "vehicle": 0}
     assert raw(bus).xpending(bus.stream("video"), "rules")["pending"] == 0
 
 
@@ -315,4 +315,4 @@ def test_the_engine_sees_only_what_ingest_counts(bus, demo_twin, clock, ts):
     event["ts"] = "1e308" if ts == "1e308" else repr(clock() + 50 * 365 * 86400)
     bus.publish("incident", [event])
     summary = Engine(bus, demo_twin, load(), clock=clock).tick()
-    assert summary["entries"] == {"video": 0, "incident": 1} and summary["cases"] == []
+    assert summary["entries"] == {"video": 0, "incident": 1, "vehicle": 0} and summary["cases"] == []

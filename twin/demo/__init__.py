@@ -28,7 +28,7 @@ from twin.model import Twin
 
 __all__ = ["DEMOS", "binhai", "build_binhai", "build_tianjin", "demo", "tianjin"]
 
-DEMO_VERSION = 4  # bump when the demo's data or construction changes: invalidates caches
+DEMO_VERSION = 5  # bump when the demo's data or construction changes: invalidates caches
 
 
 def _cached(name: str, build: Callable[[int, int], Twin], resolution: int, seed: int,
