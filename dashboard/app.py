@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dash
 import dash_mantine_components as dmc
-from dash import Dash, html
+from dash import Dash, Input, Output, dcc, html
 
 from dashboard.context import set_context
 
@@ -41,7 +41,7 @@ def page_inputs(modules: list) -> dict:
     return merged
 
 
-_PAGE_CALLBACKS: tuple[dict, list] | None = None
+_PAGE_CALLBACKS: tuple[dict, list, list] | None = None
 
 
 def _share_page_callbacks() -> None:
@@ -51,10 +51,45 @@ def _share_page_callbacks() -> None:
     global _PAGE_CALLBACKS
     from dash import _callback
 
-    if _PAGE_CALLBACKS is None:
-        _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+    if _PAGE_CALLBACKS is None:  # the clientside functions too (inline scripts)
+        _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST),
+                           list(_callback.GLOBAL_INLINE_SCRIPTS))
     _callback.GLOBAL_CALLBACK_MAP.update(_PAGE_CALLBACKS[0])
     _callback.GLOBAL_CALLBACK_LIST[:] = _PAGE_CALLBACKS[1]
+    _callback.GLOBAL_INLINE_SCRIPTS[:] = _PAGE_CALLBACKS[2]
+
+
+def _media_routes(server, bus) -> None:
+    """Case photos (`dashboard.media`), served to the users who may see their case."""
+    from dashboard import media
+    from dashboard.policy import can_see_case
+    from dashboard.session import current_user
+    from layers.loop.cases import CaseStore
+
+    def can_see(case_id: str) -> bool | None:
+        user = current_user()
+        case = CaseStore(bus, None).get(case_id) if bus is not None else None
+        if case is None:
+            return None
+        return user is not None and can_see_case(user, case)
+
+    media.register_routes(server, can_see)
+
+
+def _report_routes(server, bus, twin) -> None:
+    """The printable report of a scenario run (`dashboard.scenario_report`)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from dashboard import results, scenario_report
+
+    def ran_text(ts: float | None) -> str:
+        if not ts:
+            return ""
+        zone = ZoneInfo(getattr(twin, "timezone", None) or "UTC")
+        return dt.datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    scenario_report.register_routes(server, lambda: results.store(bus), lambda: twin, ran_text)
 
 
 def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
@@ -95,11 +130,21 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
         web_api.register_routes(app.server, bus, twin, set(api_keys))
         enforce_api.register(app.server, bus, tz=twin.timezone)
         event_api.register(app.server, bus, twin)
+    _media_routes(app.server, bus)
+    _report_routes(app.server, bus, twin)
     web_api.register_fallbacks(app.server)
     event_api.register_fallbacks(app.server)
     from dashboard.ogc.server import mount
 
     mount(app.server, twin, bus, url=ogc_url)
-    app.layout = dmc.MantineProvider(html.Div([dash.page_container], className="app"),
-                                     forceColorScheme="dark")
+    app.layout = dmc.MantineProvider(html.Div([dcc.Location(id="app-url"), dcc.Store(id="app-lang"),
+                                               dash.page_container],
+                                              className="app"), forceColorScheme="dark")
+    app.clientside_callback(  # the document's language follows the page's (screen readers)
+        """function(search) {
+            const lang = new URLSearchParams(search || '').get('lang') === 'en' ? 'en' : 'zh-CN';
+            document.documentElement.lang = lang;
+            return lang;
+        }""", Output("app-lang", "data"), Input("app-url", "search"))
+    app.index_string = app.index_string.replace("<html>", '<html lang="zh-CN">')
     return app

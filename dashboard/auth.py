@@ -41,6 +41,7 @@ PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/open311/", "/cap/",
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_dash-layout", "/_dash-dependencies",
                           "/_favicon.ico", "/_reload-hash", "/ogc"})
 CALLBACK_PATH = "/_dash-update-component"
+CALLBACK_MAX_BODY = 8 * 1024 * 1024  # the largest callback request: a 5 MB photo as a data URL
 THROTTLE = "cityops_throttle"
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."  # dash pages' router
 
@@ -84,6 +85,7 @@ def _guard(app):
             return None
         user = current_user()
         if path == CALLBACK_PATH:
+            request.max_content_length = CALLBACK_MAX_BODY  # 413 above (also when chunked)
             body = request.get_json(silent=True) or {}
             page = callback_page(app, body)
             if user is None:

@@ -7,21 +7,17 @@ allows, so a page cannot show another grid's case by forgetting a check; `act` r
 
 from __future__ import annotations
 
-import numpy as np
-import plotly.graph_objects as go
+import re
 
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import LABELS, add_labels, t
 from dashboard.policy import User, can_act, can_see_case, can_see_grid, visible_grids
 from dashboard.session import require
 from layers.loop import sla as sla_mod
-from layers.loop.cases import OPEN, STATUSES, CaseStore
+from layers.loop.cases import OPEN, CaseStore
 from layers.loop.records import Case
-from twin import cells as h3cells
 from twin.settings import city_time
 
 UI_ACTIONS = ("accept", "arrive", "resolve")
-OVERDUE_RGBA = [230, 40, 50, 230]
-OPEN_RGBA = [245, 197, 66, 200]
 
 add_labels({
     "status_new": {"zh": "新建", "en": "New"},
@@ -45,6 +41,19 @@ add_labels({
     "milestone_accept": {"zh": "接单", "en": "accept"},
     "milestone_arrive": {"zh": "到场", "en": "arrive"},
     "milestone_resolve": {"zh": "办结", "en": "resolve"},
+    "note_escalated": {"zh": "{}超时 {}，升级至{}（{}）", "en":
+                       "{} overdue by {}; escalated to the {} ({})"},
+    "note_merged": {"zh": "新的上报并入本案（{} 条群众诉求）", "en":
+                    "A new report joined the case ({} citizen reports)"},
+    "note_dispatched": {"zh": "按类别和位置派至责任部门与网格", "en":
+                        "Sent to the responsible departments and grid"},
+    "level_1": {"zh": "街镇", "en": "street/town"},
+    "level_2": {"zh": "区指挥中心", "en": "district command"},
+    "owner_command": {"zh": "区指挥中心", "en": "district command centre"},
+    "actor_rule": {"zh": "预警规则 {}", "en": "rule {}"},
+    "actor_system": {"zh": "系统", "en": "system"},
+    "actor_system_sla": {"zh": "时限监督", "en": "SLA watch"},
+    "actor_system_demo_responder": {"zh": "演示处置人员", "en": "demo responder"},
     "case_overdue_by": {"zh": "超时 {}", "en": "overdue {}"},
     "case_left": {"zh": "剩余 {}", "en": "{} left"},
     "case_no_deadline": {"zh": "—", "en": "—"},
@@ -64,6 +73,24 @@ def case_store() -> CaseStore | None:
 
 class NoteRequired(ValueError):
     """A resolution without a note; the message says what to write."""
+
+
+class PhotoRefused(NoteRequired):
+    """A resolution's photo that cannot be stored (`reason`: a `dashboard.media` code)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def refusal_text(exc: Exception, lang: str) -> str:
+    """What the page says when an action is refused for its input, in the UI language."""
+    if isinstance(exc, PhotoRefused):
+        return t(f"photo_{exc.reason}" if f"photo_{exc.reason}" in _PHOTO_KEYS
+                 else "photo_bad_upload", lang)
+    if isinstance(exc, NoteRequired):
+        return t("note_required", lang)
+    return str(exc)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -94,15 +121,24 @@ def visible_case(store: CaseStore, user: User | None, case_id: str | None) -> Ca
 
 
 def act(store: CaseStore, user: User | None, case_id: str, action: str,
-        note: str = "") -> Case:
-    """Do a case action as the logged-in user (refused with 403 unless `can_act`)."""
+        note: str = "", photo: str | None = None) -> Case:
+    """Do a case action as the logged-in user (refused with 403 unless `can_act`); a resolution
+    may carry a photo (a browser upload, stored by `dashboard.media`, named in the record)."""
+    from dashboard import media
+
     require(action in UI_ACTIONS or action == "note", f"action {action!r}")
     case = visible_case(store, user, case_id)
     require(case is not None and can_act(user, case, action), f"{action} on case {case_id}")
     note = (note or "").strip()
     if action == "resolve" and not note:
         raise NoteRequired(f"resolving case {case_id} needs a note: say what was done")
-    return store.act(case_id, action, actor=user.username, note=note)
+    context = None
+    if photo and action == "resolve":
+        try:
+            context = {"photos": [media.save(case_id, media.from_upload(photo))]}
+        except media.MediaError as exc:
+            raise PhotoRefused(str(exc), exc.reason) from exc
+    return store.act(case_id, action, actor=user.username, note=note, context=context)
 
 
 def actions_for(user: User | None, case: Case) -> list[str]:
@@ -159,13 +195,25 @@ def category_label(category: str, lang: str) -> str:
     return sla_mod.default().label(category, lang)
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def title_text(case: Case, lang: str) -> str:
+    """A case's title in the UI language: rule titles are written in Chinese, so the English
+    UI names the case by its category instead."""
+    title = case.title or ""
+    if lang != "zh" and (not title or _CJK.search(title)):
+        return category_label(case.category, lang)
+    return title or case.id
+
+
 def queue_rows(cases: list[Case], now: float, lang: str, departments: dict[str, str]) -> list[dict]:
     """Rows of the case queue: overdue first, then by the time left (soonest first)."""
     rows = []
     for c in cases:
         clock = countdown(c, now, lang)
         place = c.place
-        rows.append({"id": c.id, "title": c.title or c.id,
+        rows.append({"id": c.id, "title": title_text(c, lang),
                      "category": category_label(c.category, lang),
                      "status": c.status, "status_text": t(f"status_{c.status}", lang),
                      "severity": int(c.severity), "grid": place.grid,
@@ -184,103 +232,48 @@ def trail_rows(records: list[dict], lang: str) -> list[dict]:
         data = rec.get("data") or {}
         action = data.get("action", "?")
         key = f"action_{action}"
-        rows.append({"seq": rec["seq"], "actor": rec["actor"], "time": clock_text(rec["ts"]),
+        said = record_note(data, lang)
+        rows.append({"seq": rec["seq"], "case": rec.get("subject", ""),
+                     "actor": actor_text(rec["actor"], lang),
+                     "time": clock_text(rec["ts"]),
                      "action": t(key, lang) if key in _ACTION_KEYS else action,
-                     "note": str(data.get("note", ""))})
+                     "note": said if said is not None else str(data.get("note", "")),
+                     "verbatim": said is None, "photos": list(data.get("photos", []))})
     return rows
+
+
+def record_note(data: dict, lang: str) -> str | None:
+    """The note of a system record, written from its data in the UI language (an escalation's
+    milestone and lateness, a merged report); None for a person's own note (shown as typed)."""
+    action = data.get("action")
+    if action == "escalate":
+        milestone = data.get("milestone")
+        what = t(f"milestone_{milestone}", lang) if milestone in ("accept", "arrive",
+                                                                   "resolve") else ""
+        owner = data.get("owner") or ""
+        owner = t("owner_command", lang) if owner == "command" else owner
+        return t("note_escalated", lang).format(
+            what, duration_text(float(data.get("overdue_s") or 0), lang),
+            t(f"level_{int(data.get('level', 1))}", lang), owner)
+    if action == "merge":
+        return t("note_merged", lang).format(int(data.get("reports") or 0))
+    if action == "dispatch":
+        return t("note_dispatched", lang)
+    if action == "open":
+        return ""
+    return None
+
+
+def actor_text(actor: str, lang: str) -> str:
+    """Who did it: people by their user name, the system's parts by what they are."""
+    if actor.startswith("rule:"):
+        return t("actor_rule", lang).format(actor[5:])
+    key = f"actor_{actor.replace(':', '_').replace('-', '_')}"
+    return t(key, lang) if key in LABELS else actor
 
 
 _ACTION_KEYS = {f"action_{a}" for a in ("open", "merge", "dispatch", *UI_ACTIONS, "close",
                                          "reopen", "escalate", "note")}
-
-
-def filter_options(cases: list[Case], lang: str, departments: dict[str, str]) -> dict:
-    """Options of the queue filters: every status, and the departments, grids and categories
-    that occur in the cases the user can see."""
-    deps = sorted({d for c in cases for d in c.departments})
-    grids = sorted({(c.place.grid, c.place.grid_id) for c in cases if c.place.grid >= 0})
-    cats = sorted({c.category for c in cases})
-    return {"status": [{"value": s, "label": t(f"status_{s}", lang)} for s in STATUSES],
-            "department": [{"value": d, "label": departments.get(d, d)} for d in deps],
-            "grid": [{"value": str(g), "label": str(gid or g)} for g, gid in grids],
-            "category": [{"value": c, "label": category_label(c, lang)} for c in cats]}
-
-
-# -- map and charts --------------------------------------------------------------------------------
-def case_cells(cases: list[Case], now: float) -> list[dict]:
-    """H3HexagonLayer records of the cells with open cases: red where one is overdue."""
-    cells: dict[int, dict] = {}
-    for c in cases:
-        cell = c.place.cell
-        if cell is None or c.deadline is None:
-            continue
-        rec = cells.setdefault(cell, {"hex": h3cells.to_hex([cell])[0], "v": 0, "overdue": 0,
-                                      "lat": c.place.lat, "lng": c.place.lng, "ids": []})
-        rec["v"] += 1
-        rec["overdue"] += int(c.deadline < now)
-        rec["ids"].append(c.id)
-    for rec in cells.values():
-        rec["c"] = OVERDUE_RGBA if rec["overdue"] else OPEN_RGBA
-        rec["ids"] = " ".join(rec["ids"])
-    return sorted(cells.values(), key=lambda r: (r["overdue"], r["hex"]))
-
-
-def case_layers(records: list[dict]) -> list[dict]:
-    """deck.gl layers of case cells: the H3 cells, and a dot of fixed pixel size on each so a
-    case stays visible when the whole district is in view."""
-    cells = {"@@type": "H3HexagonLayer", "id": "case-cells", "data": records,
-             "getHexagon": "@@=hex", "getFillColor": "@@=c", "stroked": True, "extruded": False,
-             "getLineColor": [255, 255, 255, 200], "lineWidthMinPixels": 1, "pickable": True}
-    dots = {"@@type": "ScatterplotLayer", "id": "case-dots", "data": records,
-            "getPosition": "@@=[lng, lat]", "getFillColor": "@@=c", "getRadius": 60,
-            "radiusMinPixels": 7, "stroked": True, "getLineColor": [255, 255, 255, 220],
-            "lineWidthMinPixels": 1, "pickable": True}
-    return [cells, dots]
-
-
-def case_positions(records: list[dict], twin) -> np.ndarray | None:
-    """Cell positions to fit the map to (None: the whole district)."""
-    if not records:
-        return None
-    pos = twin.positions(h3cells.from_hex([r["hex"] for r in records]))
-    pos = pos[pos >= 0]
-    return pos if len(pos) else None
-
-
-def scorecard_rows(table, keep: set[str] | None = None, top: int = 15) -> list[dict]:
-    """Scorecard records (layers.loop.scorecard.to_records), only the keys in `keep` when given."""
-    from layers.loop.scorecard import to_records
-
-    rows = to_records(table)
-    if keep is not None:
-        rows = [r for r in rows if str(r["key"]) in keep]
-    return rows[:top]
-
-
-def scorecard_figure(rows: list[dict], lang: str, names: dict[str, str] | None = None,
-                     empty: str = "cases_none") -> go.Figure:
-    """Grouped bars: on-time acceptance and resolution (%) per department or grid, the number
-    received beside each name; the label `empty` written across when there are no rows."""
-    names = names or {}
-    keys = [f"{names.get(str(r['key']), str(r['key']))} ({r['received']})" for r in rows]
-    fig = go.Figure()
-    for column, label in (("accepted_on_time", "score_accepted"),
-                          ("resolved_on_time", "score_resolved")):
-        values = [None if r[column] is None else 100 * r[column] for r in rows]
-        fig.add_bar(x=keys, y=values, name=t(label, lang),
-                    customdata=[r["received"] for r in rows],
-                    hovertemplate="%{x}: %{y:.0f}% (" + t("score_received", lang)
-                    + " %{customdata})<extra></extra>")
-    fig.update_layout(template="plotly_dark", barmode="group", height=280,
-                      margin={"l": 40, "r": 10, "t": 10, "b": 60}, yaxis={"range": [0, 100],
-                                                                          "ticksuffix": "%"},
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      legend={"orientation": "h", "y": 1.12})
-    if not rows:
-        fig.update_xaxes(visible=False)
-        fig.add_annotation(text=t(empty, lang), showarrow=False, x=0.5, y=0.5, xref="paper",
-                           yref="paper", font={"size": 15, "color": "#9fb4d0"})
-    return fig
 
 
 # -- components shared by the Cases and Grid pages ----------------------------------------------
@@ -304,6 +297,20 @@ add_labels({
     "score_commanders_only": {"zh": "部门考核仅对指挥长和管理员开放",
                               "en": "Department scores are for commanders and admins"},
     "case_no_actions": {"zh": "当前无可执行操作", "en": "No action available to you now"},
+    "photo_upload": {"zh": "办结照片（可选，JPEG/PNG/WebP，≤5 MB）：点击或拖入", "en":
+                     "Photo of the result (optional, JPEG/PNG/WebP, up to 5 MB): tap or drop"},
+    "photo_chosen": {"zh": "已选照片：{}（办结时上传）", "en": "Photo chosen: {} (sent on resolve)"},
+    "note_required": {"zh": "办结需填写处置说明：写明做了什么", "en":
+                      "Resolving needs a note: say what was done"},
+})
+_PHOTO_KEYS = {"photo_too_big", "photo_not_image", "photo_bad_upload", "photo_bad_case"}
+add_labels({
+    "photo_too_big": {"zh": "照片不能超过 5 MB", "en": "A photo may be at most 5 MB"},
+    "photo_not_image": {"zh": "只接受 JPEG、PNG 或 WebP 照片", "en":
+                        "Only JPEG, PNG or WebP photos are accepted"},
+    "photo_bad_upload": {"zh": "照片上传不完整，请重新选择", "en":
+                         "The photo did not arrive whole: choose it again"},
+    "photo_bad_case": {"zh": "案件编号无效", "en": "Not a case id"},
 })
 
 
@@ -344,12 +351,21 @@ def action_panel(case: Case, user: User | None, lang: str, prefix: str):
     key = {"case": case.id}
     buttons = [dmc.Button(t(f"action_{a}", lang), id={"type": f"{prefix}-act", "action": a, **key},
                           n_clicks=0, size="sm", color="red" if a == "resolve" else "yellow",
+                          autoContrast=True,
                           variant="filled" if a == "accept" else "light", className=f"act-{a}")
                for a in allowed]
+    from dash import dcc, html
+
+    from dashboard import media
+
+    photo = dcc.Upload(id={"type": f"{prefix}-photo", **key}, accept="image/jpeg,image/png,image/webp",
+                       max_size=media.MAX_BYTES, className="photo-upload",
+                       children=html.Div(photo_label(None, lang))) if "resolve" in allowed else None
     return dmc.Stack([
         dmc.Textarea(id={"type": f"{prefix}-note", **key}, placeholder=t("note_placeholder", lang),
-                     autosize=True, minRows=1, className="case-note"),
-        dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
+                     autosize=True, minRows=1, className="case-note",
+                     **{"aria-label": t("note_placeholder", lang)}),
+        photo, dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
 
 
 def trail_table(rows: list[dict], lang: str):
@@ -360,7 +376,20 @@ def trail_table(rows: list[dict], lang: str):
     return html.Table(className="trail-table", children=[
         html.Thead(html.Tr([html.Th(t(c, lang)) for c in cols])),
         html.Tbody([html.Tr([html.Td(r["time"]), html.Td(r["actor"]), html.Td(r["action"]),
-                             html.Td(r["note"])]) for r in rows])])
+                             html.Td([r["note"], *_photos(r)],
+                                     className="verbatim" if r["verbatim"] else "")])
+                    for r in rows])])
+
+
+def _photos(row: dict) -> list:
+    """Thumbnails of a record's photos, each a link to the photo (served to who may see it)."""
+    from dash import html
+
+    from dashboard import media
+
+    return [html.A(html.Img(src=media.url(row["case"], name), alt=name[:8], className="thumb"),
+                   href=media.url(row["case"], name), target="_blank")
+            for name in row.get("photos", [])]
 
 
 def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
@@ -371,7 +400,7 @@ def clicked_action(triggered_id, triggered_value) -> tuple[str, str] | None:
 
 
 def press(triggered_id, triggered_value, note_states: list[dict],
-          user: User | None) -> tuple[str, str] | None:
+          user: User | None, photo_states: list[dict] | None = None) -> tuple[str, str] | None:
     """Do the case action a pressed button asks for, with the note typed for its case.
 
     Returns (case id, action), or None when a re-render fired the callback; raises CaseError
@@ -381,12 +410,13 @@ def press(triggered_id, triggered_value, note_states: list[dict],
     if pressed is None:
         return None
     case_id, action = pressed
-    act(case_store(), user, case_id, action, note_for(note_states, case_id))
+    act(case_store(), user, case_id, action, note_for(note_states, case_id),
+        note_for(photo_states or [], case_id) or None)
     return pressed
 
 
 def act_and_report(triggered_id, triggered_value, note_states: list[dict], user: User | None,
-                   version: int | None, lang: str) -> tuple:
+                   version: int | None, lang: str, photo_states: list[dict] | None = None) -> tuple:
     """What a page's action callback returns: (new version, feedback) after pressing a case
     action button, (no_update, an error) when it cannot be done, no_updates for a re-render."""
     import dash_mantine_components as dmc
@@ -395,9 +425,9 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
     from layers.loop.cases import CaseError
 
     try:
-        pressed = press(triggered_id, triggered_value, note_states, user)
+        pressed = press(triggered_id, triggered_value, note_states, user, photo_states)
     except (CaseError, NoteRequired) as exc:
-        return no_update, dmc.Alert(str(exc), color="red", className="act-error")
+        return no_update, dmc.Alert(refusal_text(exc, lang), color="red", className="act-error")
     if pressed is None:
         return no_update, no_update
     case_id, action = pressed
@@ -405,8 +435,21 @@ def act_and_report(triggered_id, triggered_value, note_states: list[dict], user:
         f"{case_id} {t(f'action_{action}', lang)}"), c="green", size="sm")
 
 
+def input_pending(tick_fired: bool, notes: list | None, photos: list | None) -> bool:
+    """A periodic refresh must wait: the user has typed a note or chosen a photo in the
+    panel it would redraw (a redraw would throw them away)."""
+    return tick_fired and any(bool(v and str(v).strip()) for v in [*(notes or []),
+                                                                 *(photos or [])])
+
+
+def photo_label(filename: str | None, lang: str) -> str:
+    """What the photo box says: how to add a photo, or which one is chosen."""
+    return t("photo_chosen", lang).format(filename) if filename else t("photo_upload", lang)
+
+
 def note_for(states: list[dict], case_id: str) -> str:
-    """The note typed for a case, from a pattern-matching State list (ids carry the case)."""
+    """The value given for a case (its note, its photo), from a pattern-matching State list
+    (ids carry the case)."""
     for item in states or []:
         if isinstance(item.get("id"), dict) and item["id"].get("case") == case_id:
             return item.get("value") or ""

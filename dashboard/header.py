@@ -39,8 +39,8 @@ def header(lang: str, path: str) -> html.Header:
                            className="active" if href == path else "")
                   for key, href in links if user is None or can_open(user, href)]),
         *user_badge(user, lang),
-        dcc.Link(t("language", lang), id="lang-switch", href=f"{path}?lang={other(lang)}",
-                 className="lang-switch"),
+        dcc.Link(html.Span(t("language", lang), lang=other(lang)), id="lang-switch",
+                 href=f"{path}?lang={other(lang)}", className="lang-switch"),
     ])
 
 

@@ -199,9 +199,10 @@ def _check_item(item, spec: dict, where: str, contracts: dict[str, Validator]) -
     declared = spec["id"]
     if declared.startswith("{"):
         pattern = json.loads(declared)
-        if not isinstance(item, list) or len(item) > MAX_ITEMS:
+        multi = any(v in (["ALL"], ["ALLSMALLER"]) for v in pattern.values())
+        if multi and (not isinstance(item, list) or len(item) > MAX_ITEMS):
             raise BadRequest(f"{where}: a pattern-matching input {declared} takes a list")
-        for one in item:
+        for one in item if multi else [item]:  # MATCH: the one matching entry
             if not isinstance(one, dict) or one.get("property") != spec["property"] \
                     or not _matches_pattern(one.get("id"), pattern):
                 raise BadRequest(f"{where}: an entry does not match the input {declared}."

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from dashboard import maps
-from layers.loop.records import Alert, Case
-from twin import cells as h3cells
-from twin.settings import city_time
+from dashboard import maps, zoomlevels
 
 LIVE_LAYERS = ("iot.count", "video.count", "incident.count", "video.person.count",
                "video.crowd.count", "video.illegal_parking.count", "iot.water_level_m.max",
@@ -24,6 +22,7 @@ LIVE_LAYERS = ("iot.count", "video.count", "incident.count", "video.person.count
 WINDOWS = ("5m", "1h", "24h")
 RESCALE = 1.6  # a new colour scale this much wider/narrower than the browser's: full refresh
 CLEAR = [0, 0, 0, 0]
+EXTRUDE_M = 4000.0  # the height of the top of the colour scale in the 3D view
 
 
 def responsive(bus, timeout_s: float = 1.0):
@@ -36,17 +35,45 @@ def alive(bus) -> bool:
     return bus.ping()
 
 
-@lru_cache(maxsize=4)
-def _land(key: tuple, twin) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    positions = np.flatnonzero(twin.ds["is_land"].values)
-    index = np.full(len(twin), -1, dtype=np.int64)
-    index[positions] = np.arange(len(positions))
-    return positions, index, h3cells.to_hex(twin.cell_ids[positions])
-
-
 def land(twin) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(land positions, position -> record index or -1, hex ids of the land cells)."""
-    return _land((twin.name, twin.resolution, len(twin)), twin)
+    """(land positions, position -> record index or -1, hex ids of the land cells): the base
+    level of the land pyramid."""
+    level = zoomlevels.land_pyramid(twin).at(twin.resolution)
+    return np.flatnonzero(level.parent_of >= 0), level.parent_of, level.hexes()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What a live map shows: an H3 level and the box in view (None: all the land). The
+    browser keeps one record per cell of the frame, in this order, so patches can address them."""
+
+    level: int
+    bounds: tuple[float, float, float, float] | None = None
+
+    @staticmethod
+    def of(state: dict | None, twin) -> Frame:
+        """The frame a browser state names (default: every land cell at the base level)."""
+        raw = (state or {}).get("frame") or {}
+        bounds = raw.get("bounds")
+        return Frame(int(raw.get("level", twin.resolution)),
+                     tuple(round(float(b), 5) for b in bounds) if bounds else None)
+
+    def to_state(self) -> dict:
+        return {"level": self.level, "bounds": list(self.bounds) if self.bounds else None}
+
+
+@lru_cache(maxsize=32)
+def _frame_cells(key: tuple, frame: Frame, twin) -> tuple[zoomlevels.Level, np.ndarray,
+                                                          list[str]]:
+    level = zoomlevels.land_pyramid(twin).at(frame.level)
+    index = (np.arange(len(level)) if frame.bounds is None
+             else zoomlevels.in_view(level, zoomlevels.Bounds(*frame.bounds)))
+    return level, index, level.hexes(index)
+
+
+def frame_cells(twin, frame: Frame) -> tuple[zoomlevels.Level, np.ndarray, list[str]]:
+    """(the level, the indices of its cells in the frame, their hex ids), made once per frame."""
+    return _frame_cells((twin.name, twin.resolution, len(twin)), frame, twin)
 
 
 def nice_ceiling(x: float) -> float:
@@ -89,13 +116,17 @@ def records(values: np.ndarray, hexes: list[str], scale: list[float]) -> list[di
                                   strict=True)]
 
 
-def layer_spec(twin, values: np.ndarray, scale: list[float]) -> dict:
-    """The live H3 layer over all land cells (sent once per page load or rescale)."""
-    positions, _, hexes = land(twin)
-    return {"@@type": "H3HexagonLayer", "id": "live", "getHexagon": "@@=hex",
-            "getFillColor": "@@=c", "getLineColor": "@@=c", "lineWidthMinPixels": 2,
-            "pickable": True, "stroked": True, "extruded": False,  # outlines: a lone cell shows
-            "highPrecision": False, "data": records(values[positions], hexes, scale)}
+def layer_spec(values: np.ndarray, hexes: list[str], scale: list[float],
+               extruded: bool = False) -> dict:
+    """The live H3 layer of a frame's cells (sent once per page load, rescale or new frame);
+    extruded: each hexagon is raised in proportion to its value (a 3D view)."""
+    spec = {"@@type": "H3HexagonLayer", "id": "live", "getHexagon": "@@=hex",
+            "getFillColor": "@@=c", "getLineColor": "@@=c", "lineWidthMinPixels": 1,
+            "pickable": True, "stroked": not extruded, "extruded": extruded,
+            "highPrecision": False, "data": records(values, hexes, scale)}
+    if extruded:
+        spec.update({"getElevation": "@@=v", "elevationScale": EXTRUDE_M / max(scale[1], 1e-9)})
+    return spec
 
 
 def read_layer(bus, twin, layer: str, window: str) -> np.ndarray:
@@ -108,40 +139,56 @@ def read_layer(bus, twin, layer: str, window: str) -> np.ndarray:
     return values
 
 
-def update(bus, twin, layer: str, window: str, since: int, scale: list[float] | None) -> dict:
-    """What the browser needs since snapshot version `since`.
+def framed(twin, layer: str, values: np.ndarray, frame: Frame) -> tuple[np.ndarray, np.ndarray,
+                                                                       list[str]]:
+    """(values of the frame's cells rolled up to its level, their indices, their hex ids)."""
+    level, index, hexes = frame_cells(twin, frame)
+    return zoomlevels.rollup(values, level, zoomlevels.how_for(layer))[index], index, hexes
+
+
+def update(bus, twin, layer: str, window: str, since: int, scale: list[float] | None,
+           frame: Frame | None = None, extruded: bool = False) -> dict:
+    """What the browser needs since snapshot version `since`, for a frame (default: every land
+    cell at the base level).
 
     Returns {"version", "scale", "full": layer spec or None, "changed": {index: record}}:
     a full layer on the first call, after a rescale or when the change log no longer reaches
-    back to `since`; otherwise only the changed land cells.
+    back to `since`; otherwise only the frame's cells holding a changed cell.
     """
     from layers.live import snapshot
 
-    version, changed, _ = snapshot.changes_since(bus, since)
-    values = read_layer(bus, twin, layer, window)
+    frame = frame or Frame(twin.resolution)
+    if since <= 0:  # a full layer: the change log is not needed
+        version, changed = snapshot.version(bus), None
+    else:
+        version, changed, _ = snapshot.changes_since(bus, since)
+    if since > 0 and changed is not None and not len(changed) and scale:
+        return {"version": version, "scale": scale, "full": None, "changed": {}}
+    values, index, hexes = framed(twin, layer, read_layer(bus, twin, layer, window), frame)
     new_scale = scale_of(values)
     if since <= 0 or changed is None or needs_rescale(scale, new_scale):
         return {"version": version, "scale": new_scale, "changed": {},
-                "full": layer_spec(twin, values, new_scale)}
-    positions, index, hexes = land(twin)
-    idx = index[changed[(changed >= 0) & (changed < len(twin))]]
-    idx = idx[idx >= 0]
-    recs = records(values[positions[idx]], [hexes[i] for i in idx], scale)
+                "full": layer_spec(values, hexes, new_scale, extruded)}
+    level = frame_cells(twin, frame)[0]
+    parents = zoomlevels.changed_parents(level, changed)
+    at = np.searchsorted(index, parents)
+    at = at[(at < len(index)) & (index[np.minimum(at, len(index) - 1)] == parents)]
+    recs = records(values[at], [hexes[i] for i in at], scale)
     return {"version": version, "scale": scale, "full": None,
-            "changed": dict(zip(idx.tolist(), recs, strict=True))}
+            "changed": dict(zip(at.tolist(), recs, strict=True))}
 
 
 def kpis(bus, twin, store, now: float | None = None) -> dict[str, float | None]:
     """The wall's headline figures from the bus and the case store."""
-    from layers.live.worker import stats
+    from layers.live.checkpoint import CheckpointStore
 
     now = time.time() if now is None else now
-    health = stats(bus)
+    rate = float(CheckpointStore(bus).meta().get("rate", 0) or 0)
     iot = read_layer(bus, twin, "iot.count", "5m")
     video = read_layer(bus, twin, "video.count", "5m")
-    return {"kpi_events_min": round(health["events_per_s"] * 60.0),
+    return {"kpi_events_min": round(rate * 60.0),
             "kpi_open_cases": store.count_open(),
-            "kpi_overdue": len(store.overdue(now)),
+            "kpi_overdue": store.count_overdue(now),
             "kpi_sensors_reporting": _reporting(twin, twin.sensors, iot),
             "kpi_cameras_reporting": _reporting(twin, twin.cameras, video)}
 
@@ -155,41 +202,17 @@ def _reporting(twin, registry, counts: np.ndarray) -> int:
     return int((counts[pos] > 0).sum())
 
 
-def ticker(alerts: list[Alert], lang: str, tz: str) -> list[dict]:
-    """The latest alerts as short lines: time (in the city's time zone `tz`), title, category,
-    severity."""
-    return [{"id": a.id or "", "time": city_time(a.ts, tz).strftime("%H:%M:%S"),
-             "title": a.title_in(lang), "category": a.category,
-             "severity": int(a.severity)} for a in alerts]
-
-
-def department_board(cases: list[Case], departments, now: float, lang: str) -> list[dict]:
-    """Who is late: open and overdue cases per department, the most overdue first."""
+def department_board(counts: dict[str, tuple[int, int]], departments,
+                     lang: str) -> list[dict]:
+    """Who is late: open and overdue cases per department (`counts`: {id: (open, overdue)}),
+    the most overdue first."""
     names = {}
     if departments is not None and len(departments):
         column = "name" if lang == "zh" or "name_en" not in departments else "name_en"
         names = dict(zip(departments["id"], departments[column], strict=True))
-    rows: dict[str, dict] = {}
-    for case in cases:
-        late = case.overdue(now)
-        for dept in case.departments:
-            row = rows.setdefault(dept, {"department": dept, "name": names.get(dept, dept),
-                                         "open": 0, "overdue": 0})
-            row["open"] += 1
-            row["overdue"] += int(late)
-    return sorted(rows.values(), key=lambda r: (-r["overdue"], -r["open"], r["department"]))
-
-
-def case_markers(cases: list[Case], now: float) -> dict:
-    """A scatter layer of open cases: red when overdue, amber otherwise."""
-    data = [{"position": [c.place.lng, c.place.lat], "id": c.id,
-             "title": str(c.title or c.category),
-             "color": [230, 40, 40, 240] if c.overdue(now) else [245, 190, 40, 230]}
-            for c in cases]
-    return {"@@type": "ScatterplotLayer", "id": "cases", "data": data,
-            "getPosition": "@@=position", "getFillColor": "@@=color", "getRadius": 300,
-            "radiusMinPixels": 5, "radiusMaxPixels": 14, "stroked": True,
-            "getLineColor": [255, 255, 255, 255], "lineWidthMinPixels": 1, "pickable": True}
+    rows = [{"department": d, "name": names.get(d, d), "open": n, "overdue": late}
+            for d, (n, late) in counts.items()]
+    return sorted(rows, key=lambda r: (-r["overdue"], -r["open"], r["department"]))
 
 
 VEHICLE_FRESH_S = 600.0  # a vehicle silent for longer is no longer shown on the wall

@@ -127,27 +127,26 @@ def basemap_layer(twin) -> dict:
             "lineWidthMinPixels": 1, "pickable": False}
 
 
-def view_state(twin, positions: np.ndarray | None = None, height_px: float = 560.0) -> dict:
-    """Initial view fitting some cells (default: the land) into a map about `height_px` tall.
+def view_state(twin, positions: np.ndarray | None = None, height_px: float = 560.0,
+               width_px: float | None = None, margin: float = 0.08) -> dict:
+    """The view that fits some cells (default: the land) whole into a map of that size (width
+    default 1.6 x the height), with a margin; cells are padded by their own size."""
+    from dashboard import zoomlevels
 
-    deck.gl's zoom 0 draws the world 512 px wide, so a span of S degrees fills
-    512 * 2**zoom * S / 360 pixels.
-    """
     lat, lng = twin.centers
     keep = twin.ds["is_land"].values if positions is None else np.asarray(positions)
-    lat, lng = lat[keep], lng[keep]
-    span = max(np.ptp(lat) / np.cos(np.radians(lat.mean())), np.ptp(lng) * 0.6, 2e-3)
-    zoom = float(np.clip(np.log2(height_px * 360.0 / (512.0 * span)), 3, 16))
-    return {"latitude": float((lat.min() + lat.max()) / 2),
-            "longitude": float((lng.min() + lng.max()) / 2),
-            "zoom": round(zoom, 2), "pitch": 0, "bearing": 0}
+    box = zoomlevels.Bounds.of(lat[keep], lng[keep]).padded(h3cells.edge_length_m(
+        twin.resolution))
+    return zoomlevels.fit_view(box, width_px or 1.6 * height_px, height_px, margin)
 
 
 def deck(twin, layers: list[dict], focus: np.ndarray | None = None,
-         height_px: float = 560.0) -> dict:
-    """A full deck.gl JSON spec: basemap first, then the given layers; no tile server."""
+         height_px: float = 560.0, width_px: float | None = None,
+         view: dict | None = None) -> dict:
+    """A full deck.gl JSON spec: basemap first, then the given layers; no tile server. The view
+    is `view` when given, else the one fitting `focus` (default: the land) into the map size."""
     tiles = _SETTINGS["tile_url"]
-    return {"initialViewState": view_state(twin, focus, height_px), "views": [{"@@type": "MapView",
-                                                            "controller": True}],
+    return {"initialViewState": view or view_state(twin, focus, height_px, width_px),
+            "views": [{"@@type": "MapView", "controller": True}],
             "layers": [basemap_layer(twin), *layers],
             "mapStyle": raster_style(tiles) if tiles else None}

@@ -17,13 +17,15 @@ SEVERITY_COLORS = [[250, 220, 60, 140], [245, 140, 40, 170], [220, 40, 40, 200],
                    [150, 20, 60, 220]]
 
 
-def summary(result, twin, run_id: str) -> dict:
-    """What the wall needs of a scenario result: name, people affected, cells by severity."""
+def summary(result, twin, run_id: str, ran_at: float | None = None,
+            shown_by: str | None = None) -> dict:
+    """What the wall needs of a scenario result: name, when it was run, who put it on the wall,
+    people affected, cells by severity."""
     severity = result.ds["severity"].values.astype(int)
     cells = np.flatnonzero(severity > 0)
     name = result.scenario.name
     return {"run_id": run_id, "name": name if isinstance(name, str) else str(name),
-            "hazard": result.scenario.hazard,
+            "hazard": result.scenario.hazard, "ran_at": ran_at, "ran_by": shown_by or "",
             "people_affected": float(result.impact.get("people_affected", 0.0)),
             "cells": h3cells.to_hex(twin.cell_ids[cells]),
             "severity": severity[cells].tolist()}

@@ -71,6 +71,11 @@ class ResultStore:
             raise _gone(run_id, self.keep)
         return _load_file(str(path), path.stat().st_mtime_ns)
 
+    def ran_at(self, run_id: str) -> float | None:
+        """When a run was stored (epoch seconds); None when it is not kept."""
+        path = self._path(run_id)
+        return path.stat().st_mtime if path.exists() else None
+
     def ids(self) -> list[str]:
         """Stored run ids, newest first."""
         files = sorted(self.folder.glob("*.nc"), key=lambda p: p.stat().st_mtime_ns,
@@ -122,6 +127,10 @@ class RedisResults:
         while len(_loaded) > KEEP_RUNS:  # a run never changes: keep the newest few read
             _loaded.pop(next(iter(_loaded)))
         return result
+
+    def ran_at(self, run_id: str) -> float | None:
+        """When a run was stored (epoch seconds); None when it is not kept."""
+        return self.bus.redis.zscore(self.bus.keys.scenario_runs, _check(run_id))
 
     def ids(self) -> list[str]:
         """Stored run ids, newest first."""

@@ -50,10 +50,11 @@ class LiveSystem:
                  home=None, prefix: str = "cityops:", seed: int = 0,
                  services: Sequence[tuple[str, Callable]] = (),
                  shares: dict[str, float] | None = None, history: bool = True,
-                 mqtt=None) -> None:
+                 mqtt=None, feed_options: dict | None = None) -> None:
         """`services`: extra (name, fn(bus, stop)) loops run beside them until stopped.
         `mqtt`: a broker (layers.live.mqtt.Broker): the feed's IoT readings then go through it
-        and an MQTT bridge, as a gateway's would."""
+        and an MQTT bridge, as a gateway's would. `feed_options`: the feed's daily rates and
+        focus cells (see layers.live.feed.Feed)."""
         self.bus = connect(url, home=home, prefix=prefix)
         self.worker = Worker(self.bus, twin, consumer="demo-ingest", history=history)
         self.worker.start()
@@ -65,7 +66,8 @@ class LiveSystem:
             try:
                 feed_mod.run(self.bus, twin, rate, float("inf"), batch=batch, seed=seed,
                              stop=self.stopping.is_set, shares=shares,
-                             doors={"iot": lambda t: sender.send("iot", t)} if sender else None)
+                             doors={"iot": lambda t: sender.send("iot", t)} if sender else None,
+                             **(feed_options or {}))
             finally:
                 if sender is not None:
                     sender.close()
@@ -123,13 +125,14 @@ def run_demo(twin, rate: float = 300.0, batch: int = 100, url: str | None = None
              home=None, prefix: str = "cityops:", every_s: float = 2.0,
              duration: float | None = None, out=sys.stdout, seed: int = 0,
              services: Sequence[tuple[str, Callable]] = (),
-             shares: dict[str, float] | None = None, mqtt=None) -> dict:
+             shares: dict[str, float] | None = None, mqtt=None,
+             feed_options: dict | None = None) -> dict:
     """Run the live system and print live counts every `every_s` until Ctrl-C.
 
     Returns the final health figures. `duration` (seconds) stops it by itself (for tests).
     """
     system = LiveSystem(twin, rate, batch, url, home, prefix, seed, services, shares,
-                        mqtt=mqtt)
+                        mqtt=mqtt, feed_options=feed_options)
     if mqtt is not None:
         print(f"demo: IoT readings go through MQTT at {mqtt.host}:{mqtt.port} (topics "
               f"cityops/iot|video|incident/#; `cityops bridge mqtt` is the door)", file=out,
@@ -205,3 +208,27 @@ def escalation_service(twin, interval_s: float = 10.0) -> tuple[str, Callable]:
 
         Escalator(CaseStore(bus, Router(twin))).run(stop, interval_s)
     return "escalation", loop
+
+
+def responders_service(config_path=None) -> tuple[str, Callable]:
+    """The demo's simulated responders: departments accept, arrive and resolve cases after
+    seeded delays per category (layers.loop.responders)."""
+    def loop(bus, stop: Callable[[], bool]) -> None:
+        from layers.loop.cases import CaseStore
+        from layers.loop.responders import Responders, load_config
+
+        Responders(CaseStore(bus, None), load_config(config_path)).run(stop)
+    return "responders", loop
+
+
+def demo_feed_options(twin, users_file=None, focus_share: float = 0.15) -> dict:
+    """The demo feed's options: rates that follow the time of day, and a share of the citizen
+    reports in the grids of the demo's grid managers (so they always have cases to work)."""
+    import numpy as np
+
+    from dashboard.users import load_users
+
+    grids = sorted({g for u in load_users(users_file).values() if u.role == "grid_manager"
+                    for g in u.grids})
+    focus = np.flatnonzero(np.isin(twin.ds["grid"].values, grids) & twin.ds["is_land"].values)
+    return {"daily": True, "focus": focus, "focus_share": focus_share if len(focus) else 0.0}

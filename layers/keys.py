@@ -48,6 +48,8 @@ FAMILIES: tuple[Family, ...] = (
            "layout signature, heartbeat, rate"),
     Family("state:minutes", "hash", "layers.live.checkpoint", "minute -> sparse per-cell state "
            "of the last 24 h"),
+    Family("state:totals", "hash", "layers.live.checkpoint", "minute -> events of each kind "
+           "(JSON), the last 24 h"),
     Family("state:idhours", "set", "layers.live.checkpoint", "hours that have an id-hash list"),
     Family("state:ids:{hour}", "string", "layers.live.checkpoint", "uint64 hashes of the event "
            "ids counted in one hour (exactly-once)"),
@@ -101,6 +103,11 @@ FAMILIES: tuple[Family, ...] = (
     Family("cases:deadline", "zset", "layers.loop.cases", "open case ids by next deadline"),
     Family("cases:escalate", "zset", "layers.loop.cases", "open case ids that can still climb, "
            "by deadline"),
+    Family("cases:category:{category}", "set", "layers.loop.cases", "case ids of a category"),
+    Family("cases:categories", "set", "layers.loop.cases", "every category a case was opened "
+           "in"),
+    Family("cases:done", "zset", "layers.loop.cases", "resolved case ids by resolution time "
+           "(a reopened case leaves it)"),
     Family("cases:by_event", "hash", "layers.loop.cases", "event id -> case id"),
     Family("cases:by_alert", "hash", "layers.loop.cases", "alert id -> case id"),
     Family("audit:log", "list", "layers.loop.audit", "the audit records: hash-chained, "
@@ -260,6 +267,10 @@ class Keys:
     @property
     def state_minutes(self) -> str:
         return self._k("state:minutes")
+
+    @property
+    def state_totals(self) -> str:
+        return self._k("state:totals")
 
     @property
     def state_idhours(self) -> str:

@@ -156,6 +156,11 @@ def from_hex(cells) -> np.ndarray:
     return out
 
 
+def hex_area_km2(resolution: int) -> float:
+    """Average hexagon area at a resolution, in square kilometres."""
+    return float(h3.average_hexagon_area(resolution, unit="km^2"))
+
+
 def edge_length_m(resolution: int) -> float:
     """Average hexagon edge length at a resolution, in metres."""
     return float(h3.average_hexagon_edge_length(resolution, unit="m"))

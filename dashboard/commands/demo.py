@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="dashboard address")
     parser.add_argument("--port", type=int, default=8050, help="dashboard port (default 8050)")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--no-responders", action="store_true",
+                        help="no simulated responders: cases wait for people to act")
     parser.add_argument("--broker", metavar="URL", help="an external MQTT broker for the IoT "
                         "feed (default: an embedded one on 127.0.0.1:1883)")
     parser.add_argument("--broker-user", metavar="U", help="the external broker's user")
@@ -82,18 +84,27 @@ def run(args: argparse.Namespace) -> int:
     import flask  # noqa: F401
 
     from dashboard.enforce_demo import enforcement_service
-    from dashboard.system import DEMO_SHARES, escalation_service, rules_service, run_demo
+    from dashboard.system import (
+        DEMO_SHARES,
+        demo_feed_options,
+        escalation_service,
+        responders_service,
+        rules_service,
+        run_demo,
+    )
     from dashboard.vehicle_demo import vehicle_service
 
     print(f"CityOps Twin: dashboard on http://{args.host}:{args.port}", flush=True)
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     os.environ.setdefault("CITYOPS_PUBLIC_URL", f"http://{local}:{args.port}")  # payment URLs
+    services = [rules_service(twin), escalation_service(twin)]
+    if not args.no_responders:
+        services.append(responders_service())
     broker, embedded = _broker(args)
     try:
         run_demo(twin, rate=args.rate, url=args.redis, duration=args.duration, seed=args.seed,
-                 shares=DEMO_SHARES, mqtt=broker,
-                 services=[rules_service(twin), escalation_service(twin),
-                           dashboard_service(twin, args.host, args.port),
+                 shares=DEMO_SHARES, mqtt=broker, feed_options=demo_feed_options(twin),
+                 services=[*services, dashboard_service(twin, args.host, args.port),
                            vehicle_service(twin, seed=args.seed),
                            enforcement_service(twin, f"http://{local}:{args.port}"
                                                      "/api/v1/payments/callback", seed=args.seed)])

@@ -15,10 +15,24 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import redis
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html
+from dash import (
+    ALL,
+    MATCH,
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
-from dashboard import cards, inputs, maps
+from dashboard import cards, inputs, maps, media
 from dashboard import case_view as cv
+from dashboard import grid_cases as gc
 from dashboard import grid_view as gv
 from dashboard.context import city_timezone, context
 from dashboard.header import header
@@ -28,16 +42,23 @@ from dashboard.session import current_user, require
 
 PATH = "/grid"
 INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inputs)
-    "unit-pick.value": inputs.optional(inputs.unit),
+    "unit-pick.value": inputs.optional(lambda value, name: inputs.unit(
+        int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10
+        else value, name)),
     "grid-pick.value": inputs.optional(inputs.grid),
     "grid-lang.data": inputs.lang, "grid-version.data": inputs.COUNT,
     "grid-tick.n_intervals": inputs.COUNT, "grid-act.n_clicks": inputs.COUNT,
     "grid-note.value": inputs.optional(inputs.text()),
+    "grid-photo.contents": inputs.optional(inputs.text(media.MAX_UPLOAD_CHARS)),
+    "grid-photo.filename": inputs.optional(inputs.text(255)),
     "grid-map.clickInfo": inputs.optional(inputs.click_info),
+    "grid-map-size.data": inputs.optional(inputs.items(inputs.number(0, 100_000), 2)),
 }
 
 add_labels({
     "grid_cases": {"zh": "本网格在办案件", "en": "Open cases in this grid"},
+    "grid_case_near": {"zh": "邻近 {}（{} 米）", "en": "near {} ({} m)"},
+    "grid_case_opened": {"zh": "{} 立案", "en": "opened {}"},
     "no_grids": {"zh": "您没有可查看的网格", "en": "You have no grid to look at"},
     "gridx_sensors": {"zh": "传感器近1小时读数", "en": "Sensors, last hour"},
     "gridx_cameras": {"zh": "视频监控（近1小时识别）", "en": "Cameras (detections, last hour)"},
@@ -85,13 +106,32 @@ def _unit_options(lang: str) -> list[dict]:
     return cv.restrict_options(cards.unit_options(twin, lang), units)
 
 
+def picked(value) -> int | None:
+    """A picker's value as a grid number (None when nothing or no number is picked)."""
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _select(options: list[dict]) -> list[dict]:
+    """Dropdown options as Mantine Select data (string values)."""
+    return [{"label": o["label"], "value": str(o["value"])} for o in options]
+
+
 def chosen_grid(grid: str | None) -> int | None:
-    """The grid asked for when it exists and the user may see it, else the first grid they
-    may see."""
+    """The grid asked for when the user may see it, else their grid with open cases (most
+    overdue first), else the first grid they may see."""
+    user = current_user()
     options = _grid_options(None)  # the grids of this city the user may see
     if grid is not None and str(grid).isdigit() and len(str(grid)) < 10 \
             and int(grid) in {int(o["value"]) for o in options}:
         return int(grid)
+    store = cv.case_store()
+    if store is not None:
+        busiest = gc.busiest_grid(context().twin, store.open_points(), user, time.time())
+        if busiest is not None:
+            return busiest
     return int(options[0]["value"]) if options else None
 
 
@@ -107,22 +147,21 @@ def layout(lang: str = "zh", grid: str | None = None, **_query) -> html.Div:
         dcc.Store(id="grid-lang", data=lang), dcc.Store(id="grid-version", data=0),
         dcc.Interval(id="grid-tick", interval=30_000),
         html.Div(className="pickers", children=[
-            html.Label(t("pick_unit", lang), htmlFor="unit-pick"),
-            dcc.Dropdown(id="unit-pick", options=_unit_options(lang), value=unit,
-                         clearable=False),
-            html.Label(t("pick_grid", lang), htmlFor="grid-pick"),
-            dcc.Dropdown(id="grid-pick", options=_grid_options(unit), value=chosen,
-                         clearable=False),
+            dmc.Select(id="unit-pick", label=t("pick_unit", lang), data=_select(
+                _unit_options(lang)), value=str(unit), allowDeselect=False, searchable=True),
+            dmc.Select(id="grid-pick", label=t("pick_grid", lang), data=_select(
+                _grid_options(unit)), value=str(chosen), allowDeselect=False, searchable=True),
         ]),
+        dcc.Store(id="grid-map-size"),
         html.Div(className="grid-body", children=[
-            html.Div(id="grid-card", className="card", children=card_view(chosen, lang)),
             html.Section(className="card grid-cases", children=[
                 html.H3(t("grid_cases", lang)), html.Div(id="grid-feedback"),
                 html.Div(id="grid-cases")]),
             html.Div(maps.map_component("grid-map", data=grid_map(chosen), tooltip=True,
                                       enableEvents=["click"],
                                       style={"position": "relative", "height": "100%"}),
-                     className="map small"),
+                     className="map small", id="grid-map-box"),
+            html.Div(id="grid-card", className="card", children=card_view(chosen, lang)),
             html.Section(className="card gridx-cell", children=[
                 html.H3(t("gridx_cell_title", lang)),
                 html.Div(id="gridx-cell", children=cell_hint(lang))]),
@@ -150,8 +189,9 @@ def card_view(grid: int | None, lang: str) -> list:
         *[row(k, v) for k, v in listing.items()]])]
 
 
-def grid_map(grid: int | None) -> dict:
-    """The grid's cells coloured by residents, over the basemap."""
+def grid_map(grid: int | None, size: list | None = None) -> dict:
+    """The grid's cells coloured by residents over the basemap, framed to fit the map's size
+    (the browser's, once it has said), with the open cases' markers layer after them."""
     twin = context().twin
     if grid is None:
         return maps.deck(twin, [])
@@ -160,28 +200,44 @@ def grid_map(grid: int | None) -> dict:
     layer = {"@@type": "H3HexagonLayer", "id": "grid-cells", "getHexagon": "@@=hex",
              "getFillColor": "@@=c", "pickable": True, "stroked": False,
              "data": maps.hexagon_records(twin.cell_ids[cells], pop, maps.colors(pop))}
-    return maps.deck(twin, [layer], focus=cells)
+    width, height = size if size else (None, 560.0)
+    return maps.deck(twin, [layer, gc.markers([])], focus=cells, height_px=height,
+                     width_px=width)
 
 
-def cases_view(grid: int, lang: str) -> list:
-    """The grid's open cases as cards with their countdown and the user's actions."""
+def case_cards(grid: int, lang: str) -> tuple[list, list[dict]]:
+    """The grid's open cases as cards (what, where, when, the citizen's words on top, the
+    user's actions) and the cards' data for the map's markers."""
     store, user = cv.case_store(), current_user()
     if store is None:
-        return [html.P(t("cases_no_bus", lang), className="muted")]
-    now = time.time()
-    cases = cv.open_cases_of_grid(store, user, grid)
+        return [html.P(t("cases_no_bus", lang), className="muted")], []
+    from layers.loop.alerts import AlertStore
+
+    twin, now = context().twin, time.time()
+    cases = {c.id: c for c in cv.open_cases_of_grid(store, user, grid)}
     if not cases:
-        return [html.P(t("cases_none", lang), className="muted", id="grid-no-cases")]
-    out = []
-    for case in sorted(cases, key=lambda c: c.deadline or float("inf")):
-        clock = cv.countdown(case, now, lang)
-        out.append(html.Div(className="case-card" + (" overdue" if clock["overdue"] else ""),
-                            id=f"grid-case-{case.id}", children=[
-            html.Div([html.B(case.id), " ", case.title or ""], className="case-title"),
-            dmc.Group([cv.status_badge(case.status, lang, clock["overdue"]),
-                       html.Span(clock["text"], className="countdown")], gap="xs"),
-            cv.action_panel(case, user, lang, "grid")]))
-    return out
+        return [html.P(t("cases_none", lang), className="muted", id="grid-no-cases")], []
+    data = gc.case_cards(twin, list(cases.values()), AlertStore(store.bus), now, lang)
+    return [case_card(card, cases[card["id"]], user, lang) for card in data], data
+
+
+def case_card(card: dict, case, user, lang: str) -> html.Div:
+    facility = card["facility"]
+    near = (t("grid_case_near", lang).format(facility["name"], f"{facility['m']:,.0f}")
+            if facility else "")
+    return html.Div(className="case-card" + (" overdue" if card["overdue"] else ""),
+                    id=f"grid-case-{card['id']}", children=[
+        html.Blockquote(card["text"], className="citizen-text verbatim", lang="zh")
+        if card["text"] else None,
+        html.Div([html.B(card["what"]), " ", html.Span(card["title"], className="muted"),
+                  html.Span(f" · {card['id']}", className="muted")], className="case-title"),
+        html.Div([card["unit"], " · ", card["grid"], *([" · ", near] if near else [])],
+                 className="case-where"),
+        html.Div([html.Time(t("grid_case_opened", lang).format(card["opened"]),
+                            dateTime=card["opened_iso"]), " · ",
+                  html.Span(card["countdown"], className="countdown")], className="case-when"),
+        dmc.Group([cv.status_badge(card["status"], lang, card["overdue"])], gap="xs"),
+        cv.action_panel(case, user, lang, "grid")])
 
 
 def cell_hint(lang: str) -> html.P:
@@ -252,7 +308,8 @@ def events_view(counts: dict, latest: list[dict], lang: str) -> list:
     if latest:
         out += [html.H4(t("gridx_latest", lang)), html.Ul(className="gridx-latest", children=[
             html.Li([html.Span(cv.clock_text(r["ts"]), className="muted"), " ",
-                     html.B(gv.category_label(r["category"], lang)), " ", r["text"]])
+                     html.B(gv.category_label(r["category"], lang)), " ",
+                     html.Span(r["text"], className="verbatim")])  # the reporter's words
             for r in latest])]
     return out
 
@@ -307,47 +364,72 @@ def cell_view(card: dict, lang: str) -> list:
     return [table, html.H4(t("gridx_live_values", lang)), *live]
 
 
-def _grid_number(grid) -> int | None:
-    """A grid input as a number (INPUTS let it come as a number or as its digits)."""
-    return None if grid is None else int(grid)
-
-
-@callback(Output("grid-pick", "options"), Output("grid-pick", "value"),
+@callback(Output("grid-pick", "data"), Output("grid-pick", "value"),
           Input("unit-pick", "value"), prevent_initial_call=True)
-def _on_unit(unit: int):
-    options = _grid_options(unit)
+def _on_unit(unit: str | None):
+    if picked(unit) is None:
+        return no_update, no_update
+    options = _select(_grid_options(picked(unit)))
     return options, (options[0]["value"] if options else None)
 
 
 @callback(Output("grid-card", "children"), Output("grid-map", "data"),
-          Input("grid-pick", "value"), State("grid-lang", "data"), prevent_initial_call=True)
-def _on_grid(grid: int, lang: str):
-    grid = _grid_number(grid)
+          Input("grid-pick", "value"), Input("grid-map-size", "data"), State("grid-lang", "data"),
+          prevent_initial_call=True)
+def _on_grid(grid: str | int, size, lang: str):
+    grid = picked(grid)
     require(can_see_grid(current_user(), grid), f"grid {grid}")
-    return card_view(grid, lang), grid_map(grid)
+    deck = grid_map(grid, size)
+    deck["layers"][2] = gc.markers(case_cards(grid, lang)[1])
+    return card_view(grid, lang), deck
 
 
-@callback(Output("grid-cases", "children"), Input("grid-pick", "value"),
-          Input("grid-version", "data"), Input("grid-tick", "n_intervals"),
-          State("grid-lang", "data"))
-def _on_cases(grid: int, _version, _tick, lang: str):
-    grid = _grid_number(grid)
-    return cases_view(grid, lang) if grid is not None else []
+clientside_callback(
+    """function(lang) {
+        const box = document.getElementById('grid-map-box');
+        return box ? [box.clientWidth, box.clientHeight] : null;
+    }""", Output("grid-map-size", "data"), Input("grid-lang", "data"))
+
+
+@callback(Output("grid-cases", "children"), Output("grid-map", "data", allow_duplicate=True),
+          Input("grid-pick", "value"), Input("grid-version", "data"),
+          Input("grid-tick", "n_intervals"), State("grid-lang", "data"),
+          State({"type": "grid-note", "case": ALL}, "value"),
+          State({"type": "grid-photo", "case": ALL}, "filename"),
+          prevent_initial_call="initial_duplicate")
+def _on_cases(grid: str | int | None, _version, _tick, lang: str, notes=None, photos=None):
+    grid = picked(grid)
+    if grid is None:
+        return [], no_update
+    if cv.input_pending(ctx.triggered_id == "grid-tick", notes, photos):
+        return no_update, no_update
+    cards_, data = case_cards(grid, lang)
+    patch = Patch()
+    patch["layers"][2] = gc.markers(data)
+    return cards_, patch
 
 
 @callback(Output("grid-version", "data"), Output("grid-feedback", "children"),
           Input({"type": "grid-act", "action": ALL, "case": ALL}, "n_clicks"),
-          State({"type": "grid-note", "case": ALL}, "value"), State("grid-version", "data"),
+          State({"type": "grid-note", "case": ALL}, "value"),
+          State({"type": "grid-photo", "case": ALL}, "contents"), State("grid-version", "data"),
           State("grid-lang", "data"), prevent_initial_call=True)
-def _on_act(_clicks, _notes, version, lang):
+def _on_act(_clicks, _notes, _photos, version, lang):
     return cv.act_and_report(ctx.triggered_id, ctx.triggered[0]["value"], ctx.states_list[0],
-                             current_user(), version, lang)
+                             current_user(), version, lang, ctx.states_list[1])
+
+
+@callback(Output({"type": "grid-photo", "case": MATCH}, "children"),
+          Input({"type": "grid-photo", "case": MATCH}, "filename"), State("grid-lang", "data"),
+          prevent_initial_call=True)
+def _on_photo(filename, lang):
+    return html.Div(cv.photo_label(filename, lang))
 
 
 @callback(Output("gridx-live", "children"), Input("grid-pick", "value"),
           Input("grid-tick", "n_intervals"), State("grid-lang", "data"))
-def _on_live(grid: int | None, _tick, lang: str):
-    grid = _grid_number(grid)
+def _on_live(grid: str | int | None, _tick, lang: str):
+    grid = picked(grid)
     if grid is None:
         return []
     require(can_see_grid(current_user(), grid), f"grid {grid}")

@@ -51,7 +51,8 @@ def layout(lang: str = "zh", error: str | None = None, next: str | None = None, 
     return html.Div(className="page login", children=[
         html.Header(className="topbar", children=[
             html.H1(t("app_title", lang), id="app-title"),
-            dcc.Link(t("language", lang), id="lang-switch", className="lang-switch",
+            dcc.Link(html.Span(t("language", lang), lang=other(lang)), id="lang-switch",
+                     className="lang-switch",
                      href=f"{PATH}?lang={other(lang)}", refresh=True)]),
         html.Form(method="post", action="/login", id="login-form", className="login-box",
                   children=[

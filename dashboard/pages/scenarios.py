@@ -13,12 +13,13 @@ from dash import ALL, Input, Output, Patch, State, callback, ctx, dcc, html, no_
 from dash.exceptions import PreventUpdate
 from werkzeug.exceptions import NotFound
 
-from dashboard import inputs, maps, overlay, results
+from dashboard import inputs, maps, overlay, planner, results
 from dashboard import scenario_export as sx
 from dashboard import scenario_view as sv
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
+from dashboard.session import current_user
 from sim import Result, ScenarioError
 
 PATH = "/scenarios"
@@ -95,6 +96,7 @@ add_labels({
     "scn_pause": {"zh": "暂停", "en": "Pause"},
     "scn_tab_impact": {"zh": "影响评估", "en": "Impact"},
     "scn_tab_compare": {"zh": "结果对比", "en": "Compare"},
+    "scn_report": {"zh": "一页报告（可打印）", "en": "One-page report (printable)"},
     "scn_tab_export": {"zh": "导出", "en": "Export"},
     "scn_no_result": {"zh": "尚无结果：设置情景后点击运行", "en": "No result yet: set up a scenario and run it"},
     "scn_units": {"zh": "各街镇受影响人口", "en": "People affected per street / town"},
@@ -122,9 +124,10 @@ def layout(lang: str = "zh", **_query) -> html.Div:
         html.Div(className="scn-body", children=[
             html.Div(form_panel(twin, lang), className="scn-form"),
             html.Div(className="scn-main", children=[
-                html.Div(maps.map_component("scn-map", data=maps.deck(twin, []), tooltip=True,
+                html.Div([maps.map_component("scn-map", data=maps.deck(twin, []), tooltip=True,
                                           enableEvents=["click"],
                                           style={"position": "relative", "height": "100%"}),
+                         html.Div(id="scn-legend", className="scn-legend")],
                          className="scn-map", id="scn-map-box"),
                 time_bar(lang),
                 result_tabs(lang),
@@ -206,8 +209,25 @@ def result_tabs(lang: str) -> dmc.Tabs:
             dmc.Button(t("scn_to_wall", lang), id="scn-to-wall", n_clicks=0, disabled=True,
                        color="yellow", variant="filled",
                        style={"display": "none"} if context().bus is None else None),
+            html.A(t("scn_report", lang), id="scn-report", target="_blank", href=None,
+                   className="scn-report-link"),
             html.Span(id="scn-wall-note")], className="scn-exports"), value="export"),
     ])
+
+
+def legend_box(legend: dict) -> list:
+    """A map legend (`dashboard.planner.legend`): title, colour ramp, classes with their values."""
+    out = [html.Div(legend["title"], className="legend-title")]
+    if legend.get("ramp"):
+        ramp = ", ".join(f"rgb({r},{g},{b})" for r, g, b in legend["ramp"])
+        out += [html.Div(className="legend-ramp",
+                         style={"background": f"linear-gradient(to right, {ramp})"}),
+                html.Div([html.Span(legend["low"]), html.Span(legend["high"])],
+                         className="legend-scale")]
+    out += [html.Div([html.Span(className="swatch", style={
+        "background": "rgb({},{},{})".format(*c["rgb"])}), f"{c['name']} {c['value']}".strip()],
+        className="legend-class") for c in legend.get("classes", [])]
+    return out
 
 
 def table(header_row: list, rows: list, table_id: str) -> dmc.Table:
@@ -308,10 +328,11 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
     return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
 
 
-@callback(Output("scn-map", "data"), Output("scn-impact", "children"), Output("scn-time", "max"),
+@callback(Output("scn-map", "data"), Output("scn-legend", "children"),
+          Output("scn-impact", "children"), Output("scn-time", "max"),
           Output("scn-time", "value"), Output("scn-time", "marks"), Output("scn-time", "disabled"),
           *[Output(f"scn-export-{fmt}", "disabled") for fmt in sx.EXPORTS],
-          Output("scn-to-wall", "disabled"),
+          Output("scn-to-wall", "disabled"), Output("scn-report", "href"),
           Input("scn-current", "data"), State("scn-lang", "data"), prevent_initial_call=True)
 def _on_result(run_id: str, lang: str):
     if not run_id:
@@ -321,8 +342,9 @@ def _on_result(run_id: str, lang: str):
     last = len(times) - 1
     marks = [{"value": k, "label": sv.time_label(times[k], lang)} for k in sorted({0, last})]
     return (sv.result_map(result, twin, sv.frame_records(result, twin, last)),
-            impact_view(run_id, lang), max(last, 1), last, marks, last == 0,
-            *([False] * len(sx.EXPORTS)), context().bus is None)
+            legend_box(planner.legend(result, lang)), impact_view(run_id, lang), max(last, 1), last, marks, last == 0,
+            *([False] * len(sx.EXPORTS)), context().bus is None,
+            f"/scenarios/{run_id}/report?lang={lang}")
 
 
 @callback(Output("scn-map", "data", allow_duplicate=True), Output("scn-time-text", "children"),
@@ -369,14 +391,34 @@ def _on_compare(a: str | None, b: str | None, lang: str):
     twin, store = context().twin, results.store(context().bus)
     try:
         ra, rb = store.get(a), store.get(b)
-        rows = sv.compare_table(ra, rb, lang)
+        rows = sv.compare_table(ra, rb, lang) if planner.comparable(ra, rb) else None
     except (KeyError, ScenarioError) as exc:
         return dmc.Alert(str(exc.args[0]), color="yellow")
-    side = [html.Div(maps.map_component(f"scn-compare-map-{k}", tooltip=True,
-                                      data=sv.result_map(r, twin, sv.peak_records(r, twin)),
-                                      style={"position": "relative", "height": "100%"}),
-                     className="scn-map small") for k, r in (("a", ra), ("b", rb))]
-    return [html.Div(side, className="scn-side-by-side"), table(*rows, "scn-compare-table")]
+    side = [compare_side(key, r, twin, lang) for key, r in (("a", ra), ("b", rb))]
+    out = [html.Div(side, className="scn-side-by-side")]
+    if rows is None:
+        return [dmc.Alert(t("cmp_other_hazard", lang), color="blue"), *out]
+    diff = html.Div([maps.map_component("scn-compare-map-diff", tooltip=True,
+                                        data=planner.difference_map(ra, rb, twin),
+                                        style={"position": "relative", "height": "100%"}),
+                     html.Div(legend_box(planner.difference_legend(lang)), className="scn-legend")],
+                    className="scn-map small scn-diff")
+    return [*out, html.Div([diff, table(*rows, "scn-compare-table")],
+                           className="scn-side-by-side")]
+
+
+def compare_side(key: str, result, twin, lang: str):
+    """One run of a comparison: its name and headline above its peak map with its legend."""
+    about = planner.side(result, lang)
+    return html.Div(className="scn-compare-side", children=[
+        html.H3(f"{key.upper()} · {about['name']} · {about['hazard']}"),
+        html.Div(" · ".join(f"{label} {value}" for label, value in about["headline"]),
+                 className="scn-compare-headline"),
+        html.Div([maps.map_component(f"scn-compare-map-{key}", tooltip=True,
+                                     data=sv.result_map(result, twin, sv.peak_records(result, twin)),
+                                     style={"position": "relative", "height": "100%"}),
+                  html.Div(legend_box(planner.legend(result, lang)), className="scn-legend")],
+                 className="scn-map small")])
 
 
 @callback(Output("scn-download", "data"),
@@ -397,5 +439,8 @@ def _on_to_wall(_n, run_id: str, lang: str):
     bus = context().bus
     if not run_id or bus is None:
         return no_update
-    overlay.publish(bus, overlay.summary(result_of(run_id), context().twin, run_id))
+    user = current_user()
+    overlay.publish(bus, overlay.summary(result_of(run_id), context().twin, run_id,
+                                         ran_at=results.store(bus).ran_at(run_id),
+                                         shown_by=user.name if user else None))
     return t("scn_on_wall", lang)

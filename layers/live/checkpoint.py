@@ -8,6 +8,7 @@ took over meanwhile, the transaction fails with `LeaseLost` and nothing of it is
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,6 +111,22 @@ class CheckpointStore:
         for m in removed:
             pipe.hdel(self.keys.state_minutes, str(m))
 
+    def queue_totals(self, pipe, totals: dict[int, dict[str, int]], removed: list[int]) -> None:
+        """Per-minute event counts of each kind (the wall's events-per-minute chart)."""
+        if totals:
+            pipe.hset(self.keys.state_totals, mapping={
+                str(m): json.dumps(t, separators=(",", ":")) for m, t in totals.items()})
+        for m in removed:
+            pipe.hdel(self.keys.state_totals, str(m))
+
+    def totals(self, first: int, last: int) -> dict[int, dict[str, int]]:
+        """{minute: {kind: events}} of the minutes first..last that had events."""
+        minutes = [str(m) for m in range(int(first), int(last) + 1)]
+        if not minutes:
+            return {}
+        raw = self.redis.hmget(self.keys.state_totals, minutes)
+        return {int(m): json.loads(r) for m, r in zip(minutes, raw, strict=True) if r}
+
     def queue_ids(self, pipe, hashes: np.ndarray, hours: np.ndarray) -> None:
         """Append counted id hashes to their hours' lists."""
         for hour in np.unique(hours).tolist():
@@ -135,6 +152,6 @@ class CheckpointStore:
     def clear(self) -> None:
         """Delete the live state and the lease (not the streams, not the snapshot)."""
         names = [self.keys.state_meta, self.keys.state_minutes, self.keys.state_idhours,
-                 self.keys.ingest_lease]
+                 self.keys.state_totals, self.keys.ingest_lease]
         names += list(self.redis.scan_iter(match=self.keys.every("state:ids:{hour}")))
         self.redis.delete(*names)

@@ -58,12 +58,28 @@ def _diurnal(t: np.ndarray | float, peak_hour: float) -> np.ndarray:
     return np.cos(2 * np.pi * (hour - peak_hour) / 24.0)
 
 
+def daily_factor(t: float) -> float:
+    """The share of the peak rate of video detections and citizen reports at a time of day
+    (China Standard Time): lowest before dawn (0.3 at 4 am), highest late in the afternoon."""
+    return float(0.65 + 0.35 * -np.cos(2 * np.pi * (((t / 3600.0 + 8.0) % 24.0) - 4.0) / 24.0))
+
+
 class Feed:
-    """Generates events of a twin between two times, as one Arrow table per kind."""
+    """Generates events of a twin between two times, as one Arrow table per kind.
+
+    `daily`: video and reports follow the time of day (`daily_factor`); `focus` (cell
+    positions) receives a `focus_share` of the citizen reports, so some places always see work
+    (the demo's grid managers' grids).
+    """
 
     def __init__(self, twin, seed: int = 0, anomaly_every_s: float = 120.0,
-                 gcj02_share: float = 0.1, shares: dict[str, float] | None = None) -> None:
+                 gcj02_share: float = 0.1, shares: dict[str, float] | None = None,
+                 daily: bool = False, focus: np.ndarray | None = None,
+                 focus_share: float = 0.1) -> None:
         self.twin, self.rng = twin, np.random.default_rng(seed)
+        self.daily = daily
+        self.focus = np.asarray(focus if focus is not None else [], dtype=np.int64)
+        self.focus_share = focus_share
         self.shares = dict(SHARES if shares is None else shares)
         self.run_id = f"f{seed}-{int(time.time() * 1000) % 10**10:x}"
         self.seq = 0
@@ -179,6 +195,9 @@ class Feed:
         if n <= 0:
             return None
         cell = self.rng.choice(len(self.cell_p), n, p=self.cell_p)
+        if len(self.focus):
+            here = self.rng.random(n) < self.focus_share
+            cell[here] = self.rng.choice(self.focus, int(here.sum()))
         lat, lng = self._jitter(self.lat[cell], self.lng[cell], 60.0)
         cats = np.array(sorted(CATEGORY_P))
         cat = self.rng.choice(cats, n, p=np.array([CATEGORY_P[c] for c in cats]))
@@ -191,7 +210,7 @@ class Feed:
 
     def generate(self, t0: float, t1: float, rate: float) -> dict[str, pa.Table]:
         """Events with times in [t0, t1) at about `rate` events/s, anomalies included."""
-        n = rate * (t1 - t0)
+        n = rate * (t1 - t0) * (daily_factor((t0 + t1) / 2) if self.daily else 1.0)
         share = self.shares
         out = {"iot": self.iot(t0, t1, rate * share["iot"]),
                "video": self.video(t0, t1, int(self.rng.poisson(n * share["video"]))),
@@ -230,16 +249,18 @@ def run(bus, twin, rate: float, duration: float, batch: int = 1000, seed: int = 
         stop: Callable[[], bool] = lambda: False, tick_s: float = 0.25,
         clock: Callable[[], float] = time.time,
         shares: dict[str, float] | None = None,
-        doors: dict[str, Callable] | None = None) -> dict[str, int]:
+        doors: dict[str, Callable] | None = None, **options) -> dict[str, int]:
     """Publish a feed at `rate` events/s for `duration` seconds; the counts sent per kind.
 
     `shares`: the split of events between kinds (default `SHARES`, a load-test mix; the live
     demo asks for far fewer incidents, as a district's hotline sees). `doors`: kinds sent
     another way than straight to Redis, kind -> send(table) (the demo sends IoT over MQTT).
+    `options` go to `Feed` (daily rates, focus cells).
     """
     from layers.live.producer import Producer
 
-    feed, sent = Feed(twin, seed, shares=shares), {"iot": 0, "video": 0, "incident": 0}
+    feed, sent = Feed(twin, seed, shares=shares, **options), {"iot": 0, "video": 0,
+                                                              "incident": 0}
     producer = Producer(bus, twin)  # routes events to their partitions' streams
     start = last = clock()
     while not stop() and last - start < duration:

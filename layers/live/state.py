@@ -55,6 +55,14 @@ class Sparse:
             out.append(a.astype(np.int64) if dt is np.int32 else a)
         return Sparse(*out)
 
+    def kind_totals(self, n: int) -> dict[str, int]:
+        """Events of each kind in this minute, over all `n` cells."""
+        out = {}
+        for kind, ch in S.CH_KIND.items():
+            lo, hi = np.searchsorted(self.si, [ch * n, (ch + 1) * n])
+            out[kind] = int(round(float(self.sv[lo:hi].sum())))
+        return out
+
     @staticmethod
     def merge(parts: list[Sparse]) -> Sparse:
         cat = [np.concatenate([getattr(p, f) for p in parts]) for f in
@@ -215,6 +223,14 @@ class LiveState:
         if m in self.closed:
             return self.closed[m].to_bytes()
         return None
+
+    def kind_totals(self, m: int) -> dict[str, int] | None:
+        """Events of each kind in minute `m` (None when the state does not hold it)."""
+        if m in self.open:
+            sums = self.open[m].sums
+            return {k: int(round(float(sums[ch * self.n:(ch + 1) * self.n].sum())))
+                    for k, ch in S.CH_KIND.items()}
+        return self.closed[m].kind_totals(self.n) if m in self.closed else None
 
     def bucket(self, m: int) -> Sparse | None:
         if m in self.open:

@@ -312,6 +312,8 @@ class Worker:
     def _queue_state(self, pipe, now: float) -> None:
         blobs = {m: b for m in self.state.dirty if (b := self.state.minute_blob(m)) is not None}
         self.store.queue_minutes(pipe, blobs, list(self.state.removed))
+        totals = {m: t for m in self.state.dirty if (t := self.state.kind_totals(m)) is not None}
+        self.store.queue_totals(pipe, totals, list(self.state.removed))
         if self._new_ids:
             h = np.concatenate([a for a, _ in self._new_ids])
             hours = np.concatenate([b for _, b in self._new_ids])

@@ -12,7 +12,9 @@ new alert belongs to in one GEOSEARCH. Escalation runs as its own service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
 
 from layers.clock import Clock, wall
 from layers.live.bus import Bus
@@ -32,8 +34,25 @@ from layers.loop.records import Alert, Case
 from layers.loop.routing import Router
 
 COMMAND = "command"  # the district command centre's department id
+ORDERS = ("newest", "urgent")
+GEO_LAT = 85.05112878  # Redis GEO scores: 52-bit interleaved geohash over these ranges
 
-__all__ = ["ACTIONS", "COMMAND", "OPEN", "STATUSES", "CaseError", "CaseStore"]
+
+def geohash_decode(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lng) of Redis GEO scores (the centre of each 52-bit geohash cell, as GEOPOS)."""
+    bits = np.asarray(scores, dtype=np.float64).astype(np.uint64)
+    lat_i = np.zeros(len(bits), np.uint64)
+    lng_i = np.zeros(len(bits), np.uint64)
+    one = np.uint64(1)
+    for i in range(26):  # latitude bits at even positions, longitude at odd ones
+        lat_i |= ((bits >> np.uint64(2 * i)) & one) << np.uint64(i)
+        lng_i |= ((bits >> np.uint64(2 * i + 1)) & one) << np.uint64(i)
+    cell = 1.0 / (1 << 26)
+    lat = -GEO_LAT + (lat_i.astype(float) + 0.5) * cell * 2 * GEO_LAT
+    lng = -180.0 + (lng_i.astype(float) + 0.5) * cell * 360.0
+    return lat, lng
+
+__all__ = ["ACTIONS", "COMMAND", "OPEN", "ORDERS", "STATUSES", "CaseError", "CaseStore"]
 
 
 class CaseStore:
@@ -87,16 +106,24 @@ class CaseStore:
 
     def list(self, status: str | None = None, department: str | None = None,
              grid: int | None = None, open_only: bool = False, overdue: bool = False,
-             limit: int = 200, offset: int = 0) -> list[Case]:
-        """Cases matching every filter given, newest first (`offset` newest skipped)."""
-        ids = self.ids(status, department, grid, open_only, overdue)
+             limit: int = 200, offset: int = 0, **more) -> list[Case]:
+        """Cases matching every filter given, newest first (`offset` newest skipped); `more`
+        takes the other filters and the order of `ids`."""
+        ids = self.ids(status, department, grid, open_only, overdue, **more)
         return self.many(ids[offset:offset + limit])
 
     def ids(self, status: str | None = None, department: str | None = None,
-            grid: int | None = None, open_only: bool = False, overdue: bool = False) -> list[str]:
-        """Ids of the cases matching every filter given, newest first."""
+            grid: int | None = None, open_only: bool = False, overdue: bool = False,
+            category: str | None = None, grids: Iterable[int] | None = None,
+            order: str = "newest", until: float | None = None) -> list[str]:
+        """Ids of the cases matching every filter given: `grids` keeps the cases of any of those
+        grids, `until` those opened at or before it (a stable list while new cases arrive).
+        Order `newest` (opening time, newest first) or `urgent` (the soonest deadline first,
+        overdue ones first; cases without a deadline after, newest first)."""
         if status is not None and status not in STATUSES:
             raise CaseError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        if order not in ORDERS:
+            raise CaseError(f"unknown order {order!r}: use one of {', '.join(ORDERS)}")
         sets = []
         if status:
             sets.append(self._k(f"status:{status}"))
@@ -106,6 +133,8 @@ class CaseStore:
             sets.append(self._k("open"))
         if grid is not None:
             sets.append(self._k(f"grid:{int(grid)}"))
+        if category:
+            sets.append(self._k(f"category:{category}"))
         if overdue:
             ids = self.overdue()
             if sets:
@@ -114,10 +143,98 @@ class CaseStore:
         elif sets:
             ids = [i.decode() for i in self.redis.sinter(sets)]
         else:
-            return [i.decode() for i in self.redis.zrevrange(self._k("created"), 0, -1)]
-        created = self.redis.zmscore(self._k("created"), ids) if ids else []
-        order = sorted(zip(created, ids, strict=True), key=lambda p: (-(p[0] or 0), p[1]))
-        return [i for _, i in order]
+            ids = [i.decode() for i in self.redis.zrevrange(self._k("created"), 0, -1)]
+        if grids is not None:
+            pipe = self.redis.pipeline(transaction=False)
+            for g in sorted({int(g) for g in grids}):
+                pipe.smembers(self._k(f"grid:{g}"))
+            mine = {i.decode() for members in pipe.execute() for i in members}
+            ids = [i for i in ids if i in mine]
+        if not ids:
+            return []
+        created = [c or 0.0 for c in self.redis.zmscore(self._k("created"), ids)]
+        rows = [(c, i) for c, i in zip(created, ids, strict=True) if until is None or c <= until]
+        if order == "urgent":
+            due = self.redis.zmscore(self._k("deadline"), [i for _, i in rows]) if rows else []
+            keyed = sorted(zip(due, rows, strict=True), key=lambda p: (
+                p[0] is None, p[0] or 0.0, -p[1][0], p[1][1]))
+            return [i for _, (_, i) in keyed]
+        return [i for _, i in sorted(rows, key=lambda p: (-p[0], p[1]))]
+
+    def newer_than(self, ts: float, **filters) -> int:
+        """How many cases matching the filters were opened after `ts` (the "12 new" count)."""
+        fresh = {i.decode() for i in self.redis.zrangebyscore(self._k("created"), f"({ts}",
+                                                               "+inf")}
+        if not fresh:
+            return 0
+        return len(fresh & set(self.ids(**filters)))
+
+    def categories_seen(self) -> list[str]:
+        """Every category a case was opened in, sorted."""
+        return sorted(c.decode() for c in self.redis.smembers(self._k("categories")))
+
+    def open_points(self) -> dict[str, np.ndarray]:
+        """Every open case's id, category, lat, lng and next deadline (NaN: none), read from the
+        GEO sets and the deadline index: no case view is parsed, so a map of 10,000 open cases
+        stays cheap."""
+        cats = self.categories_seen()
+        pipe = self.redis.pipeline(transaction=False)
+        for c in cats:
+            pipe.zrange(self._k(f"open:geo:{c}"), 0, -1, withscores=True)
+        ids, cat_of, scores = [], [], []
+        for c, members in zip(cats, pipe.execute(), strict=True):
+            ids += [m.decode() for m, _ in members]
+            cat_of += [c] * len(members)
+            scores += [s for _, s in members]
+        lat, lng = geohash_decode(np.array(scores, dtype=np.float64))
+        due = self.redis.zmscore(self._k("deadline"), ids) if ids else []
+        return {"id": np.array(ids, dtype=object), "category": np.array(cat_of, dtype=object),
+                "lat": lat, "lng": lng,
+                "deadline": np.array([np.nan if d is None else d for d in due], dtype=float)}
+
+    def day_figures(self, since: float, now: float) -> dict[str, int]:
+        """Cases opened since `since`, of them still open, cases resolved since then, and open
+        cases overdue now: the wall's figures of the day."""
+        opened = [i.decode() for i in self.redis.zrangebyscore(self._k("created"), since, now)]
+        still = sum(self.redis.smismember(self._k("open"), opened)) if opened else 0
+        return {"opened": len(opened), "still_open": int(still),
+                "resolved": int(self.redis.zcount(self._k("done"), since, now)),
+                "overdue": int(self.redis.zcount(self._k("deadline"), "-inf", now))}
+
+    def count_overdue(self, now: float) -> int:
+        """Open cases past their next deadline now."""
+        return int(self.redis.zcount(self._k("deadline"), "-inf", now))
+
+    def department_counts(self, departments: Iterable[str], now: float) -> dict[str, tuple[int, int]]:
+        """{department: (open cases, overdue ones)} from the indexes (no view parsed)."""
+        deps = list(dict.fromkeys(departments))
+        late = {i.decode() for i in self.redis.zrangebyscore(self._k("deadline"), "-inf", now)}
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deps:
+            pipe.smembers(self._k(f"open:dept:{d}"))
+        out = {}
+        for d, members in zip(deps, pipe.execute(), strict=True):
+            ids = {m.decode() for m in members}
+            if ids:
+                out[d] = (len(ids), len(ids & late))
+        return out
+
+    def ensure_indexes(self, batch: int = 1000) -> int:
+        """Index the category and resolution of case views written before those indexes
+        existed (a no-op once every view is indexed); the number of views indexed."""
+        if self.redis.exists(self._k("categories")) or not self.redis.hlen(self._k("state")):
+            return 0
+        done, pipe = 0, self.redis.pipeline(transaction=False)
+        for cid, case in self.scan(batch):
+            if case is None:
+                continue
+            pipe.sadd(self._k(f"category:{case.category}"), cid)
+            pipe.sadd(self._k("categories"), case.category)
+            if case.status in ("resolved", "closed") and case.resolved_at:
+                pipe.zadd(self._k("done"), {cid: case.resolved_at})
+            done += 1
+        pipe.execute()
+        return done
 
     def open_cases(self, grids: frozenset[int] | None = None, limit: int = 10_000) -> list[Case]:
         """Open cases, newest first: every one (`grids` None) or those of some grids."""
@@ -196,6 +313,8 @@ class CaseStore:
         is_open = new.status in OPEN
         if old is None:
             pipe.zadd(k("created"), {cid: new.created})
+            pipe.sadd(k(f"category:{new.category}"), cid)
+            pipe.sadd(k("categories"), new.category)
             if new.place.grid >= 0:
                 pipe.sadd(k(f"grid:{new.place.grid}"), cid)
         else:
@@ -203,6 +322,10 @@ class CaseStore:
             for d in old.departments:
                 pipe.srem(k(f"open:dept:{d}"), cid)
         pipe.sadd(k(f"status:{new.status}"), cid)
+        if new.status == "resolved" and (old is None or old.status != "resolved"):
+            pipe.zadd(k("done"), {cid: new.resolved_at or new.updated})
+        elif new.status == "reopened":
+            pipe.zrem(k("done"), cid)
         for d in new.departments:
             pipe.sadd(k(f"dept:{d}"), cid)
             if is_open:

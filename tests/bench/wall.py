@@ -6,6 +6,11 @@ Chromium logged in as the commander, the event-to-screen latency (publish -> the
 arrives in the browser) against the bus's own latency (publish -> the snapshot in Redis shows
 it) for the same events.
 
+Then the speed a user feels: the first live figures after a page load of the kiosk wall (served
+with the page from the last snapshot) against the page's first poll response (what the wall
+waited for before), and the Cases page's map at 10,000 open cases (read from the GEO index and
+gathered per H3 cell) against parsing every open case's view (the naive read).
+
 Run: python -m tests.bench.wall [--quick]
 """
 
@@ -22,7 +27,7 @@ from tests.bench._common import emit, parse_args
 
 def main() -> None:
     args = parse_args(__doc__)
-    from dashboard import live
+    from dashboard import live, wall_view
     from dashboard.context import set_context
     from dashboard.pages import command
     from dashboard.system import LiveSystem
@@ -37,19 +42,20 @@ def main() -> None:
             set_context(twin, bus)
             time.sleep(4.0 if args.quick else 20.0)  # let the feed fill the layers
             layer, window = "video.count", "5m"
-            state = {"version": 0, "scale": None}
-            patch, state, *_ = command.tick(state, layer, window, 0)  # the page-load full layer
+            svc = command.services()
+            state = wall_view.initial(svc, twin, None, layer, window, "zh").state  # page load
             times, sizes, full_times, full_sizes = [], [], [], []
             for _ in range(ticks):
                 time.sleep(command.TICK_MS / 1000.0)
                 start = time.perf_counter()
-                patch, state, kpis, alerts, board, _ = command.tick(state, layer, window, 0)
-                body = json.dumps([patch.to_plotly_json(), kpis, alerts, board], default=str)
+                shown = wall_view.tick(svc, twin, None, state, layer, window, "zh")
+                state = shown.state
+                body = json.dumps([shown.patch.to_plotly_json(), shown.kpis, shown.ticker,
+                                   shown.board], default=str)
                 times.append(time.perf_counter() - start)
                 sizes.append(len(body))
-                start = time.perf_counter()  # the naive update: the whole layer every tick
-                values = live.read_layer(bus, twin, layer, window)
-                full = json.dumps(live.layer_spec(twin, values, live.scale_of(values)))
+                start = time.perf_counter()  # the naive update: every land cell every tick
+                full = json.dumps(live.update(bus, twin, layer, window, 0, None)["full"])
                 full_times.append(time.perf_counter() - start)
                 full_sizes.append(len(full))
         finally:
@@ -71,6 +77,18 @@ def main() -> None:
     rescales = sum(s > 0.5 * f for s, f in zip(sizes, full_sizes, strict=True))
     emit("wall", "full_resends_per_100_updates", 100.0 * rescales / len(sizes), "%",
          "every update a full resend", 100.0)
+    first = _first_figures(twin, loads=2 if args.quick else 4)
+    if first is not None:
+        emit("wall", "first_figures_after_load_s_median", statistics.median(first[0]), "s",
+             "first wall poll response after load (the old first figures)",
+             statistics.median(first[1]))
+    cases = _cases_map(twin, 2_000 if args.quick else 10_000)
+    emit("wall", f"cases_map_server_s_{cases['n']}_open", cases["server"], "s",
+         "parse every open case view", cases["naive"])
+    if cases.get("browser") is not None:
+        emit("wall", f"cases_map_in_browser_s_{cases['n']}_open", cases["browser"], "s",
+             "first wall figures after load (the same machine's page-load floor)",
+             statistics.median(first[0]) if first else None)
 
 
 def _q(values: list[float], q: float) -> float:
@@ -83,7 +101,7 @@ def _p95(values: list[float]) -> float:
 
 def _browser_latency(twin, home: str, probes: int):
     """(screen latencies, bus latencies) in seconds for `probes` incidents, or None without
-    a browser. The feed keeps running (the demo mix), the wall shows `incident.count`."""
+    a browser. The feed keeps running (the demo mix); the desk wall shows `incident.count`."""
     import numpy as np
 
     from dashboard.app import create_app
@@ -110,8 +128,6 @@ def _browser_latency(twin, home: str, probes: int):
             page.on("response", lambda r: _note(r, arrived))
             page.goto(url + "/?lang=en")
             page.wait_for_selector("#command-map-box canvas", timeout=60_000)
-            page.locator("#layer-pick").click()
-            page.get_by_text("Hotline and grid reports", exact=True).click()
             page.wait_for_timeout(4000)
             land = np.flatnonzero(twin.ds["is_land"].values)
             lat, lng = twin.centers
@@ -140,6 +156,118 @@ def _browser_latency(twin, home: str, probes: int):
         server.shutdown()
         system.stop()
     return (screen, bus_only) if screen else None
+
+
+def _first_figures(twin, loads: int):
+    """([seconds from navigation to the first live figures], [seconds to the first poll
+    response]) over `loads` loads of the kiosk wall, languages alternating; None without a
+    browser. The feed runs (the demo mix) in the same process, as in `cityops demo`."""
+    from dashboard.app import create_app
+    from dashboard.system import DEMO_SHARES, LiveSystem
+    from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="cityops-bench-first-") as home:
+        system = LiveSystem(twin, rate=300.0, home=home, shares=DEMO_SHARES, history=False)
+        url, server = serve(create_app(twin, bus=system.bus))
+        figures, polls = [], []
+        try:
+            time.sleep(6.0)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                context = browser.new_context(viewport={"width": 1920, "height": 1080})
+                login_context(context, url, "commander")
+                page = context.new_page()
+                page.goto(url + "/?wall=1")  # warm the browser's cache of the scripts
+                page.wait_for_timeout(3000)
+                for k in range(loads):
+                    first_poll: list[float] = []
+                    page.on("response", lambda r, box=first_poll: box.append(time.monotonic())
+                            if "_dash-update-component" in r.url and "wall-tick" in (
+                                r.request.post_data or "") and not box else None)
+                    start = time.monotonic()
+                    page.goto(f"{url}/?wall=1&lang={('zh', 'en')[k % 2]}")
+                    page.wait_for_function(
+                        "(document.querySelector('#kpi-value-kpi_events_min') || {}).innerText"
+                        " && document.querySelector('#kpi-value-kpi_events_min').innerText"
+                        " !== '—'", timeout=120_000)
+                    figures.append(time.monotonic() - start)
+                    while not first_poll and time.monotonic() - start < 120:
+                        page.wait_for_timeout(50)
+                    polls.append(first_poll[0] - start)
+                browser.close()
+        finally:
+            server.shutdown()
+            system.stop()
+    return figures, polls
+
+
+def _cases_map(twin, n: int) -> dict:
+    """Seconds to build the Cases map of `n` open cases (server side and, with a browser, from
+    navigation until the map's data arrives) and to parse every open case's view."""
+    import numpy as np
+
+    from dashboard import case_queue
+    from dashboard.app import create_app
+    from layers.live.bus import connect
+    from layers.loop.alerts import AlertStore
+    from layers.loop.cases import CaseStore
+    from layers.loop.intake import Intake
+    from layers.loop.records import Alert
+    from layers.loop.routing import Router
+    from layers.testing import stop_server
+    from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
+
+    out: dict = {"n": n, "browser": None}
+    with tempfile.TemporaryDirectory(prefix="cityops-bench-cases-") as home:
+        bus = connect(home=home, fsync="no")
+        try:
+            store, alerts = CaseStore(bus, Router(twin)), AlertStore(bus)
+            land = np.flatnonzero(twin.ds["is_land"].values)
+            cells = np.random.default_rng(5).choice(land, n, replace=False)
+            lat, lng = twin.centers
+            now = time.time()
+            intake = Intake(store, alerts)
+            for lo in range(0, n, 500):  # one cell each, 50 m merge radius: n distinct cases
+                intake.commit([Alert(id=f"B{i}", rule="bench", category="illegal_parking",
+                                     severity=2, ts=now - 60, lat=float(lat[p]),
+                                     lng=float(lng[p])) for i, p in enumerate(
+                                         cells[lo:lo + 500].tolist(), start=lo)])
+            assert store.count_open() == n, store.count_open()
+            query = case_queue.Query()
+            start = time.perf_counter()
+            case_queue.case_map(twin, case_queue.open_points(store, None, query), now)
+            out["server"] = time.perf_counter() - start
+            start = time.perf_counter()
+            store.many(store.ids(open_only=True))
+            out["naive"] = time.perf_counter() - start
+            try:
+                from playwright.sync_api import sync_playwright
+            except ImportError:
+                return out
+            url, server = serve(create_app(twin, bus=bus))
+            try:
+                with sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                args=ARGS)
+                    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                    login_context(context, url, "commander")
+                    page = context.new_page()
+                    page.goto(url + "/cases")  # warm the browser's cache of the scripts
+                    page.wait_for_timeout(3000)
+                    start = time.monotonic()  # the map comes with the page: wait for its canvas
+                    page.goto(url + "/cases?lang=en")
+                    page.wait_for_selector("#cases-map-box canvas", timeout=180_000)
+                    out["browser"] = time.monotonic() - start
+                    browser.close()
+            finally:
+                server.shutdown()
+        finally:
+            stop_server(bus)
+    return out
 
 
 def _hex(twin, pos: int) -> str:

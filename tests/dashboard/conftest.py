@@ -60,3 +60,28 @@ def page(chromium, request):
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def live_demo(demo_twin, tmp_path_factory):
+    """The dashboard on a live demo system of its own (embedded Redis, feed, ingest, rules,
+    escalation) that has opened cases; its base URL."""
+    import time
+
+    from dashboard import context as app_context
+    from dashboard.app import create_app
+    from dashboard.system import LiveSystem, escalation_service, rules_service
+    from layers.loop.cases import CaseStore
+
+    before = app_context._CONTEXT
+    system = LiveSystem(demo_twin, rate=60.0, home=tmp_path_factory.mktemp("live-demo"),
+                        services=[rules_service(demo_twin), escalation_service(demo_twin)],
+                        shares={"iot": 0.3, "video": 0.65, "incident": 0.05}, history=False)
+    url, server = serve(create_app(demo_twin, bus=system.bus))
+    deadline = time.monotonic() + 120
+    while CaseStore(system.bus, None).count_open() < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    yield url
+    server.shutdown()
+    system.stop()
+    app_context._CONTEXT = before

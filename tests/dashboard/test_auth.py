@@ -215,7 +215,8 @@ def test_a_grid_manager_is_refused_another_grid_through_the_callback_endpoint(cl
     body = {"output": "..grid-card.children...grid-map.data..",
             "outputs": [{"id": "grid-card", "property": "children"},
                         {"id": "grid-map", "property": "data"}],
-            "inputs": [{"id": "grid-pick", "property": "value", "value": 300}],
+            "inputs": [{"id": "grid-pick", "property": "value", "value": 300},
+                       {"id": "grid-map-size", "property": "data", "value": None}],
             "state": [{"id": "grid-lang", "property": "data", "value": "en"}],
             "changedPropIds": ["grid-pick.value"]}
     assert client.post("/_dash-update-component", json=body).status_code == 403

@@ -41,7 +41,8 @@ def _item(spec: dict, value):
     if spec["id"].startswith("{"):
         pattern = json.loads(spec["id"])
         ident = {k: "x" if isinstance(v, list) else v for k, v in pattern.items()}
-        return [{"id": ident, "property": spec["property"], "value": value}]
+        one = {"id": ident, "property": spec["property"], "value": value}
+        return one if ["MATCH"] in pattern.values() else [one]  # MATCH: one entry, not a list
     return {"id": spec["id"], "property": spec["property"], "value": value}
 
 
@@ -59,6 +60,10 @@ def body(app, output: str, values: dict | None = None, changed: str | None = Non
             "changedPropIds": [changed or f"{first['id']}.{first['property']}"]}
 
 
+def QUEUE(app) -> str:  # noqa: N802 - the name of the Cases queue's callback output
+    return next(k for k in app.callback_map if k.startswith("..cases-queue.children..."))
+
+
 def post(client, payload):
     return client.post("/_dash-update-component", json=payload)
 
@@ -66,21 +71,20 @@ def post(client, payload):
 # -- the three cases of the issue ------------------------------------------------------------------
 def test_a_grid_filter_that_is_not_a_grid_answers_400_naming_the_input(app):
     client = client_as(app)
-    reply = post(client, body(app, "cases-queue.children", {"cases-filter-grid.value": "abc",
-                                                            "cases-lang.data": "en"}))
+    reply = post(client, body(app, "cases-query.data", {"cases-filter-grid.value": "abc"}))
     assert reply.status_code == 400 and reply.mimetype == "application/json"
     assert "cases-filter-grid.value='abc'" in reply.get_json()["error"]
 
 
 def test_a_language_with_a_line_break_answers_400(app):
     client = client_as(app)
-    reply = post(client, body(app, "cases-queue.children", {"cases-lang.data": "en\r\nX: 1"}))
+    reply = post(client, body(app, QUEUE(app), {"cases-lang.data": "en\r\nX: 1"}))
     assert reply.status_code == 400 and "cases-lang.data" in reply.get_json()["error"]
 
 
 def test_an_unknown_scenario_run_answers_404(app):
     client = client_as(app, "planner")
-    output = next(k for k in app.callback_map if k.startswith("..scn-map.data...scn-impact"))
+    output = next(k for k in app.callback_map if k.startswith("..scn-map.data...scn-legend.children...scn-impact"))
     reply = post(client, body(app, output, {"scn-current.data": "0123456789ab",
                                             "scn-lang.data": "en"}))
     assert reply.status_code == 404 and "run the scenario again" in reply.get_json()["error"]
@@ -90,9 +94,13 @@ def test_an_unknown_scenario_run_answers_404(app):
 
 def test_the_values_the_pages_send_still_pass(app):
     client = client_as(app)
-    reply = post(client, body(app, "cases-queue.children", {
+    reply = post(client, body(app, "cases-query.data", {
         "cases-filter-grid.value": "5", "cases-filter-status.value": "new",
-        "cases-lang.data": "en", "cases-version.data": 0}))
+        "cases-order.value": "urgent"}))
+    assert reply.status_code == 200
+    query = reply.get_json()["response"]["cases-query"]["data"]
+    reply = post(client, body(app, QUEUE(app), {"cases-query.data": query,
+                                                "cases-lang.data": "en", "cases-version.data": 0}))
     assert reply.status_code == 200
 
 
@@ -112,7 +120,7 @@ def test_the_values_the_pages_send_still_pass(app):
 ])
 def test_a_request_that_does_not_match_its_callback_answers_400(app, change):
     client = client_as(app)
-    reply = post(client, change(body(app, "cases-queue.children", {"cases-lang.data": "en"})))
+    reply = post(client, change(body(app, QUEUE(app), {"cases-lang.data": "en"})))
     assert reply.status_code == 400 and "error" in reply.get_json()
 
 
@@ -125,6 +133,21 @@ def test_a_pattern_matching_input_must_match_its_pattern(app):
                  {"id": "cases-row", "property": "n_clicks"}):
         payload["inputs"] = [junk]
         assert post(client, payload).status_code == 400, junk
+
+
+def test_a_match_input_is_one_entry_and_checked_by_its_contract(app):
+    client = client_as(app)
+    output = next(k for k in app.callback_map if k.startswith('{"case":["MATCH"],"type":"cases-photo"'))
+    spec = app.callback_map[output]
+    good = body(app, output, {f"{spec['inputs'][0]['id']}.filename": "shot.jpg",
+                              "cases-lang.data": "en"})
+    good["outputs"] = {"id": {"case": "C1", "type": "cases-photo"}, "property": "children"}
+    good["changedPropIds"] = ['{"case":"C1","type":"cases-photo"}.filename']
+    good["inputs"][0]["id"] = {"case": "C1", "type": "cases-photo"}
+    assert post(client, good).status_code == 200
+    for junk in ([good["inputs"][0]], {**good["inputs"][0], "value": "x" * 300},
+                 {**good["inputs"][0], "id": {"case": "C1", "type": "grid-photo"}}):
+        assert post(client, {**good, "inputs": [junk]}).status_code == 400, junk
 
 
 def test_the_pages_router_refuses_a_path_that_is_not_one(app):

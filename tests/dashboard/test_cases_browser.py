@@ -118,7 +118,8 @@ def test_a_grid_manager_cannot_see_another_grids_case(page, loop_app):
         "output": "..grid-card.children...grid-map.data..",
         "outputs": [{"id": "grid-card", "property": "children"},
                     {"id": "grid-map", "property": "data"}],
-        "inputs": [{"id": "grid-pick", "property": "value", "value": 8}],
+        "inputs": [{"id": "grid-pick", "property": "value", "value": 8},
+                   {"id": "grid-map-size", "property": "data", "value": None}],
         "state": [{"id": "grid-lang", "property": "data", "value": "en"}],
         "changedPropIds": ["grid-pick.value"]})
     assert grid.status == 403
@@ -127,20 +128,70 @@ def test_a_grid_manager_cannot_see_another_grids_case(page, loop_app):
 def test_a_grid_manager_accepts_a_case_of_their_grid_on_a_phone(phone, loop_app):
     url, ids = loop_app
     login_context(phone.context, url, "grid_a")
-    phone.goto(f"{url}/grid?lang=en&grid=8")  # not theirs: they get their own grid instead
-    card = phone.locator(f"#grid-case-{ids['water5']}")
+    phone.goto(f"{url}/grid?lang=en&grid=8")  # not theirs: they get their own grid instead,
+    card = phone.locator(f"#grid-case-{ids['fire6']}")  # the one with the overdue case
     card.wait_for(timeout=30_000)
     assert phone.locator(f"#grid-case-{ids['water8']}").count() == 0
-    options = phone.locator("#grid-pick").inner_text()
-    assert "G0006" in options and "G0009" not in options
+    assert phone.locator("#grid-pick").input_value().startswith("G0007")
     card.locator(".act-accept").click()
-    phone.wait_for_function(f"document.querySelector('#grid-case-{ids['water5']}')"
+    phone.wait_for_function(f"document.querySelector('#grid-case-{ids['fire6']}')"
                             ".innerText.toLowerCase().includes('accepted')")
     assert card.locator(".act-arrive").count() == 1
     phone.wait_for_timeout(1500)
     phone.screenshot(path=str(SHOTS / "grid-phone-en.png"), full_page=True)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 4  # nothing wider than the phone
+    assert phone.console_errors == []
+
+
+def test_a_case_card_says_what_where_and_when_with_the_citizens_words_on_top(phone, loop_app):
+    url, ids = loop_app
+    login_context(phone.context, url, "grid_a")
+    phone.goto(f"{url}/grid?lang=en&grid=5")
+    card = phone.locator(f"#grid-case-{ids['water5']}")
+    card.wait_for(timeout=30_000)
+    text = card.inner_text()
+    assert "Waterlogging" in text and "G0006" in text and "near" in text and "opened" in text
+    box = card.locator(".act-accept").bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44  # a thumb's target
+
+
+def test_a_grid_manager_resolves_with_a_photo_on_a_phone(phone, loop_app, tmp_path,
+                                                        monkeypatch):
+    """The photo chosen on the card goes with the resolution: stored, named in the trail,
+    served to the manager, refused to another grid's manager."""
+    from dashboard.context import context
+    from layers.loop.cases import CaseStore
+
+    monkeypatch.setenv("CITYOPS_HOME", str(tmp_path))  # where the served app keeps media
+    url, ids = loop_app
+    cid = ids["crowd5"]
+    login_context(phone.context, url, "grid_a")
+    phone.goto(f"{url}/grid?lang=zh&grid=5")
+    card = phone.locator(f"#grid-case-{cid}")
+    card.wait_for(timeout=30_000)
+    card.locator(".act-accept").click()
+    card.locator(".act-resolve").wait_for(timeout=30_000)
+    photo = tmp_path / "done.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    card.locator(".photo-upload input[type=file]").set_input_files(str(photo))
+    card.get_by_text("已选照片：done.png").wait_for(timeout=30_000)
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(phone).response["violations"]  # the photo box is accessible too
+    assert [(v["id"], [n["target"] for n in v["nodes"][:3]]) for v in found
+            if v["impact"] in ("serious", "critical")] == []
+    card.locator(".case-note textarea").fill("人群已疏散")
+    card.locator(".act-resolve").click()
+    phone.wait_for_function(f"!document.querySelector('#grid-case-{cid}')", timeout=30_000)
+    record = CaseStore(context().bus, None).history(cid)[-1]["data"]
+    assert record["action"] == "resolve" and record["note"] == "人群已疏散"
+    (name,) = record["photos"]
+    assert (tmp_path / "media" / cid / name).read_bytes() == photo.read_bytes()
+    served = phone.request.get(f"{url}/media/{cid}/{name}")
+    assert served.status == 200 and served.body() == photo.read_bytes()
+    login_context(phone.context, url, "grid_b")
+    assert phone.request.get(f"{url}/media/{cid}/{name}").status == 403
     assert phone.console_errors == []
 
 

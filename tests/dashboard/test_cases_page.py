@@ -6,6 +6,7 @@ import pytest
 from werkzeug.exceptions import Forbidden
 
 from dashboard import case_view as cv
+from dashboard import scorecards
 from dashboard.policy import User
 from layers.loop.scorecard import scorecard
 from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
@@ -111,33 +112,15 @@ def test_open_cases_of_a_grid_leave_out_resolved_ones(store, cases):  # noqa: F8
     assert [c.id for c in cv.open_cases_of_grid(store, GRID_A, 5)] == [cases["water5"]]
 
 
-def test_the_map_marks_cells_with_an_overdue_case_red(store, cases, clock, demo_twin):  # noqa: F811
-    records = cv.case_cells(cv.visible_cases(store, COMMANDER), clock())
-    red = [r for r in records if r["c"] == cv.OVERDUE_RGBA]
-    assert [r["ids"] for r in red] == [cases["fire6"]]
-    positions = cv.case_positions(records, demo_twin)
-    assert sum(r["v"] for r in records) == 4 and len(positions) == len(records)
-    assert [layer["@@type"] for layer in cv.case_layers(records)] == ["H3HexagonLayer",
-                                                                      "ScatterplotLayer"]
-
-
-def test_filter_options_come_from_the_cases_the_user_can_see(store, cases, demo_twin):  # noqa: F811
-    options = cv.filter_options(cv.visible_cases(store, GRID_A), "en",
-                                cv.department_names(demo_twin, "en"))
-    assert {o["label"] for o in options["grid"]} == {"G0006", "G0007"}
-    assert {o["value"] for o in options["category"]} == {"waterlogging", "fire", "crowd"}
-    assert len(options["status"]) == 8
-
-
 def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock, demo_twin):  # noqa: F811
     clock.advance(120)
     cv.act(store, GRID_A, cases["water5"], "accept")
     table = scorecard(store, clock() - 86400, clock() + 1, by="department", now=clock())
-    rows = cv.scorecard_rows(table)
+    rows = scorecards.scorecard_rows(table)
     water = next(r for r in rows if r["key"] == "water")
     assert water["received"] == 2 and water["accepted_on_time"] == 1.0
     names = cv.department_names(demo_twin, "en")
-    fig = cv.scorecard_figure(rows, "en", names)
+    fig = scorecards.scorecard_figure(rows, "en", names)
     accepted = fig.data[0]
     assert accepted.name == "Accepted on time"
     assert accepted.y[list(accepted.x).index(f"{names['water']} (2)")] == 100.0
@@ -145,11 +128,11 @@ def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock
 
 def test_the_grid_scorecard_keeps_only_the_grids_asked_for(store, cases, clock):  # noqa: F811
     table = scorecard(store, clock() - 86400, clock() + 1, by="grid", now=clock())
-    assert {r["key"] for r in cv.scorecard_rows(table, {"G0006"})} == {"G0006"}
+    assert {r["key"] for r in scorecards.scorecard_rows(table, {"G0006"})} == {"G0006"}
 
 
 def test_an_empty_scorecard_says_why_across_the_chart():
-    fig = cv.scorecard_figure([], "en", empty="score_commanders_only")
+    fig = scorecards.scorecard_figure([], "en", empty="score_commanders_only")
     assert fig.layout.annotations[0].text == "Department scores are for commanders and admins"
 
 
@@ -163,3 +146,35 @@ def test_small_helpers_of_the_pages():
     assert cv.note_for(states, "C2") == "y" and cv.note_for(states, "C9") == ""
     assert cv.clicked_action({"case": "C1", "action": "accept"}, 1) == ("C1", "accept")
     assert cv.clicked_action({"case": "C1", "action": "accept"}, 0) is None
+
+
+def test_an_escalation_note_is_written_in_the_ui_language(store, cases, clock):  # noqa: F811
+    from layers.loop.escalation import Escalator
+
+    clock.advance(3600)
+    Escalator(store).tick()
+    rows = cv.trail_rows(store.history(cases["water5"]), "zh")
+    escalated = next(r for r in rows if r["action"] == "升级")
+    assert escalated["note"].startswith("接单超时") and "街镇" in escalated["note"]
+    assert escalated["actor"] == "时限监督" and not escalated["verbatim"]
+    en = next(r for r in cv.trail_rows(store.history(cases["water5"]), "en")
+              if r["action"] == "Escalate")
+    assert en["note"].startswith("accept overdue by") and "street/town" in en["note"]
+
+
+def test_a_persons_note_is_shown_as_typed(store, cases):  # noqa: F811
+    cv.act(store, GRID_A, cases["water5"], "accept", "on my way")
+    row = cv.trail_rows(store.history(cases["water5"]), "zh")[-1]
+    assert row["note"] == "on my way" and row["verbatim"]
+
+
+def test_a_rule_title_written_in_chinese_gives_way_to_the_category_in_english():
+    from layers.loop.records import Case, Place, SlaLimits
+
+    case = Case(id="C9", status="new", category="noise", severity=2, place=Place(cell=None),
+                departments=[], owner="", sla=SlaLimits(10, 30, 120), title="群众诉求/网格上报",
+                source="incident", created=0.0, updated=0.0)
+    assert cv.title_text(case, "zh") == "群众诉求/网格上报"
+    assert cv.title_text(case, "en") == cv.category_label("noise", "en")
+    assert cv.title_text(Case(**{**case.__dict__, "title": "Pump failure"}), "en") == \
+        "Pump failure"

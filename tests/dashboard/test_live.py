@@ -136,30 +136,10 @@ def test_kpis_count_events_cases_and_reporting_devices(bus, small):
 
 
 def test_department_board_puts_the_most_overdue_first(small):
-    now = 1000.0
-    def case(departments, deadline):
-        from layers.loop.records import Case, Place, SlaLimits
-
-        return Case(id="C", status="dispatched", category="noise", severity=1,
-                    place=Place(None), departments=departments, owner="", title="",
-                    sla=SlaLimits(10, 30, 240), source="t", created=0.0, updated=0.0,
-                    deadline=deadline)
-
-    cases = [case(["water"], 900.0), case(["water", "police"], 1100.0),
-             case(["police"], 800.0), case(["police"], 700.0)]
-    board = live.department_board(cases, small.departments, now, "en")
+    board = live.department_board({"water": (2, 1), "police": (3, 2)}, small.departments, "en")
     assert [r["department"] for r in board] == ["police", "water"]
     assert board[0] == {"department": "police", "name": "Public Security", "open": 3,
                         "overdue": 2}
-
-
-def test_ticker_shows_the_alert_title_in_the_ui_language():
-    from layers.loop.records import Alert
-
-    alert = Alert(id="A1", rule="r", ts=0, title={"zh": "积水", "en": "Waterlogging"},
-                  category="waterlogging", severity=3, lat=0.0, lng=0.0)
-    rows = live.ticker([alert], "en", "Asia/Shanghai")
-    assert rows[0]["title"] == "Waterlogging" and rows[0]["severity"] == 3
 
 
 def test_replay_sums_the_minutes_of_the_window(bus, small):
@@ -196,3 +176,34 @@ def test_a_scenario_put_on_the_wall_is_read_back_with_its_cells_and_people(bus, 
     assert len(layer["data"]) == len(affected) and layer["id"] == "scenario"
     overlay.publish(bus, None)
     assert overlay.read(bus) is None and overlay.layer(None)["data"] == []
+
+
+def test_the_walls_state_keeps_to_its_contract_through_the_browser(bus, small):
+    """What the wall keeps in the browser passes its input contract after a JSON round trip
+    (the version below 2**53, exact), so no tick is refused and nothing is re-sent needlessly."""
+    from dashboard import context as app_context
+    from dashboard import wall_view
+    from dashboard.pages import command
+
+    before = app_context._CONTEXT
+    try:
+        app_context.set_context(small, bus)
+        land_pos = np.flatnonzero(small.ds["is_land"].values)
+        _ingest(bus, small, _incidents(small, np.repeat(land_pos[:20], np.arange(1, 21)), "s"))
+        svc = command.services()
+        state = wall_view.initial(svc, small, None, "incident.count", "1h", "en").state
+        wall_view.STATE(json.loads(json.dumps(state)), "wall-state.data")
+        assert 0 < state["version"] < 2 ** 53 and 0 <= state["markers"] < 2 ** 53
+        _ingest(bus, small, _incidents(small, [land_pos[5]], prefix="t"))
+        shown = wall_view.tick(svc, small, None, json.loads(json.dumps(state)),
+                               "incident.count", "1h", "en", size=[1100, 620])
+        wall_view.STATE(json.loads(json.dumps(shown.state)), "wall-state.data")
+        assert shown.state["version"] > state["version"]
+        patch = json.dumps(shown.patch.to_plotly_json())
+        assert '"cases"' not in patch  # the markers did not change: not sent again
+        with pytest.raises(Exception, match="wall-state"):
+            wall_view.STATE({**shown.state, "version": 2 ** 53 + 1}, "wall-state.data")
+        with pytest.raises(Exception, match="wall-state"):
+            wall_view.STATE({**shown.state, "junk": 1}, "wall-state.data")
+    finally:
+        app_context._CONTEXT = before

@@ -163,6 +163,26 @@ def test_the_store_gives_back_a_result_by_run_id(store, chlorine):
     np.testing.assert_allclose(back.ds["max_ppm"].values, chlorine.ds["max_ppm"].values)
 
 
+def test_a_what_if_on_the_wall_says_what_it_is_when_it_ran_and_who_put_it_there(store, chlorine,
+                                                                             demo_twin):
+    import time
+
+    from dashboard import overlay, wall_view
+
+    before = time.time()
+    run_id = store.put(chlorine)
+    assert before - 1 <= store.ran_at(run_id) <= time.time() + 1
+    assert store.ran_at("0" * 12) is None
+    active = overlay.summary(chlorine, demo_twin, run_id, ran_at=1_700_000_000.0,
+                             shown_by="规划员 张伟")
+    label = wall_view.whatif_label(active, "zh", "Asia/Shanghai")
+    assert label["ran_by"] == "规划员 张伟" and label["ran_at"] == "11-15 06:13"  # city time
+    assert label["name"] == sv.in_lang(chlorine.scenario.name, "zh")
+    assert wall_view.whatif_label(active, "en", "Asia/Shanghai")["name"] == \
+        sv.in_lang(chlorine.scenario.name, "en")
+    assert wall_view.whatif_label(None, "en", "UTC") is None
+
+
 def test_the_store_keeps_only_the_last_runs(tmp_path, chlorine):
     small = ResultStore(tmp_path, keep=2)
     first, *_ = [small.put(chlorine) for _ in range(3)]

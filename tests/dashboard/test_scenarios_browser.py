@@ -25,7 +25,8 @@ WATCH_PROGRESS = """() => {
 def _map_pixels(page) -> np.ndarray:
     from PIL import Image
 
-    png = page.locator("#scn-map-box canvas").first.screenshot()
+    png = page.locator("#scn-map-box canvas").first.screenshot(
+        style=".scn-legend { visibility: hidden !important; }")  # the legend's swatches are warm
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
@@ -79,6 +80,30 @@ def test_running_an_explosion_shows_progress_then_the_impact_and_hexagons(page, 
             break
         page.wait_for_timeout(500)
     assert warm > 200 and share > 2 * before
+    legend = page.locator("#scn-legend").inner_text()
+    assert "Blast overpressure (kPa)" in legend and "Glass breakage" in legend
+    assert page.console_errors == []
+
+
+def test_two_runs_of_one_hazard_compare_with_a_change_map_and_other_hazards_side_by_side(
+        page, demo_app_url):
+    _open(page, demo_app_url, "en")
+    for example, title in (("Port warehouse explosion (450 t TNT)", "Blast overpressure"),
+                           ("Nangang chlorine release", "Concentration")):
+        _choose(page, "scn-example", example)
+        page.wait_for_timeout(500)
+        page.click("#scn-run")
+        page.wait_for_function(f"document.querySelector('#scn-legend').innerText"
+                               f".includes('{title}')", timeout=90_000)
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_selector(".scn-compare-side", timeout=60_000)
+    text = page.locator("#scn-compare").inner_text()
+    assert "Different hazards" in text and "Explosion" in text and "Toxic release" in text
+    assert page.locator(".scn-compare-side .scn-legend").count() == 2
+    assert "AEGL-3 lethal" in text and "Glass breakage" in text
+    _choose(page, "scn-compare-b", page.locator("#scn-compare-a").input_value())
+    page.wait_for_selector("#scn-compare-table", timeout=60_000)  # the same run twice: no change
+    assert "same class" in page.locator(".scn-diff .scn-legend").inner_text()
     assert page.console_errors == []
 
 

@@ -95,6 +95,26 @@ def test_demo_runner_prints_live_counts(twin, tmp_path):
     np.testing.assert_equal(health["streams"]["iot"]["pending"], 0)
 
 
+def test_with_daily_rates_the_night_is_quieter_than_the_afternoon(twin):
+    from layers.live.feed import daily_factor
+
+    night = 20 * 3600.0  # 04:00 China Standard Time
+    afternoon = 8 * 3600.0  # 16:00
+    assert daily_factor(night) < 0.35 and daily_factor(afternoon) > 0.95
+    feed = Feed(twin, seed=4, anomaly_every_s=0, daily=True)
+    quiet = feed.generate(night, night + 60, 200.0)["video"].num_rows
+    busy = feed.generate(afternoon, afternoon + 60, 200.0)["video"].num_rows
+    assert quiet < 0.5 * busy
+
+
+def test_a_share_of_the_reports_lands_in_the_focus_cells(twin):
+    focus = np.flatnonzero(twin.ds["is_land"].values)[:3]
+    table = Feed(twin, seed=5, anomaly_every_s=0, focus=focus, focus_share=0.5).incident(
+        0.0, 60.0, 400)
+    cells = twin.locate(table.column("lat").to_numpy(), table.column("lng").to_numpy())
+    assert 0.35 < np.isin(cells, focus).mean() < 0.7
+
+
 def test_weather_stations_report_wind_cloud_and_sunshine_with_each_temperature(demo_twin):
     from layers.live.feed import WEATHER_METRICS
     from layers.live.schema import METRIC_BOUNDS

