@@ -85,6 +85,21 @@ def test_means_average_only_the_children_with_a_reading(small):
     assert zl.rollup(values, level, "mean")[0] == pytest.approx(3.0)
 
 
+@pytest.mark.parametrize("how", ["sum", "max", "mean"])
+def test_a_roll_up_of_part_of_the_cells_with_gaps_matches_a_group_by(small, how):
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    keep = rng.random(len(small)) < 0.7  # e.g. the land
+    level = zl.Pyramid(small.cell_ids, keep).at(small.resolution - 2)
+    values = np.where(rng.random(len(small)) < 0.3, np.nan, rng.uniform(0, 9, len(small)))
+    frame = pd.DataFrame({"parent": level.parent_of, "v": values})[keep]
+    grouped = frame.groupby("parent")["v"]
+    expected = {"sum": grouped.sum(), "max": grouped.max(), "mean": grouped.mean()}[how]
+    np.testing.assert_allclose(zl.rollup(values, level, how),
+                               expected.reindex(range(len(level))).to_numpy())
+
+
 @pytest.mark.parametrize(("layer", "how"), [("incident.count", "sum"), ("iot.co_ppm.max", "max"),
                                             ("iot.pm25.mean", "mean"), ("iot.temp_c.last", "mean")])
 def test_each_kind_of_layer_has_its_roll_up(layer, how):
