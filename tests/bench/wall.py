@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 
+from layers.testing import stop_server
 from tests.bench._common import emit, parse_args
 
 
@@ -61,6 +62,7 @@ def main() -> None:
         finally:
             system.stop(close_bus=False)
         latency = _browser_latency(twin, home, probes=6 if args.quick else 20)
+        stop_server(bus)  # the bench's own Redis, whoever still holds a connection to it
     ms, full_ms = statistics.median(times) * 1000, statistics.median(full_times) * 1000
     kb, full_kb = statistics.median(sizes) / 1024, statistics.median(full_sizes) / 1024
     emit("wall", "server_ms_per_update_median", ms, "ms", "full layer every tick", full_ms)
@@ -155,6 +157,7 @@ def _browser_latency(twin, home: str, probes: int):
     finally:
         server.shutdown()
         system.stop()
+        stop_server(bus)
     return (screen, bus_only) if screen else None
 
 
@@ -218,7 +221,6 @@ def _cases_map(twin, n: int) -> dict:
     from layers.loop.intake import Intake
     from layers.loop.records import Alert
     from layers.loop.routing import Router
-    from layers.testing import stop_server
     from tests.dashboard.browser import ARGS, CHROMIUM, login_context, serve
 
     out: dict = {"n": n, "browser": None}
