@@ -9,7 +9,7 @@ import sys
 
 SCRIPT = """
 import json, time
-from dashboard import case_view, live
+from dashboard import case_view, wall_panels
 from dashboard.context import set_context
 from layers.loop.records import Alert
 from twin.testing import small_twin
@@ -17,8 +17,10 @@ from twin.testing import small_twin
 twin = small_twin()
 set_context(twin)
 ts = 1_767_225_600.0 + 3 * 3600 + 25 * 60  # 2026-01-01 03:25 UTC = 11:25 in Beijing
-alert = Alert(id="A1", rule="r", category="noise", severity=1, ts=ts, lat=0.0, lng=0.0)
-print(json.dumps({"ticker": live.ticker([alert], "zh", twin.timezone)[0]["time"],
+lat, lng = twin.centers
+alert = Alert(id="A1", rule="r", category="noise", severity=1, ts=ts, lat=float(lat[0]),
+              lng=float(lng[0]))
+print(json.dumps({"ticker": wall_panels.ticker([alert], twin, ts, "zh", twin.timezone)[0]["time"],
                   "cases": case_view.clock_text(ts), "server": time.strftime("%H:%M",
                                                                             time.localtime(ts))}))
 """
