@@ -97,8 +97,7 @@ def test_the_wall_shows_a_live_reading_through_the_fleet(chromium, fleet, demo_t
     ctx, page = _page(chromium, url, "/?lang=en")
     try:
         page.wait_for_selector("#command-map-box canvas", timeout=60_000)
-        bodies = _collect(page)
-        _until(page, lambda: any('"H3HexagonLayer"' in b for b in bodies), "the first layer")
+        bodies = _collect(page)  # the first layer comes with the page; updates follow
         pos = int(np.flatnonzero(demo_twin.ds["is_land"].values)[4321])
         hex_id = _publish_reading(bus, demo_twin, pos, f"fleet-{time.time()}")
         _until(page, lambda: any(_carries(b, hex_id) for b in bodies), "the reading")
