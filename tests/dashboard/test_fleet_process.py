@@ -25,9 +25,18 @@ def react_url() -> str:
 
 @pytest.fixture()
 def app(demo_twin):
+    """An app of its own; the process-wide dashboard context is put back after (other tests'
+    servers in this process read it)."""
     from dashboard.app import create_app
+    from dashboard.context import context, set_context
 
-    return ready(create_app(demo_twin))
+    try:
+        previous = context()
+    except RuntimeError:
+        previous = None
+    yield ready(create_app(demo_twin))
+    if previous is not None:
+        set_context(previous.twin, previous.bus, **previous.settings)
 
 
 def test_a_fleet_process_knows_the_scripts_it_serves_before_its_first_request(app):

@@ -80,7 +80,8 @@ def test_the_flood_becomes_one_waterlogging_case_for_water_affairs_and_the_grid(
     alerts = _by_rule(loop, "waterlogging")
     assert len(alerts) == 1
     case = _case(loop, alerts[0])
-    assert _routed(loop, alerts[0]) == ["water"] and case.owner.startswith("网格员")
+    assert _routed(loop, alerts[0]) == ["water"]
+    assert case.owner == case.place.manager and case.owner in set(loop["twin"].grids["manager"])
     assert alerts[0].evidence[0]["value"] > 2.3
 
 
