@@ -72,6 +72,7 @@ def live_demo(demo_twin, tmp_path_factory):
     from dashboard.app import create_app
     from dashboard.system import LiveSystem, escalation_service, rules_service
     from layers.loop.cases import CaseStore
+    from layers.testing import stop_server
 
     before = app_context._CONTEXT
     system = LiveSystem(demo_twin, rate=60.0, home=tmp_path_factory.mktemp("live-demo"),
@@ -83,5 +84,6 @@ def live_demo(demo_twin, tmp_path_factory):
         time.sleep(0.5)
     yield url
     server.shutdown()
-    system.stop()
+    system.stop(close_bus=False)
+    stop_server(system.bus)  # whoever still holds a connection (the app's threads)
     app_context._CONTEXT = before
