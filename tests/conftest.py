@@ -7,6 +7,8 @@ import tempfile
 
 import pytest
 
+pytest_plugins = ["tests.loop.fixtures"]  # the Redis, clock and case-store fixtures
+
 # One cache folder per session, shared with subprocesses, so the demo twin is built once.
 os.environ.setdefault("CITYOPS_HOME", tempfile.mkdtemp(prefix="cityops-test-home-"))
 # Embedded test servers listen on their unix socket only (many run at once); the TCP door

@@ -60,6 +60,7 @@ def main() -> None:
         responders_service,
         rules_service,
     )
+    from layers.testing import stop_server
     from twin.demo import binhai
 
     out = Path(args.out)
@@ -95,7 +96,8 @@ def main() -> None:
                 browser.close()
         finally:
             server.shutdown()
-            system.stop()
+            system.stop(close_bus=False)
+            stop_server(system.bus)  # whoever still holds a connection (the app's threads)
 
 
 if __name__ == "__main__":

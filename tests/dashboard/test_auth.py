@@ -10,7 +10,6 @@ from dashboard import auth, policy
 from dashboard import users as users_file
 from dashboard.policy import User
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
 
 GRID_A = User("a", "A", "grid_manager", frozenset({5, 6}), "")
 COMMANDER = User("c", "C", "commander")
@@ -129,7 +128,7 @@ def test_the_session_secret_is_generated_once_and_kept(tmp_path, monkeypatch):
 
 # -- the guard on a real app (Flask test client) ---------------------------------------------------
 @pytest.fixture
-def client(demo_twin, bus):  # noqa: F811
+def client(demo_twin, bus):
     from dashboard.app import create_app
 
     return create_app(demo_twin, bus=bus, api_keys={"k"}).server.test_client()

@@ -9,14 +9,13 @@ import pytest
 
 from dashboard import auth
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 JUNK = ["abc", "en\r\nSet-Cookie: x=1", -1, 10 ** 20, 1.5e308, True, "", "../../etc/passwd",
         {"a": 1}, [1], None]
 
 
 @pytest.fixture
-def app(demo_twin, bus):  # noqa: F811
+def app(demo_twin, bus):
     from dashboard.app import create_app
 
     return create_app(demo_twin, bus=bus)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dashboard import case_queue as cq
 from dashboard.policy import User
-from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
+from tests.loop.conftest import alert
 
 GRID_A = User("grid_a", "A", "grid_manager", frozenset({5, 6}))
 COMMANDER = User("boss", "B", "commander")
 
 
-def _open(store, twin, clock, specs):  # noqa: F811
+def _open(store, twin, clock, specs):
     ids = {}
     for name, category, grid, age in specs:
         clock.advance(60)
@@ -18,19 +18,19 @@ def _open(store, twin, clock, specs):  # noqa: F811
     return ids
 
 
-def _cases(store, twin, clock):  # noqa: F811
+def _cases(store, twin, clock):
     return _open(store, twin, clock, [("water5", "waterlogging", 5, 0), ("water8", "waterlogging", 8, 0),
                                       ("fire6", "fire", 6, 3600), ("crowd5", "crowd", 5, 0)])
 
 
-def test_a_grid_manager_pages_only_through_the_cases_of_their_grids(store, demo_twin, clock):  # noqa: F811
+def test_a_grid_manager_pages_only_through_the_cases_of_their_grids(store, demo_twin, clock):
     ids = _cases(store, demo_twin, clock)
     shown = cq.page(store, GRID_A, cq.Query(order="newest"), clock(), "en", demo_twin)
     assert shown["ids"] == [ids["crowd5"], ids["water5"], ids["fire6"]]  # newest first
     assert cq.page(store, GRID_A, cq.Query(grid=8), clock(), "en", demo_twin)["total"] == 0
 
 
-def test_pages_hold_page_size_rows_in_the_order_asked(store, demo_twin, clock):  # noqa: F811
+def test_pages_hold_page_size_rows_in_the_order_asked(store, demo_twin, clock):
     ids = _cases(store, demo_twin, clock)
     first = cq.page(store, COMMANDER, cq.Query(order="urgent"), clock(), "en", demo_twin, size=3)
     second = cq.page(store, COMMANDER, cq.Query(order="urgent", page=2), clock(), "en",
@@ -40,7 +40,7 @@ def test_pages_hold_page_size_rows_in_the_order_asked(store, demo_twin, clock): 
     assert [r["id"] for r in first["rows"]] == first["ids"]
 
 
-def test_new_cases_are_counted_not_slipped_into_the_page(store, demo_twin, clock):  # noqa: F811
+def test_new_cases_are_counted_not_slipped_into_the_page(store, demo_twin, clock):
     _cases(store, demo_twin, clock)
     query = cq.Query(order="newest", as_of=clock())
     before = cq.page(store, COMMANDER, query, clock(), "en", demo_twin)["ids"]
@@ -50,7 +50,7 @@ def test_new_cases_are_counted_not_slipped_into_the_page(store, demo_twin, clock
     assert cq.new_since(store, User("b", "B", "grid_manager", frozenset({8})), query) == 0
 
 
-def test_a_refresh_keeps_the_page_order_and_notices_changes(store, demo_twin, clock):  # noqa: F811
+def test_a_refresh_keeps_the_page_order_and_notices_changes(store, demo_twin, clock):
     ids = _cases(store, demo_twin, clock)
     order = [ids["water8"], ids["water5"]]
     before = cq.rows(store, order, clock(), "en", demo_twin)
@@ -60,7 +60,7 @@ def test_a_refresh_keeps_the_page_order_and_notices_changes(store, demo_twin, cl
     assert cq.signature(cq.rows(store, order, clock(), "en", demo_twin)) != cq.signature(before)
 
 
-def test_the_map_gathers_the_open_cases_the_user_may_see(store, demo_twin, clock):  # noqa: F811
+def test_the_map_gathers_the_open_cases_the_user_may_see(store, demo_twin, clock):
     ids = _cases(store, demo_twin, clock)
     points = cq.open_points(store, GRID_A, cq.Query())
     assert set(points["id"]) == {ids["water5"], ids["fire6"], ids["crowd5"]}
@@ -70,7 +70,7 @@ def test_the_map_gathers_the_open_cases_the_user_may_see(store, demo_twin, clock
     assert [d["late"] for d in dots["data"] if d["late"]] == [1]  # the fire, overdue
 
 
-def test_a_selected_case_is_framed_on_its_cell_with_a_margin(store, demo_twin, clock):  # noqa: F811
+def test_a_selected_case_is_framed_on_its_cell_with_a_margin(store, demo_twin, clock):
     from dashboard import zoomlevels
 
     ids = _cases(store, demo_twin, clock)
@@ -87,7 +87,7 @@ def test_a_selected_case_is_framed_on_its_cell_with_a_margin(store, demo_twin, c
     assert shown.south < case.place.lat < shown.north and shown.west < case.place.lng < shown.east
 
 
-def test_filter_options_offer_the_users_grids_and_the_categories_seen(store, demo_twin, clock):  # noqa: F811
+def test_filter_options_offer_the_users_grids_and_the_categories_seen(store, demo_twin, clock):
     _cases(store, demo_twin, clock)
     options = cq.filter_options(store, GRID_A, demo_twin, "en")
     assert {o["label"] for o in options["grid"]} == {"G0006", "G0007"}

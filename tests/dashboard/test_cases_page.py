@@ -9,14 +9,14 @@ from dashboard import case_view as cv
 from dashboard import scorecards
 from dashboard.policy import User
 from layers.loop.scorecard import scorecard
-from tests.loop.conftest import alert, bus, clock, redis_server, router, store  # noqa: F401
+from tests.loop.conftest import alert
 
 GRID_A = User("grid_a", "A", "grid_manager", frozenset({5, 6}))
 COMMANDER = User("boss", "B", "commander")
 
 
 @pytest.fixture
-def cases(store, demo_twin, clock):  # noqa: F811
+def cases(store, demo_twin, clock):
     """Four cases: waterlogging in grids 5 and 8, a fire in grid 6 opened an hour ago (overdue
     to accept), and a crowd in grid 5."""
     now = clock()
@@ -27,13 +27,13 @@ def cases(store, demo_twin, clock):  # noqa: F811
     return ids
 
 
-def test_a_grid_manager_lists_only_the_cases_of_their_grids(store, cases):  # noqa: F811
+def test_a_grid_manager_lists_only_the_cases_of_their_grids(store, cases):
     seen = {c.id for c in cv.visible_cases(store, GRID_A)}
     assert seen == {cases["water5"], cases["fire6"], cases["crowd5"]}
     assert {c.id for c in cv.visible_cases(store, COMMANDER)} == set(cases.values())
 
 
-def test_the_queue_filters_by_status_department_grid_and_category(store, cases):  # noqa: F811
+def test_the_queue_filters_by_status_department_grid_and_category(store, cases):
     store.act(cases["crowd5"], "accept", actor="x")
     ids = lambda **kw: {c.id for c in cv.visible_cases(store, COMMANDER, **kw)}  # noqa: E731
     assert ids(status="accepted") == {cases["crowd5"]}
@@ -43,7 +43,7 @@ def test_the_queue_filters_by_status_department_grid_and_category(store, cases):
     assert {c.id for c in cv.visible_cases(store, GRID_A, grid=8)} == set()
 
 
-def test_countdown_shows_time_left_and_flags_overdue(store, cases, clock):  # noqa: F811
+def test_countdown_shows_time_left_and_flags_overdue(store, cases, clock):
     water = store.get(cases["water5"])  # waterlogging: accept within 10 min
     left = cv.countdown(water, clock() + 120, "en")
     assert left == {"seconds": 480.0, "text": "8 min left", "overdue": False,
@@ -52,7 +52,7 @@ def test_countdown_shows_time_left_and_flags_overdue(store, cases, clock):  # no
     assert late["overdue"] and late["text"] == "超时 1 小时 05 分钟"
 
 
-def test_the_queue_puts_overdue_cases_first_then_the_soonest_deadline(store, cases, clock,  # noqa: F811
+def test_the_queue_puts_overdue_cases_first_then_the_soonest_deadline(store, cases, clock,
                                                                      demo_twin):
     names = cv.department_names(demo_twin, "en")
     rows = cv.queue_rows(cv.visible_cases(store, COMMANDER), clock(), "en", names)
@@ -65,7 +65,7 @@ def test_the_queue_puts_overdue_cases_first_then_the_soonest_deadline(store, cas
     assert water["departments"] == names["water"]
 
 
-def test_the_audit_trail_lists_actor_time_action_and_note(store, cases, clock):  # noqa: F811
+def test_the_audit_trail_lists_actor_time_action_and_note(store, cases, clock):
     clock.advance(60)
     cv.act(store, GRID_A, cases["water5"], "accept", "on my way")
     rows = cv.trail_rows(store.history(cases["water5"]), "en")
@@ -74,13 +74,13 @@ def test_the_audit_trail_lists_actor_time_action_and_note(store, cases, clock): 
     assert rows[-1]["time"] == cv.clock_text(clock())
 
 
-def test_a_grid_manager_accepts_their_own_case(store, cases):  # noqa: F811
+def test_a_grid_manager_accepts_their_own_case(store, cases):
     state = cv.act(store, GRID_A, cases["water5"], "accept")
     assert state.status == "accepted"
     assert cv.actions_for(GRID_A, state) == ["arrive", "resolve"]
 
 
-def test_another_grids_case_is_refused_to_read_and_to_act(store, cases):  # noqa: F811
+def test_another_grids_case_is_refused_to_read_and_to_act(store, cases):
     with pytest.raises(Forbidden):
         cv.visible_case(store, GRID_A, cases["water8"])
     with pytest.raises(Forbidden):
@@ -92,27 +92,27 @@ def test_another_grids_case_is_refused_to_read_and_to_act(store, cases):  # noqa
     assert store.get(cases["water8"]).status == "dispatched"
 
 
-def test_a_commander_reads_every_case_but_cannot_act(store, cases):  # noqa: F811
+def test_a_commander_reads_every_case_but_cannot_act(store, cases):
     assert cv.visible_case(store, COMMANDER, cases["water8"]).id == cases["water8"]
     assert cv.actions_for(COMMANDER, store.get(cases["water8"])) == []
     with pytest.raises(Forbidden):
         cv.act(store, COMMANDER, cases["water8"], "accept")
 
 
-def test_resolving_needs_a_note(store, cases):  # noqa: F811
+def test_resolving_needs_a_note(store, cases):
     cv.act(store, GRID_A, cases["water5"], "accept")
     with pytest.raises(cv.NoteRequired, match="needs a note"):
         cv.act(store, GRID_A, cases["water5"], "resolve", "  ")
     assert cv.act(store, GRID_A, cases["water5"], "resolve", "pumped out").status == "resolved"
 
 
-def test_open_cases_of_a_grid_leave_out_resolved_ones(store, cases):  # noqa: F811
+def test_open_cases_of_a_grid_leave_out_resolved_ones(store, cases):
     cv.act(store, GRID_A, cases["crowd5"], "accept")
     cv.act(store, GRID_A, cases["crowd5"], "resolve", "dispersed")
     assert [c.id for c in cv.open_cases_of_grid(store, GRID_A, 5)] == [cases["water5"]]
 
 
-def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock, demo_twin):  # noqa: F811
+def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock, demo_twin):
     clock.advance(120)
     cv.act(store, GRID_A, cases["water5"], "accept")
     table = scorecard(store, clock() - 86400, clock() + 1, by="department", now=clock())
@@ -126,7 +126,7 @@ def test_scorecard_chart_shows_on_time_shares_per_department(store, cases, clock
     assert accepted.y[list(accepted.x).index(f"{names['water']} (2)")] == 100.0
 
 
-def test_the_grid_scorecard_keeps_only_the_grids_asked_for(store, cases, clock):  # noqa: F811
+def test_the_grid_scorecard_keeps_only_the_grids_asked_for(store, cases, clock):
     table = scorecard(store, clock() - 86400, clock() + 1, by="grid", now=clock())
     assert {r["key"] for r in scorecards.scorecard_rows(table, {"G0006"})} == {"G0006"}
 
@@ -148,7 +148,7 @@ def test_small_helpers_of_the_pages():
     assert cv.clicked_action({"case": "C1", "action": "accept"}, 0) is None
 
 
-def test_an_escalation_note_is_written_in_the_ui_language(store, cases, clock):  # noqa: F811
+def test_an_escalation_note_is_written_in_the_ui_language(store, cases, clock):
     from layers.loop.escalation import Escalator
 
     clock.advance(3600)
@@ -162,7 +162,7 @@ def test_an_escalation_note_is_written_in_the_ui_language(store, cases, clock): 
     assert en["note"].startswith("accept overdue by") and "street/town" in en["note"]
 
 
-def test_a_persons_note_is_shown_as_typed(store, cases):  # noqa: F811
+def test_a_persons_note_is_shown_as_typed(store, cases):
     cv.act(store, GRID_A, cases["water5"], "accept", "on my way")
     row = cv.trail_rows(store.history(cases["water5"]), "zh")[-1]
     assert row["note"] == "on my way" and row["verbatim"]

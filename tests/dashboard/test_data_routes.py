@@ -8,7 +8,6 @@ import json
 import pytest
 
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 from tests.loop.test_open311_cap import KEY, _alert
 
 GRID_A, GRID_B = 5, 8  # grid_a manages 5-7, grid_b 8-10 (data/users.yaml)
@@ -20,7 +19,7 @@ def keys_file(tmp_path):
 
 
 @pytest.fixture
-def client(demo_twin, bus, keys_file):  # noqa: F811
+def client(demo_twin, bus, keys_file):
     from dashboard.app import create_app
 
     app = create_app(demo_twin, bus=bus, api_keys={KEY}, keys_file=keys_file)
@@ -42,13 +41,13 @@ def _cap(client, alert, **headers):
     return client.get(f"/cap/alerts/{alert.public_id}.xml", headers=headers)
 
 
-def test_cap_without_a_login_or_a_key_is_refused_with_401(client, demo_twin, bus):  # noqa: F811
+def test_cap_without_a_login_or_a_key_is_refused_with_401(client, demo_twin, bus):
     reply = _cap(client, _alert(demo_twin, bus))
     assert reply.status_code == 401 and reply.mimetype == "application/json"
     assert "API key" in reply.get_json()[0]["description"]
 
 
-def test_the_leaked_cap_of_the_issue_is_gone(client, demo_twin, bus):  # noqa: F811
+def test_the_leaked_cap_of_the_issue_is_gone(client, demo_twin, bus):
     """GET /cap/alerts/A000001.xml: no key, a sequential id, evidence with a phone and a name."""
     alert = _alert(demo_twin, bus)
     assert client.get(f"/cap/alerts/{alert.id}.xml").status_code == 401
@@ -62,7 +61,7 @@ def test_the_leaked_cap_of_the_issue_is_gone(client, demo_twin, bus):  # noqa: F
     ("commander", GRID_A, 200), ("admin", GRID_B, 200), ("grid_a", GRID_A, 200),
     ("grid_a", GRID_B, 403), ("grid_b", GRID_B, 200), ("planner", GRID_A, 403),
 ])
-def test_a_session_reads_the_alerts_its_role_may_see(client, demo_twin, bus, user, grid,  # noqa: F811
+def test_a_session_reads_the_alerts_its_role_may_see(client, demo_twin, bus, user, grid,
                                                      status):
     _login(client, user)
     assert _cap(client, _alert(demo_twin, bus, grid=grid)).status_code == status
@@ -72,13 +71,13 @@ def test_a_session_reads_the_alerts_its_role_may_see(client, demo_twin, bus, use
     ("commander", None, GRID_B, 200), ("grid_manager", [GRID_A], GRID_A, 200),
     ("grid_manager", [GRID_A], GRID_B, 403), ("planner", None, GRID_A, 403),
 ])
-def test_a_key_reads_the_alerts_its_role_and_grids_may_see(client, demo_twin, bus,  # noqa: F811
+def test_a_key_reads_the_alerts_its_role_and_grids_may_see(client, demo_twin, bus,
                                                           keys_file, role, grids, grid, status):
     reply = _cap(client, _alert(demo_twin, bus, grid=grid), **_key(keys_file, role, grids))
     assert reply.status_code == status
 
 
-def test_an_open311_key_opens_open311_only(client, demo_twin, bus):  # noqa: F811
+def test_an_open311_key_opens_open311_only(client, demo_twin, bus):
     alert = _alert(demo_twin, bus)
     for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
         reply = _cap(client, alert, **headers)
@@ -86,12 +85,12 @@ def test_an_open311_key_opens_open311_only(client, demo_twin, bus):  # noqa: F81
     assert client.get(f"/cap/alerts/{alert.public_id}.xml?api_key={KEY}").status_code == 401
 
 
-def test_a_wrong_key_is_refused_even_with_a_valid_session(client, demo_twin, bus):  # noqa: F811
+def test_a_wrong_key_is_refused_even_with_a_valid_session(client, demo_twin, bus):
     _login(client, "commander")
     assert _cap(client, _alert(demo_twin, bus), **{"X-API-Key": "cok_wrong"}).status_code == 401
 
 
-def test_a_revoked_key_is_refused_from_the_next_request_on(client, demo_twin, bus,  # noqa: F811
+def test_a_revoked_key_is_refused_from_the_next_request_on(client, demo_twin, bus,
                                                            keys_file):
     from dashboard.apikeys import revoke
 
@@ -101,7 +100,7 @@ def test_a_revoked_key_is_refused_from_the_next_request_on(client, demo_twin, bu
     assert _cap(client, alert, **key).status_code == 401
 
 
-def test_a_key_in_the_url_is_not_accepted(client, demo_twin, bus, keys_file):  # noqa: F811
+def test_a_key_in_the_url_is_not_accepted(client, demo_twin, bus, keys_file):
     key = _key(keys_file, "admin")["X-API-Key"]
     alert = _alert(demo_twin, bus)
     assert client.get(f"/cap/alerts/{alert.public_id}.xml?api_key={key}").status_code == 401

@@ -12,13 +12,12 @@ from layers.loop import payments as pay
 from layers.loop.enforcement import EnforcementStore
 from layers.loop.integrity import verify
 from tests.dashboard.browser import serve
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 STEPS = 400
 
 
 @pytest.fixture
-def workload(demo_twin, bus, tmp_path):  # noqa: F811
+def workload(demo_twin, bus, tmp_path):
     """(store, list of what each step did) after STEPS seeded steps against a served app."""
     from dashboard.app import create_app
 
@@ -45,6 +44,6 @@ def test_the_workload_tries_an_undrawn_inspection_and_it_is_refused(workload):
     assert store.refusals()[0]["target"] == "F-undrawn"
 
 
-def test_everything_the_workload_did_verifies_in_the_audit_log(workload, bus):  # noqa: F811
+def test_everything_the_workload_did_verifies_in_the_audit_log(workload, bus):
     result = verify(bus)
     assert result.ok and result.enforcement_cases == len(workload[0].all())

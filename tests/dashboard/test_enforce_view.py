@@ -9,7 +9,6 @@ import pytest
 from dashboard import enforce_view as ev
 from dashboard.policy import User
 from layers.loop import procedure as proc
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 SUPERVISOR = User("sup", "Sup", "supervisor")
 COMMANDER = User("cmd", "Cmd", "commander")
@@ -46,7 +45,7 @@ def test_the_figures_show_on_site_payments_and_the_total_in_yuan():
 
 
 @pytest.fixture
-def opened(bus, demo_twin):  # noqa: F811
+def opened(bus, demo_twin):
     """A real store with one open enforcement case (from a draw)."""
     from layers.loop import inspections
     from layers.loop.enforcement import EnforcementStore

@@ -12,11 +12,10 @@ from layers.loop import payments as pay
 from layers.loop.enforcement import EnforcementStore
 from tests.dashboard.browser import serve
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 
 @pytest.fixture
-def app(demo_twin, bus, tmp_path):  # noqa: F811
+def app(demo_twin, bus, tmp_path):
     from dashboard.app import create_app
 
     return create_app(demo_twin, bus=bus, keys_file=tmp_path / "api_keys.yaml")
@@ -36,11 +35,11 @@ def server_url(app):
 
 
 @pytest.fixture
-def enf(bus, demo_twin):  # noqa: F811
+def enf(bus, demo_twin):
     return EnforcementStore(bus)
 
 
-def _decided(enf, bus, demo_twin, yuan=100):  # noqa: F811
+def _decided(enf, bus, demo_twin, yuan=100):
     drawn = inspections.draw(bus, demo_twin, "market", 1, 1, actor="chief")
     case = enf.open("market", drawn["targets"][0], "draw", drawn["draw"], "chief", party="person")
     return enf.act(case.id, "decide", "officer", amount_yuan=yuan)
@@ -57,7 +56,7 @@ def _login(client, name: str) -> None:
 
 
 def test_the_simulators_signed_callback_over_http_pays_and_moves_the_case_to_closure(
-        enf, bus, demo_twin, server_url):  # noqa: F811
+        enf, bus, demo_twin, server_url):
     case = _decided(enf, bus, demo_twin)
     sim = pay.Simulator(bus, callback_url=f"{server_url}/api/v1/payments/callback")
     txn, status = sim.pay(case.payment)
@@ -67,7 +66,7 @@ def test_the_simulators_signed_callback_over_http_pays_and_moves_the_case_to_clo
     assert sim.store.simulated()[txn]["payment"] == case.payment
 
 
-def test_the_simulators_page_pays_through_the_callback(enf, bus, demo_twin, server_url,  # noqa: F811
+def test_the_simulators_page_pays_through_the_callback(enf, bus, demo_twin, server_url,
                                                        monkeypatch):
     monkeypatch.setenv("CITYOPS_PUBLIC_URL", server_url)
     case = _decided(enf, bus, demo_twin)
@@ -79,7 +78,7 @@ def test_the_simulators_page_pays_through_the_callback(enf, bus, demo_twin, serv
     assert enf.get(case.id).stage == "closure"
 
 
-def test_a_forged_callback_is_refused_with_401_json_and_logged(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_forged_callback_is_refused_with_401_json_and_logged(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     body = _body(case)
     headers = pay.signed_headers(b"not-the-secret", body)
@@ -89,7 +88,7 @@ def test_a_forged_callback_is_refused_with_401_json_and_logged(enf, bus, demo_tw
     assert enf.payments.refusals()[-1]["status"] == "401"
 
 
-def test_a_replayed_callback_is_refused_with_409(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_replayed_callback_is_refused_with_409(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     body = _body(case)
     headers = pay.signed_headers(enf.payments.secret(), body)
@@ -99,7 +98,7 @@ def test_a_replayed_callback_is_refused_with_409(enf, bus, demo_twin, client):  
     assert enf.get(case.id).paid_fen == case.amount_fen
 
 
-def test_a_callback_signed_long_ago_is_refused_as_stale(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_callback_signed_long_ago_is_refused_as_stale(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     body = _body(case)
     import time
@@ -109,7 +108,7 @@ def test_a_callback_signed_long_ago_is_refused_as_stale(enf, bus, demo_twin, cli
     assert reply.status_code == 401 and "stale" in reply.get_json()["error"]
 
 
-def test_a_callback_for_another_amount_is_refused_with_400(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_callback_for_another_amount_is_refused_with_400(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     body = _body(case, fen=1)
     reply = client.post("/api/v1/payments/callback", data=body,
@@ -123,7 +122,7 @@ def test_an_unsigned_callback_is_refused_with_401(client):
     assert reply.status_code == 401 and "unsigned" in reply.get_json()["error"]
 
 
-def test_the_payment_request_has_a_qr_code_of_its_url(enf, bus, demo_twin, client):  # noqa: F811
+def test_the_payment_request_has_a_qr_code_of_its_url(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     reply = client.get(f"/api/v1/payments/{case.payment}/qr.svg")
     assert reply.status_code == 200 and reply.mimetype == "image/svg+xml"
@@ -134,7 +133,7 @@ def test_the_payment_request_has_a_qr_code_of_its_url(enf, bus, demo_twin, clien
     ("supervisor", 200), ("commander", 200), ("admin", 200), ("grid_a", 403), ("planner", 403),
 ])
 def test_enforcement_cases_are_read_by_the_roles_of_the_enforcement_page(
-        enf, bus, demo_twin, client, user, status):  # noqa: F811
+        enf, bus, demo_twin, client, user, status):
     _decided(enf, bus, demo_twin)
     _login(client, user)
     assert client.get("/api/v1/enforcement/cases").status_code == status
@@ -145,7 +144,7 @@ def test_enforcement_cases_without_a_login_or_key_answer_401_json(client):
     assert reply.status_code == 401 and "error" in reply.get_json()
 
 
-def test_a_supervisor_key_reads_every_departments_cases(enf, bus, demo_twin, client,  # noqa: F811
+def test_a_supervisor_key_reads_every_departments_cases(enf, bus, demo_twin, client,
                                                         tmp_path):
     from dashboard.apikeys import add
 
@@ -156,7 +155,7 @@ def test_a_supervisor_key_reads_every_departments_cases(enf, bus, demo_twin, cli
 
 
 @pytest.mark.parametrize("user, status", [("supervisor", 200), ("commander", 403)])
-def test_only_supervisors_and_admins_flag_a_case(enf, bus, demo_twin, client, user,  # noqa: F811
+def test_only_supervisors_and_admins_flag_a_case(enf, bus, demo_twin, client, user,
                                                  status):
     case = _decided(enf, bus, demo_twin)
     _login(client, user)
@@ -166,14 +165,14 @@ def test_only_supervisors_and_admins_flag_a_case(enf, bus, demo_twin, client, us
     assert enf.get(case.id).flagged is (status == 200)
 
 
-def test_a_flag_without_a_note_is_refused_with_400(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_flag_without_a_note_is_refused_with_400(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     _login(client, "supervisor")
     reply = client.post(f"/api/v1/enforcement/cases/{case.id}/flag", json={"note": " "})
     assert reply.status_code == 400
 
 
-def test_the_stats_count_the_on_site_payments_and_the_total_collected(enf, bus, demo_twin,  # noqa: F811
+def test_the_stats_count_the_on_site_payments_and_the_total_collected(enf, bus, demo_twin,
                                                                      client):
     case = _decided(enf, bus, demo_twin, yuan=150)
     body = _body(case)
@@ -193,7 +192,7 @@ def test_a_department_filter_that_is_no_department_id_answers_400_json(client):
     assert reply.status_code == 400 and "department" in reply.get_json()["error"]
 
 
-def test_a_second_payment_of_a_paid_request_is_refused_with_409(enf, bus, demo_twin, client):  # noqa: F811
+def test_a_second_payment_of_a_paid_request_is_refused_with_409(enf, bus, demo_twin, client):
     case = _decided(enf, bus, demo_twin)
     for txn, status in (("T1", 200), ("T2", 409)):
         body = _body(case, txn=txn)
@@ -203,7 +202,7 @@ def test_a_second_payment_of_a_paid_request_is_refused_with_409(enf, bus, demo_t
     assert enf.get(case.id).paid_fen == case.amount_fen
 
 
-def test_the_simulators_page_is_gone_when_a_gateway_is_configured(enf, bus, demo_twin, client,  # noqa: F811
+def test_the_simulators_page_is_gone_when_a_gateway_is_configured(enf, bus, demo_twin, client,
                                                                   monkeypatch):
     case = _decided(enf, bus, demo_twin)
     monkeypatch.setenv("CITYOPS_PAYMENT_GATEWAY", "https://pay.example/{payment}")

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from layers.live.bus import arrow_bytes
 from tests.dashboard.browser import serve
 from tests.layers.conftest import iot_events
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 NDJSON, ARROW = "application/x-ndjson", "application/vnd.apache.arrow.stream"
 
@@ -27,7 +26,7 @@ def keys_file(tmp_path):
 
 
 @pytest.fixture
-def app(demo_twin, bus, keys_file):  # noqa: F811
+def app(demo_twin, bus, keys_file):
     from dashboard.app import create_app
 
     return create_app(demo_twin, bus=bus, keys_file=keys_file)
@@ -68,7 +67,7 @@ def post(client, rows_or_body, headers, content_type: str = "application/json",
 # -- accepted ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("content_type", ["application/json", NDJSON, ARROW])
 @pytest.mark.parametrize("n", [1, 5])
-def test_events_of_every_body_type_are_accepted_into_the_stream(client, bus, demo_twin,  # noqa: F811
+def test_events_of_every_body_type_are_accepted_into_the_stream(client, bus, demo_twin,
                                                                 keys_file, content_type, n):
     reply = post(client, events(demo_twin, n), producer(keys_file), content_type)
     assert reply.status_code == 202, reply.get_json()
@@ -77,7 +76,7 @@ def test_events_of_every_body_type_are_accepted_into_the_stream(client, bus, dem
     assert bus.length("iot") >= 1 and bus.dead_count() == 0
 
 
-def test_a_request_is_kept_as_one_batch_entry_typed_columns_and_all(client, bus, demo_twin,  # noqa: F811
+def test_a_request_is_kept_as_one_batch_entry_typed_columns_and_all(client, bus, demo_twin,
                                                              keys_file):
     rows = events(demo_twin, 50)
     table = pa.table({"id": [r["id"] for r in rows], "ts": [float(r["ts"]) for r in rows],
@@ -88,7 +87,7 @@ def test_a_request_is_kept_as_one_batch_entry_typed_columns_and_all(client, bus,
     assert reply.get_json()["accepted"] == 50 and bus.length("iot") == 1
 
 
-def _counted(bus, twin) -> float:  # noqa: F811
+def _counted(bus, twin) -> float:
     """Events the ingest worker counts once it has read everything."""
     from layers.live import snapshot
     from layers.live.worker import Worker
@@ -97,7 +96,7 @@ def _counted(bus, twin) -> float:  # noqa: F811
     return float(snapshot.read(bus, "iot.count", "24h").sum())
 
 
-def test_accepted_events_are_counted_once_by_ingest_even_when_resent(client, bus, demo_twin,  # noqa: F811
+def test_accepted_events_are_counted_once_by_ingest_even_when_resent(client, bus, demo_twin,
                                                                      keys_file):
     key, rows = producer(keys_file), events(demo_twin, 40)
     for _ in range(2):
@@ -106,7 +105,7 @@ def test_accepted_events_are_counted_once_by_ingest_even_when_resent(client, bus
 
 
 # -- dead letters -------------------------------------------------------------------------------------
-def test_bad_events_are_dead_lettered_and_never_cost_the_good_ones(client, bus, demo_twin,  # noqa: F811
+def test_bad_events_are_dead_lettered_and_never_cost_the_good_ones(client, bus, demo_twin,
                                                                    keys_file):
     good = events(demo_twin, 3)
     bad = [dict(good[0], id="no-lat", lat=None), dict(good[0], id="m", metric="radon"),
@@ -128,7 +127,7 @@ def test_bad_events_are_dead_lettered_and_never_cost_the_good_ones(client, bus, 
     assert len(long["sensor"]) == 256 and len(long["sha256"]) == 64 and int(long["bytes"]) > 5000
 
 
-def test_numbers_and_numeric_text_may_mix_in_one_field(client, bus, demo_twin, keys_file):  # noqa: F811
+def test_numbers_and_numeric_text_may_mix_in_one_field(client, bus, demo_twin, keys_file):
     rows = events(demo_twin, 4)
     rows[1]["lat"], rows[2]["value"] = float(rows[1]["lat"]), 7
     rows[3]["flag"] = True  # JSON true is no event field value
@@ -178,7 +177,7 @@ def test_a_producer_key_posts_only_its_kinds(client, demo_twin, keys_file):
     assert reply.status_code == 403 and "video" in reply.get_json()["error"]
 
 
-def test_a_producer_key_reads_nothing(client, demo_twin, bus, keys_file):  # noqa: F811
+def test_a_producer_key_reads_nothing(client, demo_twin, bus, keys_file):
     from tests.loop.test_open311_cap import _alert
 
     key = producer(keys_file)
@@ -215,7 +214,7 @@ def test_a_source_over_its_rate_gets_429_with_retry_after_and_others_do_not(clie
     assert post(client, rows, other).status_code == 202
 
 
-def test_the_rate_is_shared_by_every_dashboard_process_on_the_bus(demo_twin, bus, keys_file):  # noqa: F811
+def test_the_rate_is_shared_by_every_dashboard_process_on_the_bus(demo_twin, bus, keys_file):
     from dashboard.app import create_app
 
     key, rows = producer(keys_file, "shared", rate=0.001, burst=2), events(demo_twin, 1)
@@ -236,7 +235,7 @@ def test_a_batch_larger_than_the_keys_burst_is_refused_with_413(client, demo_twi
     ("application/json", b"[" * 100_000, "not JSON"), (NDJSON, b"\n\n", "no events"),
     (ARROW, b"ARROW1\x00\x00garbage", "not an Arrow IPC stream"),
 ])
-def test_an_unreadable_body_is_400_and_dead_lettered(client, bus, keys_file, content_type,  # noqa: F811
+def test_an_unreadable_body_is_400_and_dead_lettered(client, bus, keys_file, content_type,
                                                      body, words):
     reply = post(client, body, producer(keys_file, "junk"), content_type)
     assert reply.status_code == 400 and words in reply.get_json()["error"]
@@ -245,7 +244,7 @@ def test_an_unreadable_body_is_400_and_dead_lettered(client, bus, keys_file, con
         assert dead["source"] == "junk" and dead["bytes"] == str(len(body))
 
 
-def test_an_arrow_bomb_is_refused_undecoded_with_413(demo_twin, bus, keys_file,  # noqa: F811
+def test_an_arrow_bomb_is_refused_undecoded_with_413(demo_twin, bus, keys_file,
                                                      monkeypatch):
     from dashboard.app import create_app
 
@@ -294,7 +293,7 @@ def test_junk_of_every_content_type_never_gets_a_500(client, fuzz_key, body, con
 
 
 # -- through the real server -------------------------------------------------------------------------
-def test_events_posted_to_the_served_dashboard_reach_redis(app, bus, demo_twin, keys_file):  # noqa: F811
+def test_events_posted_to_the_served_dashboard_reach_redis(app, bus, demo_twin, keys_file):
     url, server = serve(app)
     try:
         key = producer(keys_file)

@@ -9,7 +9,6 @@ import pytest
 from dashboard.throttle import LoginThrottle, subject
 from layers.clock import ManualClock
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -58,7 +57,7 @@ def test_the_lock_ends_with_the_window():
     assert throttle.attempt("grid_a", "10.0.0.1") == 0
 
 
-def test_counters_in_redis_are_shared_by_every_process_on_the_bus(bus):  # noqa: F811
+def test_counters_in_redis_are_shared_by_every_process_on_the_bus(bus):
     one, two = LoginThrottle(bus), LoginThrottle(bus)
     for _ in range(3):
         one.attempt("admin", "10.0.0.1")
@@ -67,7 +66,7 @@ def test_counters_in_redis_are_shared_by_every_process_on_the_bus(bus):  # noqa:
     assert one.wait("admin", "10.0.0.3") > 0
 
 
-def test_redis_counters_expire_with_the_window_even_after_a_success(bus):  # noqa: F811
+def test_redis_counters_expire_with_the_window_even_after_a_success(bus):
     from layers.testing import raw
 
     throttle = LoginThrottle(bus)

@@ -112,7 +112,6 @@ def served(demo_twin, tmp_path, monkeypatch):
     from layers.testing import stop_server
     from tests.dashboard.browser import serve
     from tests.loop.conftest import alert
-
     monkeypatch.setenv("CITYOPS_HOME", str(tmp_path))
     before = app_context._CONTEXT
     bus = connect(home=tmp_path / "redis", fsync="no")
@@ -198,7 +197,6 @@ def test_a_refused_photo_stops_the_resolution_and_says_why_in_the_ui_language(se
     from dashboard import case_view as cv
     from dashboard.policy import User
     from tests.loop.conftest import alert
-
     _, store, _, _ = served
     cid = store.ingest(alert(demo_twin, "noise", grid=6, ts=time.time()))[0]
     manager = User("grid_a", "A", "grid_manager", frozenset({5, 6, 7}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.dashboard.browser import serve
-from tests.loop.conftest import bus, cell_point, redis_server  # noqa: F401
+from tests.loop.conftest import cell_point
 
 KEY = "cors-test-key"
 
@@ -24,7 +24,7 @@ FETCH = """async ([base, body]) => {
 
 
 @pytest.fixture
-def origins(monkeypatch, bus, demo_twin):  # noqa: F811
+def origins(monkeypatch, bus, demo_twin):
     """(the dashboard's URL, a page on the allowed origin, a page on another origin)."""
     from flask import Flask
 
@@ -41,7 +41,7 @@ def origins(monkeypatch, bus, demo_twin):  # noqa: F811
 
 
 def test_a_page_on_a_configured_origin_reads_and_posts_open311(chromium, origins, demo_twin,
-                                                              bus):  # noqa: F811
+                                                              bus):
     from layers.testing import raw
 
     dashboard, allowed, other = origins

@@ -15,7 +15,7 @@ import requests
 from dashboard import media
 from layers.testing import raw
 from tests.dashboard.browser import serve
-from tests.loop.conftest import bus, cell_point, clock, redis_server  # noqa: F401
+from tests.loop.conftest import cell_point
 
 KEY = "open311-test-key"
 
@@ -29,14 +29,14 @@ def png(size: int = 8) -> bytes:
 
 
 @pytest.fixture
-def engine(bus, demo_twin, clock):  # noqa: F811
+def engine(bus, demo_twin, clock):
     from layers.loop.engine import Engine
     from layers.loop.rules import load
 
     return Engine(bus, demo_twin, load(), clock=clock)
 
 
-def _client(bus, demo_twin, clock, engine):  # noqa: F811
+def _client(bus, demo_twin, clock, engine):
     from flask import Flask
 
     from dashboard.web_api import register_routes
@@ -48,7 +48,7 @@ def _client(bus, demo_twin, clock, engine):  # noqa: F811
 
 
 @pytest.fixture
-def client(bus, demo_twin, clock, engine):  # noqa: F811
+def client(bus, demo_twin, clock, engine):
     return _client(bus, demo_twin, clock, engine)
 
 
@@ -126,7 +126,7 @@ def test_discovery_lists_the_endpoint_its_specification_and_formats(client, fmt)
 
 # -- a client written by someone else, through the real server ----------------------------------
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_the_georeport_client_reads_every_endpoint_through_the_served_app(bus, demo_twin,  # noqa: F811
+def test_the_georeport_client_reads_every_endpoint_through_the_served_app(bus, demo_twin,
                                                                           fmt):
     from georeport import GeoReport
 
@@ -200,7 +200,7 @@ def test_an_address_it_cannot_place_is_a_400_naming_the_address_and_the_fix(clie
     assert "亚特兰蒂斯大街1号" in words and "give lat and long" in words and "新村街道" in words
 
 
-def test_the_description_may_have_4000_characters_and_no_more(client, demo_twin, bus):  # noqa: F811
+def test_the_description_may_have_4000_characters_and_no_more(client, demo_twin, bus):
     ok = client.post("/open311/v2/requests.json", data=form(demo_twin, description="长" * 4000))
     assert ok.status_code == 201
     refused = client.post("/open311/v2/requests.json",
@@ -209,7 +209,7 @@ def test_the_description_may_have_4000_characters_and_no_more(client, demo_twin,
     assert raw(bus).xlen(bus.stream("incident")) == 1
 
 
-def test_requests_are_listed_over_the_last_90_days_by_default(client, demo_twin, clock):  # noqa: F811
+def test_requests_are_listed_over_the_last_90_days_by_default(client, demo_twin, clock):
     old = client.post("/open311/v2/requests.json", data=form(demo_twin)).get_json()[0]
     clock.advance(91 * 86400)
     new = client.post("/open311/v2/requests.json", data=form(demo_twin)).get_json()[0]
@@ -234,8 +234,8 @@ def test_a_date_range_over_90_days_is_a_clear_400(client):
 
 
 # -- CORS ---------------------------------------------------------------------------------------
-def test_cors_lets_the_configured_origins_call_the_georeport_routes(monkeypatch, bus, demo_twin,  # noqa: F811
-                                                                    clock, engine):  # noqa: F811
+def test_cors_lets_the_configured_origins_call_the_georeport_routes(monkeypatch, bus, demo_twin,
+                                                                    clock, engine):
     monkeypatch.setenv("CITYOPS_OPEN311_CORS", "https://app.example.org")
     client = _client(bus, demo_twin, clock, engine)
     allowed = {"Origin": "https://app.example.org"}
@@ -265,7 +265,7 @@ def post_photo(client, twin, data: bytes, name: str = "photo.png", **kw):
     return client.post("/open311/v2/requests.json", data=body, content_type="multipart/form-data")
 
 
-def test_an_uploaded_photo_goes_onto_the_requests_case(client, demo_twin, engine, clock):  # noqa: F811
+def test_an_uploaded_photo_goes_onto_the_requests_case(client, demo_twin, engine, clock):
     photo = png()
     posted = post_photo(client, demo_twin, photo)
     assert posted.status_code == 201, posted.get_json()
@@ -292,7 +292,7 @@ def test_an_uploaded_photo_goes_onto_the_requests_case(client, demo_twin, engine
 
 
 def test_after_a_tick_the_rules_service_puts_waiting_photos_on_their_cases(client, demo_twin,
-                                                                           engine, clock):  # noqa: F811
+                                                                           engine, clock):
     from dashboard.open311_api import settle_photos
 
     rids = [post_photo(client, demo_twin, png(4 + i)).get_json()[0]["service_request_id"]
@@ -311,7 +311,7 @@ def test_after_a_tick_the_rules_service_puts_waiting_photos_on_their_cases(clien
 
 
 def test_a_media_url_link_is_put_on_the_case_and_shown_publicly(client, demo_twin, engine,
-                                                                clock):  # noqa: F811
+                                                                clock):
     link = "https://photos.example.org/p/123.jpg"
     rid = client.post("/open311/v2/requests.json", data=form(demo_twin, media_url=link)) \
         .get_json()[0]["service_request_id"]
@@ -330,7 +330,7 @@ def test_a_media_url_link_is_put_on_the_case_and_shown_publicly(client, demo_twi
     (b"GIF89a" + b"0" * 64, "photo.gif", 415, "JPEG, PNG or WebP"),
     (b"", "empty.png", 415, "JPEG, PNG or WebP"),
 ])
-def test_a_bad_photo_is_refused_before_anything_is_created(client, demo_twin, bus, data, name,  # noqa: F811
+def test_a_bad_photo_is_refused_before_anything_is_created(client, demo_twin, bus, data, name,
                                                             code, words):
     reply = post_photo(client, demo_twin, data, name)
     assert reply.status_code == code and words in reply.get_json()[0]["description"]
@@ -338,13 +338,13 @@ def test_a_bad_photo_is_refused_before_anything_is_created(client, demo_twin, bu
     assert raw(bus).hlen(bus.keys.open311("req")) == 0
 
 
-def test_a_photo_with_a_wrong_key_is_refused_before_it_is_looked_at(client, demo_twin, bus):  # noqa: F811
+def test_a_photo_with_a_wrong_key_is_refused_before_it_is_looked_at(client, demo_twin, bus):
     reply = post_photo(client, demo_twin, b"not an image at all", api_key="wrong")
     assert reply.status_code == 403
     assert raw(bus).xlen(bus.stream("incident")) == 0
 
 
-def test_a_photo_and_a_media_url_together_are_a_400(client, demo_twin, bus):  # noqa: F811
+def test_a_photo_and_a_media_url_together_are_a_400(client, demo_twin, bus):
     reply = post_photo(client, demo_twin, png(), media_url="https://x.example/a.jpg")
     assert reply.status_code == 400 and "not both" in reply.get_json()[0]["description"]
     assert raw(bus).xlen(bus.stream("incident")) == 0
@@ -356,7 +356,7 @@ def test_a_body_over_the_photo_limit_is_a_413_before_it_is_read(client):
     assert reply.status_code == 413 and "request body over" in reply.get_json()[0]["description"]
 
 
-def test_through_the_served_app_a_photo_is_on_its_case_when_the_post_answers(bus, demo_twin):  # noqa: F811
+def test_through_the_served_app_a_photo_is_on_its_case_when_the_post_answers(bus, demo_twin):
     from dashboard.app import create_app
     from layers.loop.engine import Engine
     from layers.loop.rules import load

@@ -10,7 +10,6 @@ import requests
 
 from tests.dashboard.browser import serve
 from tests.dashboard.test_event_api import ARROW, NDJSON, as_body, events, producer
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 
 def test_the_document_is_valid_openapi():
@@ -42,7 +41,7 @@ LIMIT = 8000  # bytes of a body (a small limit, so the 413 costs nothing)
 
 
 @pytest.fixture
-def served(demo_twin, bus, tmp_path, monkeypatch):  # noqa: F811
+def served(demo_twin, bus, tmp_path, monkeypatch):
     from dashboard.app import create_app
 
     monkeypatch.setenv("CITYOPS_HTTP_MAX_BYTES", str(LIMIT))

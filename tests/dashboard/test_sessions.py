@@ -9,7 +9,6 @@ import pytest
 from dashboard.session_store import SessionStore
 from layers.clock import ManualClock
 from tests.dashboard.conftest import DEMO_PASSWORDS
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 COOKIE = "session"
 
@@ -49,7 +48,7 @@ def test_an_idle_session_expires():
     assert store.user(sid) is None
 
 
-def test_a_session_lives_in_redis_so_every_process_on_the_bus_sees_a_logout(bus):  # noqa: F811
+def test_a_session_lives_in_redis_so_every_process_on_the_bus_sees_a_logout(bus):
     one, two = SessionStore(bus), SessionStore(bus)
     sid = one.open("commander")
     assert two.user(sid) == "commander"
@@ -57,7 +56,7 @@ def test_a_session_lives_in_redis_so_every_process_on_the_bus_sees_a_logout(bus)
     assert one.user(sid) is None
 
 
-def test_while_redis_is_silent_sessions_seen_here_work_and_closed_ones_stay_closed(bus):  # noqa: F811
+def test_while_redis_is_silent_sessions_seen_here_work_and_closed_ones_stay_closed(bus):
     store = SessionStore(bus)
     alive, closed = store.open("admin"), store.open("commander")
     assert store.user(alive) == "admin"
@@ -67,7 +66,7 @@ def test_while_redis_is_silent_sessions_seen_here_work_and_closed_ones_stay_clos
     assert store.user(SessionStore(None).open("planner")) is None  # never seen here
 
 
-def test_after_a_redis_failure_requests_do_not_wait_on_redis_again_for_a_while(bus):  # noqa: F811
+def test_after_a_redis_failure_requests_do_not_wait_on_redis_again_for_a_while(bus):
     """The wall polls every 1.5 s: if each poll waited for a dead Redis in the session check as
     well as in its own read, no answer would ever arrive in time (its banner would never show)."""
     import redis
@@ -91,7 +90,7 @@ def test_after_a_redis_failure_requests_do_not_wait_on_redis_again_for_a_while(b
     assert DeadRedis.calls == 2
 
 
-def test_a_session_opened_while_redis_was_away_is_kept_when_it_answers_again(bus):  # noqa: F811
+def test_a_session_opened_while_redis_was_away_is_kept_when_it_answers_again(bus):
     clock = ManualClock(1000.0)
     store = SessionStore(bus, clock=clock)
     alive = store.bus

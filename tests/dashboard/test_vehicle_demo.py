@@ -7,7 +7,6 @@ import numpy as np
 from dashboard.live import vehicle_markers
 from dashboard.vehicle_demo import corridor_route
 from layers.live.tracks import Fix
-from tests.loop.conftest import bus, redis_server  # noqa: F401
 
 
 def test_the_demo_route_steps_between_neighbouring_cells_and_visits_every_street(demo_twin):
@@ -29,7 +28,7 @@ def test_a_vehicle_silent_for_more_than_ten_minutes_leaves_the_wall():
     assert [d["id"] for d in vehicle_markers(fixes, 1101.0)["data"]] == ["fresh"]
 
 
-def test_the_vehicle_service_sends_fixes_the_track_gate_accepts(demo_twin, bus):  # noqa: F811
+def test_the_vehicle_service_sends_fixes_the_track_gate_accepts(demo_twin, bus):
     from dashboard.vehicle_demo import vehicle_service
     from layers.live.tracks import TrackGate
 

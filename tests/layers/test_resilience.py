@@ -94,7 +94,6 @@ def test_the_rules_engine_carries_on_after_a_redis_restart(server, demo_twin, tm
     from layers.loop.engine import Engine
     from layers.loop.rules import load
     from tests.loop.conftest import cell_point
-
     bus = connect(server.url, home=tmp_path, prefix="e:")
     engine = Engine(bus, demo_twin, load(), consumer="rules-r")
     run = Running(lambda stop: engine.run(stop, interval_s=0.2))
@@ -120,7 +119,6 @@ def test_the_escalation_service_carries_on_after_a_redis_restart(server, demo_tw
     from layers.loop.escalation import Escalator
     from layers.loop.routing import Router
     from tests.loop.conftest import alert
-
     bus = connect(server.url, home=tmp_path, prefix="s:")
     clock = ManualClock(time.time())
     store = CaseStore(bus, Router(demo_twin), clock=clock)

@@ -233,7 +233,6 @@ def test_an_untouched_log_with_concurrent_appends_verifies(bus):
 def test_every_case_view_is_rebuilt_from_the_log_and_matches(store, demo_twin):
     from layers.loop.integrity import verify
     from tests.loop.conftest import alert
-
     cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
     store.act(cid, "accept", "grid_a")
     store.ingest(alert(demo_twin, "crowd", grid=9, ts=store.clock()))
@@ -244,7 +243,6 @@ def test_every_case_view_is_rebuilt_from_the_log_and_matches(store, demo_twin):
 def test_a_case_view_set_to_closed_directly_is_detected(store, demo_twin):
     from layers.loop.integrity import verify
     from tests.loop.conftest import alert
-
     cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
     forged = json.loads(raw(store.bus).hget(store.bus.keys.cases("state"), cid))
     forged["status"] = "closed"
@@ -258,7 +256,6 @@ def test_a_case_view_set_to_closed_directly_is_detected(store, demo_twin):
 def test_a_case_view_without_records_is_detected(store, demo_twin):
     from layers.loop.integrity import verify
     from tests.loop.conftest import alert
-
     cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
     raw(store.bus).hset(store.bus.keys.cases("state"), "C999999",
                         raw(store.bus).hget(store.bus.keys.cases("state"), cid))
@@ -269,7 +266,6 @@ def test_a_case_view_without_records_is_detected(store, demo_twin):
 def test_a_deleted_case_view_is_detected(store, demo_twin):
     from layers.loop.integrity import verify
     from tests.loop.conftest import alert
-
     cid, _ = store.ingest(alert(demo_twin, ts=store.clock()))
     raw(store.bus).hdel(store.bus.keys.cases("state"), cid)
     assert any(f"{cid}: has audit records but no stored view" in p

@@ -235,7 +235,6 @@ def test_rules_run_once_turns_a_report_into_a_case(cli, bus, demo_twin, tmp_path
     import time
 
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, 20)
     bus.publish("incident", [{"id": "cli-1", "ts": time.time() - 5, "lat": lat, "lng": lng,
                               "source": "hotline", "category": "garbage", "severity": 2}])

@@ -24,7 +24,6 @@ def loop(redis_server, demo_twin, tmp_path_factory):
     from layers.loop.engine import Engine
     from layers.loop.rules import load
     from tests.loop.conftest import cell_point
-
     bus = redis_server.with_prefix("e2e:", home=tmp_path_factory.mktemp("e2e"))
     clock = ManualClock(T0)
     worker = Worker(bus, demo_twin, consumer="w-e2e", clock=clock, history=False)

@@ -223,7 +223,6 @@ def _alert(demo_twin, bus, grid: int = 5, **kw):
     from layers.loop.alerts import AlertStore
     from layers.loop.records import Alert
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, grid)
     first = int(demo_twin.locate(np.array([lat]), np.array([lng]))[0])
     a = int(demo_twin.neighbors[first][demo_twin.neighbors[first] >= 0][0])

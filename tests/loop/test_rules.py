@@ -170,7 +170,6 @@ def _report(lat, lng, ts, category="waterlogging", source="hotline", i=0):
 def test_a_hotline_report_joins_the_open_sensor_case_of_the_same_event(bus, demo_twin, engine,
                                                                         clock):
     from tests.loop.conftest import alert, cell_point
-
     sensor_case, _ = engine.store.ingest(alert(demo_twin, "waterlogging", grid=9, ts=clock(),
                                                rule="waterlogging"))
     lat, lng = cell_point(demo_twin, 9)
@@ -182,7 +181,6 @@ def test_a_hotline_report_joins_the_open_sensor_case_of_the_same_event(bus, demo
 
 def test_two_reports_far_apart_open_two_cases(bus, demo_twin, engine, clock):
     from tests.loop.conftest import cell_point
-
     (a_lat, a_lng), (b_lat, b_lng) = cell_point(demo_twin, 9), cell_point(demo_twin, 500)
     bus.publish("incident", [_report(a_lat, a_lng, clock() - 30, i=1),
                              _report(b_lat, b_lng, clock() - 20, i=2)])
@@ -191,7 +189,6 @@ def test_two_reports_far_apart_open_two_cases(bus, demo_twin, engine, clock):
 
 def test_a_redelivered_event_is_not_counted_twice(bus, demo_twin, engine, clock):
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, 9)
     event = _report(lat, lng, clock() - 30)
     bus.publish("incident", [event])
@@ -248,7 +245,6 @@ def test_where_naming_an_unknown_grid_is_a_clear_error(demo_twin):
 def test_events_of_a_tick_that_crashed_are_handled_by_the_next_engine(bus, demo_twin, clock):
     from layers.loop.engine import Engine
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, 9)
     bus.publish("incident", [_report(lat, lng, clock() - 30)])
     crashing = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-x")
@@ -266,7 +262,6 @@ def test_events_of_a_tick_that_crashed_are_handled_by_the_next_engine(bus, demo_
 def test_one_alert_that_cannot_become_a_case_does_not_stop_the_others(bus, demo_twin, clock):
     from layers.loop.engine import Engine
     from tests.loop.conftest import cell_point
-
     for grid in (9, 40):
         lat, lng = cell_point(demo_twin, grid)
         bus.publish("incident", [_report(lat, lng, clock() - 30, i=grid)])
@@ -287,7 +282,6 @@ def test_one_alert_that_cannot_become_a_case_does_not_stop_the_others(bus, demo_
 def test_a_replayed_tick_raises_no_second_alert_and_no_merge(bus, demo_twin, clock):
     from layers.loop.engine import Engine
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, 9)
     bus.publish("incident", [_report(lat, lng, clock() - 30)])
     engine = Engine(bus, demo_twin, load(), clock=clock, consumer="rules-y")
@@ -309,7 +303,6 @@ def test_a_replayed_tick_raises_no_second_alert_and_no_merge(bus, demo_twin, clo
 def test_the_engine_sees_only_what_ingest_counts(bus, demo_twin, clock, ts):
     from layers.loop.engine import Engine
     from tests.loop.conftest import cell_point
-
     lat, lng = cell_point(demo_twin, 9)
     event = _report(lat, lng, clock() - 30)
     event["ts"] = "1e308" if ts == "1e308" else repr(clock() + 50 * 365 * 86400)

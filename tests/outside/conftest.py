@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from tests.dashboard.browser import DEMO_PASSWORDS, serve
-from tests.loop.conftest import alert, bus, clock, redis_server  # noqa: F401 - shared fixtures
+from tests.loop.conftest import alert
 from tests.loop.test_open311_cap import keyring  # noqa: F401 - shared fixture
 
 GRIDS = (5, 8)  # grid_a manages 5-7, grid_b 8-10 (data/users.yaml)
 
 
 @pytest.fixture(scope="module")
-def live_bus(redis_server, tmp_path_factory, demo_twin):  # noqa: F811
+def live_bus(redis_server, tmp_path_factory, demo_twin):
     """A bus with people seen in grid 5's first cell and one open case in each of GRIDS."""
     from layers.live.worker import Worker
     from layers.loop.cases import CaseStore

@@ -192,7 +192,6 @@ def _opened(store, bus, demo_twin, clock, grid=5):
     """An alert raised in a grid, with its case: (public id, case id)."""
     from layers.loop.alerts import AlertStore
     from tests.loop.conftest import alert
-
     raised = alert(demo_twin, grid=grid, ts=clock(), severity=3)
     raised.id = None
     case_id, _ = store.ingest(raised)
