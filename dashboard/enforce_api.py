@@ -120,24 +120,26 @@ def register(server: Flask, bus, clock: Clock = wall, tz: str | None = None,
             return _error(400, str(exc))
         return jsonify([c.view() for c in found])
 
-    @bp.get("/api/v1/enforcement/cases/<cid>")
-    def case(cid: str):
-        _who, refused = reader()
+    def read_case(cid: str):
+        """(user, case, None) for a reader of a case that exists, else (.., .., the refusal)."""
+        who, refused = reader()
         if refused:
-            return refused
+            return who, None, refused
         found = store.get(cid)
         if found is None:
-            return _error(404, f"no enforcement case {cid!r}")
-        return jsonify(found.view())
+            return who, None, _error(404, f"no enforcement case {cid!r}")
+        return who, found, None
+
+    @bp.get("/api/v1/enforcement/cases/<cid>")
+    def case(cid: str):
+        _who, found, refused = read_case(cid)
+        return refused or jsonify(found.view())
 
     @bp.post("/api/v1/enforcement/cases/<cid>/flag")
     def flag(cid: str):
-        who, refused = reader()
+        who, found, refused = read_case(cid)
         if refused:
             return refused
-        found = store.get(cid)
-        if found is None:
-            return _error(404, f"no enforcement case {cid!r}")
         if not can_flag(who, found):
             return _error(403, f"the role {who.role} may not flag enforcement case {cid} "
                                f"(supervisors and admins flag open cases)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -130,18 +130,15 @@ class Level:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @cached_property
     def runs(self) -> tuple[np.ndarray, np.ndarray]:
         """(twin positions sorted by parent, where each parent's run starts): every parent has
         at least one child, so the runs map one-to-one onto `ids`. Made once, then kept."""
-        cached = getattr(self, "_runs", None)
-        if cached is None:
-            inside = np.flatnonzero(self.parent_of >= 0)
-            order = inside[np.argsort(self.parent_of[inside], kind="stable")]
-            starts = np.flatnonzero(np.r_[True, np.diff(self.parent_of[order]) != 0]) \
-                if len(order) else np.zeros(0, np.int64)
-            cached = (order, starts)
-            object.__setattr__(self, "_runs", cached)
-        return cached
+        inside = np.flatnonzero(self.parent_of >= 0)
+        order = inside[np.argsort(self.parent_of[inside], kind="stable")]
+        starts = np.flatnonzero(np.r_[True, np.diff(self.parent_of[order]) != 0]) \
+            if len(order) else np.zeros(0, np.int64)
+        return order, starts
 
     def hexes(self, index: np.ndarray | None = None) -> list[str]:
         """Hex ids of the parents (all, or those at `index`): the browser's format."""
@@ -203,7 +200,7 @@ def rollup(values: np.ndarray, level: Level, how: str = "sum") -> np.ndarray:
                          f"got {values.shape}")
     if how not in ("sum", "mean", "max"):
         raise ValueError(f"how must be 'sum', 'mean' or 'max', not {how!r}")
-    order, starts = level.runs()
+    order, starts = level.runs
     if not len(order):
         return np.zeros(len(level)) if how == "sum" else np.full(len(level), np.nan)
     vals = values[order].astype(np.float64)

@@ -60,7 +60,8 @@ def at_point(stations: dict, lat: float, lng: float) -> LiveWeather | None:
     if not len(usable):
         return None
     dist = haversine_m(lat, lng, cols["lat"][usable], cols["lng"][usable])
-    k = usable[int(np.argmin(dist))]
+    nearest = int(np.argmin(dist))
+    k = usable[nearest]
     as_of = float(stations["as_of"])
     when = dt.datetime.fromtimestamp(as_of, dt.UTC)
     speed, cloud = float(cols["wind_speed_m_s"][k]), float(cols["cloud_tenths"][k])
@@ -74,4 +75,4 @@ def at_point(stations: dict, lat: float, lng: float) -> LiveWeather | None:
         cls, method = "D", "neutral (no cloud reading at the station)"
     return LiveWeather(float(cols["wind_from_deg"][k]) % 360.0, speed, cls, method,
                        float(cols["lat"][k]), float(cols["lng"][k]),
-                       float(dist[int(np.argmin(dist))]), as_of)
+                       float(dist[nearest]), as_of)

@@ -56,23 +56,24 @@ def wind(p: ToxicParams, place: hz.Place, live: dict) -> tuple[float, float, str
             str(live.get("stability", p.stability)), None)
 
 
-def on_twin(p: ToxicParams, twin, place: hz.Place, live: dict) -> tuple[dict, float, float, str]:
-    """(plume fields on the twin's cells, wind from, wind speed, stability); live wind wins."""
-    wind_from, wind_speed, stability, _ = wind(p, place, live)
+def on_twin(p: ToxicParams, twin, place: hz.Place,
+            live: dict) -> tuple[dict, float, float, str, dict | None]:
+    """(plume fields on the twin's cells, wind from, wind speed, stability, record of the live
+    readings used or None); live wind wins."""
+    wind_from, wind_speed, stability, used = wind(p, place, live)
     clat, clng = twin.centers
     out = plume.on_cells(clat, clng, source_lat=place.lat, source_lng=place.lng,
                          chemical_name=p.chemical, release_g_s=p.release_g_s,
                          wind_from_deg=wind_from, wind_speed_m_s=wind_speed, stability=stability,
                          terrain=p.terrain, sigma=p.sigma, release_height_m=p.release_height_m,
                          source_index=place.pos)
-    return out, wind_from, wind_speed, stability
+    return out, wind_from, wind_speed, stability, used
 
 
 def run(sc, twin, place: hz.Place, live: dict, progress) -> hz.Outcome:
     """The plume on the twin, its front moving out at the wind speed; AEGL classes."""
     p = sc.params
-    out, wind_from, wind_speed, stability = on_twin(p, twin, place, live)
-    used = wind(p, place, live)[3]
+    out, wind_from, wind_speed, stability, used = on_twin(p, twin, place, live)
     times = np.arange(0.0, sc.duration + 1e-9, sc.output_every)
     reached = out["x_m"][None, :] <= wind_speed * times[:, None]  # the plume front moves at u
     ppm = np.where(reached, out["ppm"][None, :], 0.0).astype(np.float32)
