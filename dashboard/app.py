@@ -76,6 +76,26 @@ def _media_routes(server, bus) -> None:
     media.register_routes(server, can_see)
 
 
+def _basemap_route(server, twin) -> None:
+    """GET the basemap (`dashboard.maps.basemap_geojson`) to a logged-in user (the guard); kept
+    by the browser for a year when the URL names the current version, revalidated otherwise."""
+    from flask import Response, request
+
+    from dashboard import maps
+
+    @server.route(maps.BASEMAP_PATH)
+    def cityops_basemap():
+        text, version = maps.basemap_geojson(twin)
+        if request.if_none_match.contains(version):
+            return Response(status=304)
+        response = Response(text, mimetype="application/geo+json")
+        response.set_etag(version)
+        response.headers["Cache-Control"] = ("private, max-age=31536000, immutable"
+                                             if request.args.get("v") == version
+                                             else "private, no-cache")
+        return response
+
+
 def _report_routes(server, bus, twin) -> None:
     """The printable report of a scenario run (`dashboard.scenario_report`)."""
     import datetime as dt
@@ -131,6 +151,7 @@ def create_app(twin, bus=None, api_keys=(), title: str = "CityOps Twin",
         enforce_api.register(app.server, bus, tz=twin.timezone)
         event_api.register(app.server, bus, twin)
     _media_routes(app.server, bus)
+    _basemap_route(app.server, twin)
     _report_routes(app.server, bus, twin)
     web_api.register_fallbacks(app.server)
     event_api.register_fallbacks(app.server)

@@ -21,7 +21,7 @@ from dashboard.i18n import add_labels, lang_of, t
 from dashboard.policy import visible_grids
 from dashboard.session import current_user
 from layers.loop.cases import STATUSES
-from layers.loop.scorecard import scorecard
+from layers.loop.scorecard import scorecards as score_tables
 
 PATH = "/cases"
 FILTERS = cq.FILTERS
@@ -272,9 +272,10 @@ def _on_scores(_shown, _version, lang):
     twin = context().twin
     keep_grids = None if grids is None else {
         str(i) for g, i in zip(twin.grids["grid"], twin.grids["id"], strict=True) if g in grids}
-    deps = [] if grids is not None else scorecards.scorecard_rows(
-        scorecard(store, since, now + 1, by="department", now=now))
-    by_grid = scorecards.scorecard_rows(scorecard(store, since, now + 1, by="grid", now=now), keep_grids)
+    tables = score_tables(store, since, now + 1, ("grid",) if grids is not None
+                          else ("department", "grid"), now=now)
+    deps = [] if grids is not None else scorecards.scorecard_rows(tables["department"])
+    by_grid = scorecards.scorecard_rows(tables["grid"], keep_grids)
     names = cv.department_names(twin, lang)
     hidden = "score_commanders_only" if grids is not None else "cases_none"
     return score_sections(scorecards.scorecard_figure(deps, lang, names, hidden),

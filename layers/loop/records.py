@@ -9,6 +9,7 @@ point, never a position in a twin's arrays, so they stay valid when the twin is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,15 @@ def _hex(cell: int | None) -> str | None:
     return None if cell is None else h3cells.to_hex([cell])[0]
 
 
+@functools.cache
+def _field_names(cls) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 def _known(cls, raw: dict) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
+    """The items of `raw` that are fields of `cls` (a record written by a newer version may
+    carry more)."""
+    names = _field_names(cls)
     return {k: v for k, v in raw.items() if k in names}
 
 

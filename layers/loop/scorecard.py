@@ -65,12 +65,25 @@ def scorecard(store: CaseStore, since: float, until: float, by: str = "departmen
     On-time shares count the cases whose limit has passed or that met it by `now` (default:
     the store's clock); cases still within their limit are not judged yet.
     """
-    if by not in ("department", "grid"):
-        raise ValueError(f"scorecards are by 'department' or 'grid', not {by!r}")
+    return scorecards(store, since, until, (by,), now)[by]
+
+
+def scorecards(store: CaseStore, since: float, until: float,
+               by: tuple[str, ...] = ("department", "grid"),
+               now: float | None = None) -> dict[str, pd.DataFrame]:
+    """`scorecard` for each of `by` from one reading of the period's cases."""
+    wrong = [b for b in by if b not in ("department", "grid")]
+    if wrong:
+        raise ValueError(f"scorecards are by 'department' or 'grid', not {wrong[0]!r}")
     frame = case_frame(store, since, until)
-    if by == "department":
-        frame = frame.explode("departments").rename(columns={"departments": "department"})
-    return _score(frame, by, store.clock() if now is None else now)
+    now = store.clock() if now is None else now
+    out = {}
+    for key in by:
+        table = frame
+        if key == "department":
+            table = frame.explode("departments").rename(columns={"departments": "department"})
+        out[key] = _score(table, key, now)
+    return out
 
 
 def to_records(table: pd.DataFrame) -> list[dict]:

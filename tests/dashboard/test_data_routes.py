@@ -135,3 +135,24 @@ def test_unknown_protocol_paths_answer_404_json_without_a_bus_too(demo_twin):
     for path in ("/open311/v2/services.json", "/cap/alerts/x.xml", "/open311/x"):
         reply = client.get(path)
         assert reply.status_code == 404 and reply.mimetype == "application/json", path
+
+
+def test_the_basemap_needs_a_login_like_a_page(client):
+    from dashboard import maps
+
+    reply = client.get(maps.BASEMAP_PATH)
+    assert reply.status_code == 302 and reply.location.startswith("/login")
+
+
+def test_the_basemap_is_kept_by_the_browser_when_its_url_names_the_version(client, demo_twin):
+    from dashboard import maps
+
+    _login(client, "grid_a")
+    text, version = maps.basemap_geojson(demo_twin)
+    reply = client.get(f"{maps.BASEMAP_PATH}?v={version}")
+    assert reply.status_code == 200 and reply.mimetype == "application/geo+json"
+    assert reply.get_data(as_text=True) == text and "immutable" in reply.cache_control.to_header()
+    again = client.get(maps.BASEMAP_PATH, headers={"If-None-Match": f'"{version}"'})
+    assert again.status_code == 304
+    stale = client.get(f"{maps.BASEMAP_PATH}?v=old")
+    assert stale.status_code == 200 and stale.cache_control.no_cache

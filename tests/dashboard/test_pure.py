@@ -1,5 +1,8 @@
 """Pure functions behind the pages: labels, colours, map specs, cards."""
 
+import json
+import re
+
 import h3
 import numpy as np
 import pytest
@@ -40,8 +43,21 @@ def test_value_layer_carries_hex_ids_of_populated_land_cells(small):
 def test_deck_spec_draws_the_basemap_first_and_needs_no_tiles(small):
     spec = maps.deck(small, [maps.value_layer(small, "elevation_m")])
     assert spec["layers"][0]["id"] == "basemap" and spec["mapStyle"] is None
-    kinds = [f["properties"]["kind"] for f in spec["layers"][0]["data"]["features"]]
+    text, version = maps.basemap_geojson(small)
+    assert spec["layers"][0]["data"] == f"{maps.BASEMAP_PATH}?v={version}"
+    kinds = [f["properties"]["kind"] for f in json.loads(text)["features"]]
     assert {"sea", "land", "unit"} <= set(kinds)
+
+
+def test_the_basemap_version_names_its_content(small, demo_twin):
+    assert maps.basemap_geojson(small)[1] == maps.basemap_geojson(small)[1]
+    assert maps.basemap_geojson(small)[1] != maps.basemap_geojson(demo_twin)[1]
+
+
+def test_basemap_coordinates_are_snapped_to_about_a_metre(small):
+    text, _ = maps.basemap_geojson(small)
+    numbers = re.findall(r"-?\d+\.\d+", text)
+    assert numbers and max(len(n.split(".")[1]) for n in numbers) <= 5
 
 
 def test_view_state_centres_on_the_land(small):
