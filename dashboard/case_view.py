@@ -300,6 +300,9 @@ add_labels({
     "photo_upload": {"zh": "办结照片（可选，JPEG/PNG/WebP，≤5 MB）：点击或拖入", "en":
                      "Photo of the result (optional, JPEG/PNG/WebP, up to 5 MB): tap or drop"},
     "photo_chosen": {"zh": "已选照片：{}（办结时上传）", "en": "Photo chosen: {} (sent on resolve)"},
+    "photo_refused_big": {"zh": "照片“{name}”有 {size} MB，超过 {mb} MB 上限，未添加：请压缩或换一张",
+                      "en": "The photo \"{name}\" is {size} MB, over the {mb} MB limit, and was "
+                            "not added: make it smaller or choose another"},
     "note_required": {"zh": "办结需填写处置说明：写明做了什么", "en":
                       "Resolving needs a note: say what was done"},
 })
@@ -360,12 +363,25 @@ def action_panel(case: Case, user: User | None, lang: str, prefix: str):
 
     photo = dcc.Upload(id={"type": f"{prefix}-photo", **key}, accept="image/jpeg,image/png,image/webp",
                        max_size=media.MAX_BYTES, className="photo-upload",
-                       children=html.Div(photo_label(None, lang))) if "resolve" in allowed else None
+                       children=html.Div(photo_label(None, lang), **too_big_attrs(lang))
+                       ) if "resolve" in allowed else None
+    refused = html.Div(className="photo-refused", role="alert", **{"aria-live": "assertive"})
     return dmc.Stack([
         dmc.Textarea(id={"type": f"{prefix}-note", **key}, placeholder=t("note_placeholder", lang),
                      autosize=True, minRows=1, className="case-note",
                      **{"aria-label": t("note_placeholder", lang)}),
-        photo, dmc.Group(buttons, gap="xs")], gap="xs", className="case-actions")
+        photo, refused if photo is not None else None, dmc.Group(buttons, gap="xs")],
+        gap="xs", className="case-actions")
+
+
+def too_big_attrs(lang: str) -> dict:
+    """What assets/upload-label.js needs to refuse a photo over the limit in the browser (the
+    upload box drops such a file without a word): the limit and the refusal, in `lang`."""
+    from dashboard import media
+
+    return {"data-max-bytes": str(media.MAX_BYTES),
+            "data-too-big": t("photo_refused_big", lang).replace("{mb}",
+                                                                  str(media.MAX_BYTES // 2**20))}
 
 
 def trail_table(rows: list[dict], lang: str):

@@ -205,3 +205,27 @@ def test_the_language_switch_changes_the_cases_labels(page, loop_app):
     page.wait_for_function(
         "document.querySelector('.cases-queue h3').innerText === 'Case queue'")
     assert "Sign out" in page.locator("#logout").inner_text()
+
+
+def test_a_photo_over_the_limit_is_refused_on_the_card_in_the_page_language(phone, loop_app,
+                                                                           demo_twin):
+    """The upload box drops a file over its size limit silently: the card says why instead."""
+    from dashboard.context import context
+    from layers.loop.cases import CaseStore
+    from layers.loop.routing import Router
+
+    url, _ = loop_app
+    cid = CaseStore(context().bus, Router(demo_twin)).ingest(
+        alert(demo_twin, "waterlogging", grid=7, ts=time.time()))[0]
+    login_context(phone.context, url, "grid_a")
+    phone.goto(f"{url}/grid?lang=zh&grid=7")
+    card = phone.locator(f"#grid-case-{cid}")
+    card.wait_for(timeout=30_000)
+    card.locator(".act-accept").click()
+    card.locator(".act-resolve").wait_for(timeout=30_000)
+    card.locator(".photo-upload input[type=file]").set_input_files(
+        {"name": "big.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8" + bytes(6 * 2**20)})
+    refusal = card.locator(".photo-refused")
+    refusal.get_by_text("超过 5 MB 上限").wait_for(timeout=30_000)
+    assert "big.jpg" in refusal.inner_text() and "6.0 MB" in refusal.inner_text()
+    assert "已选照片" not in card.inner_text()  # nothing was taken
