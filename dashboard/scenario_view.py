@@ -17,6 +17,7 @@ import numpy as np
 
 from dashboard import maps
 from dashboard.i18n import LABELS, add_labels, t
+from dashboard.sim_messages import error_text
 from sim import Result, Scenario, ScenarioError, hazards
 from sim.hazards.base import Field
 from sim.runner import peak_field
@@ -142,7 +143,7 @@ def form_to_scenario(kind: str, values: dict, location: dict | None, name: str =
     try:
         return Scenario.parse(data, source=data["name"])
     except ScenarioError as exc:
-        raise ScenarioError(_name_fields(str(exc), lang)) from None
+        raise ScenarioError(error_text(_name_fields(str(exc), lang), lang)) from None
 
 
 def scenario_to_form(scenario: Scenario) -> tuple[str, dict, dict | None, dict]:

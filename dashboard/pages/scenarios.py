@@ -20,6 +20,7 @@ from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
 from dashboard.session import current_user
+from dashboard.sim_messages import error_text
 from sim import Result, ScenarioError
 
 PATH = "/scenarios"
@@ -323,7 +324,8 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
         run_id = sv.run_and_store(scenario, context().twin, results.store(context().bus), readings,
                                   report)
     except (ScenarioError, ValueError) as exc:
-        return no_update, no_update, dmc.Alert(str(exc), title=t("scn_error", lang), color="red")
+        return no_update, no_update, dmc.Alert(error_text(str(exc), lang), title=t("scn_error", lang),
+                                               color="red")
     label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
     return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
 
@@ -393,7 +395,7 @@ def _on_compare(a: str | None, b: str | None, lang: str):
         ra, rb = store.get(a), store.get(b)
         rows = sv.compare_table(ra, rb, lang) if planner.comparable(ra, rb) else None
     except (KeyError, ScenarioError) as exc:
-        return dmc.Alert(str(exc.args[0]), color="yellow")
+        return dmc.Alert(error_text(str(exc.args[0]), lang), color="yellow")
     side = [compare_side(key, r, twin, lang) for key, r in (("a", ra), ("b", rb))]
     out = [html.Div(side, className="scn-side-by-side")]
     if rows is None:
