@@ -126,8 +126,8 @@ def _browser_latency(twin, home: str, probes: int):
             context = browser.new_context(viewport={"width": 1600, "height": 1000})
             login_context(context, url, "commander")
             page = context.new_page()
-            arrived: dict[str, float] = {}
-            page.on("response", lambda r: _note(r, arrived))
+            seen: dict[str, list] = {}
+            page.on("response", lambda r: _note(r, seen))
             page.goto(url + "/?lang=en")
             page.wait_for_selector("#command-map-box canvas", timeout=60_000)
             page.wait_for_timeout(4000)
@@ -137,21 +137,22 @@ def _browser_latency(twin, home: str, probes: int):
             for k in range(probes):
                 values = snapshot.read(bus, "incident.count", "1h")
                 pos = int(rng.choice(land[values[land] == 0]))
-                hex_id = _hex(twin, pos)
-                arrived.pop(hex_id, None)
+                hexes = _lineage(twin, pos)
+                before = {h: seen[h][-1][1] for h in hexes if seen.get(h)}
                 start = time.time()
                 bus.publish("incident", [{"id": f"probe-{k}-{start}", "ts": repr(start),
                                           "lat": repr(float(lat[pos])),
                                           "lng": repr(float(lng[pos])), "source": "hotline",
                                           "category": "noise", "severity": "2",
                                           "text": "probe"}])
-                seen_bus = None
-                while time.time() - start < 15 and (hex_id not in arrived or seen_bus is None):
+                seen_bus = shown = None
+                while time.time() - start < 15 and (shown is None or seen_bus is None):
                     if seen_bus is None and snapshot.read(bus, "incident.count", "1h")[pos] > 0:
                         seen_bus = time.time()
+                    shown = _shown_after(seen, hexes, before, start)
                     page.wait_for_timeout(20)
-                if hex_id in arrived and seen_bus is not None:
-                    screen.append(arrived[hex_id] - start)
+                if shown is not None and seen_bus is not None:
+                    screen.append(shown - start)
                     bus_only.append(seen_bus - start)
             browser.close()
     finally:
@@ -272,14 +273,17 @@ def _cases_map(twin, n: int) -> dict:
     return out
 
 
-def _hex(twin, pos: int) -> str:
+def _lineage(twin, pos: int) -> list[str]:
+    """The hex ids of a cell and of its parents down to resolution 5 (the wall's roll-ups)."""
     import h3
 
-    return h3.int_to_str(int(twin.cell_ids[pos]))
+    cell = h3.int_to_str(int(twin.cell_ids[pos]))
+    return [cell] + [h3.cell_to_parent(cell, r) for r in range(twin.resolution - 1, 4, -1)]
 
 
-def _note(response, arrived: dict) -> None:
-    """Record when a wall update carrying a cell arrives (cell hex ids in the body)."""
+def _note(response, seen: dict) -> None:
+    """Record each cell a wall update carries, with when it came and its value (hex ids and
+    values in the body); the map may show roll-ups, so a probe looks at its cell's parents."""
     if "_dash-update-component" not in response.url or response.status != 200:
         return
     now = time.time()
@@ -287,8 +291,15 @@ def _note(response, arrived: dict) -> None:
         body = response.text()
     except Exception:  # noqa: BLE001 - a response the page navigated away from
         return
-    for hex_id in re.findall(r'"hex": ?"([0-9a-f]{15})", ?"v": ?[1-9]', body):
-        arrived.setdefault(hex_id, now)
+    for hex_id, value in re.findall(r'"hex": ?"([0-9a-f]{15})", ?"v": ?([0-9.eE+-]+)', body):
+        seen.setdefault(hex_id, []).append((now, float(value)))
+
+
+def _shown_after(seen: dict, hexes: list[str], before: dict, start: float) -> float | None:
+    """When one of `hexes` (a probe's cell and its parents) first came with a value above the
+    one it had before the probe; None while none has."""
+    times = [t for h in hexes for t, v in seen.get(h, []) if t >= start and v > before.get(h, 0)]
+    return min(times) if times else None
 
 
 if __name__ == "__main__":
