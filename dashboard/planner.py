@@ -131,3 +131,19 @@ def side(result: Result, lang: str) -> dict:
             "hazard": t("legend_flood" if result.scenario.hazard == "flood"
                         else f"form_{result.scenario.hazard}", lang),
             "headline": sv.headline(result.impact, lang)}
+
+
+def run_options(infos: list, lang: str, tz: str) -> list[dict]:
+    """The kept runs as choices ({value, label}): saved ones starred under their saved name,
+    each with when it ran in the city's time (`dashboard.results.RunInfo` records)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz or "UTC")
+    out = []
+    for info in infos:
+        when = dt.datetime.fromtimestamp(info.ran_at, zone).strftime("%m-%d %H:%M")
+        name = sv.in_lang(info.saved_as or info.name, lang)
+        out.append({"value": info.id, "label": f"★ {name} · {when}" if info.saved_as
+                    else f"{name} · {when} · {info.id[:6]}"})
+    return out

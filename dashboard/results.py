@@ -4,16 +4,20 @@ Results are big (time x cell), so they never travel to the browser. With a live 
 Redis (`RedisResults`, key families `scenario:runs` and `scenario:run:{run}`, see layers.keys), so
 every dashboard process and every background worker of a fleet sees the same runs; without one
 (`cityops serve --no-bus`, one process) in a folder under `$CITYOPS_HOME/scenario-runs`
-(`ResultStore`). Both keep the last `keep` runs as zlib-compressed NetCDF.
+(`ResultStore`). Both keep the last `keep` runs as zlib-compressed NetCDF, and what each run is
+(`RunInfo`: its name, hazard and time) beside it. A planner may save a run under a name: saved
+runs (at most SAVED_MAX) are kept past the last few until they are removed from the saved list.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +25,71 @@ from sim import Result
 from twin import settings
 
 KEEP_RUNS = 6
+SAVED_MAX = 20  # saved runs a store keeps (each a few MB): a planner removes one to save more
+SAVED_NAME_MAX = 80
 _RUN_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a stored run is: the scenario's name and hazard, when it ran; when saved, the name it
+    was saved under and who saved it."""
+
+    id: str
+    name: str
+    hazard: str
+    ran_at: float
+    saved_as: str = ""
+    saved_by: str = ""
+    saved_at: float = 0.0
+
+    @staticmethod
+    def of(run_id: str, result: Result, ran_at: float) -> RunInfo:
+        return RunInfo(run_id, str(result.scenario.name), str(result.scenario.hazard), ran_at)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> RunInfo:
+        return RunInfo(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+class RunsFull(ValueError):
+    """Saving one more run would pass SAVED_MAX."""
+
+
+class _Saving:
+    """Saving and listing runs, on top of a backend's `ids`, `info`, `_write_info` and
+    `_saved_ids` (the two stores differ only in where they keep things)."""
+
+    def runs(self) -> list[RunInfo]:
+        """Every kept run: the saved ones first (last saved first), then the rest newest first."""
+        infos = [self.info(i) for i in self.ids()]
+        return (sorted((i for i in infos if i.saved_as), key=lambda i: -i.saved_at)
+                + [i for i in infos if not i.saved_as])
+
+    def save(self, run_id: str, name: str, by: str) -> RunInfo:
+        """Keep a run past the last few under `name` (default: the scenario's name); KeyError
+        when it is gone, RunsFull when SAVED_MAX runs are saved already."""
+        info = self.info(run_id)
+        if not info.saved_as and len(self._saved_ids()) >= SAVED_MAX:
+            raise RunsFull(f"{SAVED_MAX} runs are saved already: remove one from the saved "
+                           "runs first")
+        saved = replace(info, saved_as=(name or "").strip()[:SAVED_NAME_MAX] or info.name,
+                        saved_by=by, saved_at=time.time())
+        self._write_info(saved)
+        return saved
+
+    def unsave(self, run_id: str) -> RunInfo:
+        """Back among the last few (dropped when older than the last `keep` unsaved runs)."""
+        info = replace(self.info(run_id), saved_as="", saved_by="", saved_at=0.0)
+        self._write_info(info)
+        return info
+
+    def _unsaved_beyond_keep(self) -> list[str]:
+        saved = set(self._saved_ids())
+        return [i for i in self.ids() if i not in saved][self.keep:]
 
 
 def compressed(result: Result) -> Result:
@@ -43,8 +111,9 @@ def _gone(run_id: str, keep: int) -> KeyError:
                     "scenario again")
 
 
-class ResultStore:
-    """The last `keep` scenario results as NetCDF files in a folder (one process, no bus)."""
+class ResultStore(_Saving):
+    """The last `keep` scenario results as NetCDF files in a folder (one process, no bus), each
+    with a JSON file of its RunInfo."""
 
     def __init__(self, folder: str | os.PathLike | None = None, keep: int = KEEP_RUNS) -> None:
         self.folder = Path(folder) if folder is not None else settings.home() / "scenario-runs"
@@ -60,9 +129,32 @@ class ResultStore:
         tmp = self.folder / f".{run_id}.tmp"
         compressed(result).to_netcdf(tmp)
         tmp.replace(self._path(run_id))
-        for old in self.ids()[self.keep:]:
+        self._write_info(RunInfo.of(run_id, result, self._path(run_id).stat().st_mtime))
+        for old in self._unsaved_beyond_keep():
             self._path(old).unlink(missing_ok=True)
+            self._info_path(old).unlink(missing_ok=True)
         return run_id
+
+    def _info_path(self, run_id: str) -> Path:
+        return self.folder / f"{_check(run_id)}.json"
+
+    def info(self, run_id: str) -> RunInfo:
+        """What a kept run is; KeyError (naming the id) when it is not kept."""
+        ran_at = self.ran_at(run_id)
+        if ran_at is None:
+            raise _gone(run_id, self.keep)
+        try:
+            return RunInfo.from_json(self._info_path(run_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError):  # a run stored before runs had their info
+            return RunInfo(run_id, run_id, "", ran_at)
+
+    def _write_info(self, info: RunInfo) -> None:
+        tmp = self.folder / f".{info.id}.json.tmp"
+        tmp.write_text(info.to_json(), encoding="utf-8")
+        tmp.replace(self._info_path(info.id))
+
+    def _saved_ids(self) -> list[str]:
+        return [i for i in self.ids() if self.info(i).saved_as]
 
     def get(self, run_id: str) -> Result:
         """The stored result; KeyError (naming the id) when it was never stored or was pruned."""
@@ -83,7 +175,7 @@ class ResultStore:
         return [p.stem for p in files]
 
 
-class RedisResults:
+class RedisResults(_Saving):
     """The last `keep` scenario results in Redis, shared by every process on the bus."""
 
     def __init__(self, bus, keep: int = KEEP_RUNS) -> None:
@@ -96,19 +188,44 @@ class RedisResults:
             path = Path(folder) / "run.nc"
             compressed(result).to_netcdf(path)
             data = path.read_bytes()
-        keys, client = self.bus.keys, self.bus.redis
+        keys, client, now = self.bus.keys, self.bus.redis, time.time()
         pipe = client.pipeline(transaction=True)
         pipe.set(keys.scenario_run(run_id), data)
-        pipe.zadd(keys.scenario_runs, {run_id: time.time()})
+        pipe.zadd(keys.scenario_runs, {run_id: now})
+        pipe.hset(keys.scenario_about, run_id, RunInfo.of(run_id, result, now).to_json())
         pipe.execute()
-        old = client.zrevrange(keys.scenario_runs, self.keep, -1)
+        old = self._unsaved_beyond_keep()
         if old:
-            names = [o.decode() for o in old]
             pipe = client.pipeline(transaction=True)
-            pipe.delete(*[keys.scenario_run(n) for n in names])
-            pipe.zrem(keys.scenario_runs, *names)
+            pipe.delete(*[keys.scenario_run(n) for n in old])
+            pipe.zrem(keys.scenario_runs, *old)
+            pipe.hdel(keys.scenario_about, *old)
             pipe.execute()
         return run_id
+
+    def info(self, run_id: str) -> RunInfo:
+        """What a kept run is; KeyError (naming the id) when it is not kept."""
+        ran_at = self.ran_at(run_id)
+        if ran_at is None:
+            raise _gone(run_id, self.keep)
+        raw = self.bus.redis.hget(self.bus.keys.scenario_about, run_id)
+        try:
+            return RunInfo.from_json(raw) if raw else RunInfo(run_id, run_id, "", ran_at)
+        except (ValueError, TypeError):
+            return RunInfo(run_id, run_id, "", ran_at)
+
+    def _write_info(self, info: RunInfo) -> None:
+        keys = self.bus.keys
+        pipe = self.bus.redis.pipeline(transaction=True)
+        pipe.hset(keys.scenario_about, info.id, info.to_json())
+        if info.saved_as:
+            pipe.zadd(keys.scenario_saved, {info.id: info.saved_at})
+        else:
+            pipe.zrem(keys.scenario_saved, info.id)
+        pipe.execute()
+
+    def _saved_ids(self) -> list[str]:
+        return [i.decode() for i in self.bus.redis.zrange(self.bus.keys.scenario_saved, 0, -1)]
 
     def get(self, run_id: str) -> Result:
         """The stored result; KeyError (naming the id) when it was never stored or was pruned."""

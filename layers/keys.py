@@ -158,6 +158,10 @@ FAMILIES: tuple[Family, ...] = (
            "time"),
     Family("scenario:run:{run}", "string", "dashboard.results", "one scenario result: NetCDF "
            "bytes (zlib)"),
+    Family("scenario:about", "hash", "dashboard.results", "run id -> what the run is (name, "
+           "hazard, when; the name it was saved under and by whom)"),
+    Family("scenario:saved", "zset", "dashboard.results", "ids of the runs a planner saved (kept "
+           "past the last few), by when saved"),
     # -- the dashboard's background jobs (Celery and Dash write these, under `jobs:`) ------------
     Family("jobs:_kombu.{binding}", "set", "dashboard.background", "Celery's routing bindings "
            "of a queue and their bookkeeping (kombu)"),
@@ -394,6 +398,14 @@ class Keys:
 
     def scenario_run(self, run_id: str) -> str:
         return self._k(f"scenario:run:{run_id}")
+
+    @property
+    def scenario_about(self) -> str:
+        return self._k("scenario:about")
+
+    @property
+    def scenario_saved(self) -> str:
+        return self._k("scenario:saved")
 
     @property
     def jobs(self) -> str:

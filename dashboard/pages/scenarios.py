@@ -67,7 +67,10 @@ INPUTS = {  # what each input of this page's callbacks may carry (dashboard.inpu
     "scn-facility.value": inputs.optional(inputs.text(100)),
     "scn-live.checked": inputs.optional(inputs.flag),
     "scn-runs.data": inputs.optional(inputs.items(inputs.mapping(
-        {"value": RUN_ID, "label": inputs.text(300)}, "a run"), 2 * results.KEEP_RUNS)),
+        {"value": RUN_ID, "label": inputs.text(300)}, "a run"),
+        results.KEEP_RUNS + results.SAVED_MAX + 1)),
+    "scn-save.n_clicks": inputs.COUNT, "scn-unsave.n_clicks": inputs.COUNT,
+    "scn-save-name.value": inputs.optional(inputs.text(results.SAVED_NAME_MAX)),
     "scn-current.data": inputs.optional(_known_run),
     "scn-time.value": inputs.optional(inputs.integer(0, 10 ** 6)),
     "scn-time.max": inputs.optional(inputs.integer(0, 10 ** 6)),
@@ -98,6 +101,17 @@ add_labels({
     "scn_tab_impact": {"zh": "影响评估", "en": "Impact"},
     "scn_tab_compare": {"zh": "结果对比", "en": "Compare"},
     "scn_report": {"zh": "一页报告（可打印）", "en": "One-page report (printable)"},
+    "scn_save_name": {"zh": "保存名称（默认为情景名称）", "en": "Name to save under (default: the "
+                      "scenario's)"},
+    "scn_save": {"zh": "保存此次推演", "en": "Save this run"},
+    "scn_unsave": {"zh": "移出已保存", "en": "Remove from saved"},
+    "scn_saved": {"zh": "已保存为“{}”：不会随新推演被清除", "en": "Saved as \"{}\": kept past new runs"},
+    "scn_unsaved": {"zh": "已移出保存列表：将随新推演被清除", "en": "Removed from saved: dropped as new "
+                    "runs come"},
+    "scn_saved_full": {"zh": "已保存 {} 次推演，已达上限：请先移出一次", "en": "{} runs are saved "
+                       "already: remove one first"},
+    "scn_run_gone": {"zh": "这次推演已不在保存范围内：请重新运行", "en": "This run is no longer kept: "
+                     "run it again"},
     "scn_tab_export": {"zh": "导出", "en": "Export"},
     "scn_no_result": {"zh": "尚无结果：设置情景后点击运行", "en": "No result yet: set up a scenario and run it"},
     "scn_units": {"zh": "各街镇受影响人口", "en": "People affected per street / town"},
@@ -115,11 +129,12 @@ add_labels({
 def layout(lang: str = "zh", **_query) -> html.Div:
     lang = lang_of(lang)
     twin = context().twin
+    runs = kept_runs(lang)  # the runs of every planner, saved first: a reload loses none
     return html.Div(className="page scenarios", children=[
         header(lang, PATH),
         dcc.Store(id="scn-lang", data=lang),
         dcc.Store(id="scn-example-state"), dcc.Store(id="scn-current"),
-        dcc.Store(id="scn-runs", data=[]),
+        dcc.Store(id="scn-runs", data=runs),
         dcc.Interval(id="scn-tick", interval=900, disabled=True),
         dcc.Download(id="scn-download"),
         html.Div(className="scn-body", children=[
@@ -131,7 +146,7 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                          html.Div(id="scn-legend", className="scn-legend")],
                          className="scn-map", id="scn-map-box"),
                 time_bar(lang),
-                result_tabs(lang),
+                result_tabs(lang, runs),
             ]),
         ]),
     ])
@@ -192,7 +207,13 @@ def time_bar(lang: str) -> html.Div:
     ])
 
 
-def result_tabs(lang: str) -> dmc.Tabs:
+def kept_runs(lang: str) -> list[dict]:
+    """The store's runs as choices for the comparison and the saved list."""
+    return planner.run_options(results.store(context().bus).runs(), lang,
+                               context().twin.timezone)
+
+
+def result_tabs(lang: str, runs: list[dict]) -> dmc.Tabs:
     tab = {"impact": "scn_tab_impact", "compare": "scn_tab_compare", "export": "scn_tab_export"}
     export_buttons = [dmc.Button(t(f"scn_export_{fmt}", lang), id=f"scn-export-{fmt}",
                                  n_clicks=0, variant="outline", disabled=True)
@@ -203,16 +224,25 @@ def result_tabs(lang: str) -> dmc.Tabs:
                       value="impact"),
         dmc.TabsPanel(value="compare", children=[
             dmc.Group(grow=True, children=[
-                dmc.Select(id="scn-compare-a", label=t("scn_run_a", lang), data=[]),
-                dmc.Select(id="scn-compare-b", label=t("scn_run_b", lang), data=[])]),
+                dmc.Select(id="scn-compare-a", label=t("scn_run_a", lang), data=runs),
+                dmc.Select(id="scn-compare-b", label=t("scn_run_b", lang), data=runs)]),
             html.Div(id="scn-compare")]),
-        dmc.TabsPanel(dmc.Group(export_buttons + [
+        dmc.TabsPanel(value="export", children=[dmc.Group(export_buttons + [
             dmc.Button(t("scn_to_wall", lang), id="scn-to-wall", n_clicks=0, disabled=True,
                        color="yellow", variant="filled",
                        style={"display": "none"} if context().bus is None else None),
             html.A(t("scn_report", lang), id="scn-report", target="_blank", href=None,
                    className="scn-report-link"),
-            html.Span(id="scn-wall-note")], className="scn-exports"), value="export"),
+            html.Span(id="scn-wall-note")], className="scn-exports"),
+            dmc.Group([
+                dmc.TextInput(id="scn-save-name", placeholder=t("scn_save_name", lang),
+                              inputProps={"maxLength": results.SAVED_NAME_MAX},
+                              className="scn-save-name",
+                              **{"aria-label": t("scn_save_name", lang)}),
+                dmc.Button(t("scn_save", lang), id="scn-save", n_clicks=0, variant="outline"),
+                dmc.Button(t("scn_unsave", lang), id="scn-unsave", n_clicks=0,
+                           variant="subtle", color="gray"),
+                html.Span(id="scn-save-note", role="status")], className="scn-saving")]),
     ])
 
 
@@ -303,14 +333,14 @@ def _location(lat, lng, facility) -> dict | None:
           State({"type": "scn-field", "key": ALL}, "id"), State("scn-lat", "value"),
           State("scn-lng", "value"), State("scn-facility", "value"),
           State("scn-example-state", "data"), State("scn-live", "checked"),
-          State("scn-lang", "data"), State("scn-runs", "data"),
+          State("scn-lang", "data"),
           background=True, prevent_initial_call=True,
           progress=[Output("scn-progress", "value"), Output("scn-progress", "animated"),
                     Output("scn-phase", "children")],
           running=[(Output("scn-run", "disabled"), True, False),
                    (Output("scn-progress-box", "style"), SHOWN, HIDDEN)])
 def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, example, live,
-            lang, runs):
+            lang):
     extras = example["extras"] if example and example["kind"] == kind else {}
     try:
         scenario = sv.form_to_scenario(kind, {i["key"]: v for i, v in zip(ids, values, strict=True)},
@@ -326,8 +356,7 @@ def _on_run(set_progress, _clicks, kind, name, values, ids, lat, lng, facility, 
     except (ScenarioError, ValueError) as exc:
         return no_update, no_update, dmc.Alert(error_text(str(exc), lang), title=t("scn_error", lang),
                                                color="red")
-    label = f"{sv.in_lang(scenario.name, lang)} · {run_id[:6]}"
-    return run_id, ([{"value": run_id, "label": label}] + (runs or []))[:results.KEEP_RUNS], None
+    return run_id, kept_runs(lang), None
 
 
 @callback(Output("scn-map", "data"), Output("scn-legend", "children"),
@@ -377,11 +406,16 @@ def _on_tick(_n: int, step: int, last: int):
 
 @callback(Output("scn-compare-a", "data"), Output("scn-compare-b", "data"),
           Output("scn-compare-a", "value"), Output("scn-compare-b", "value"),
-          Input("scn-runs", "data"), prevent_initial_call=True)
-def _on_runs(runs: list | None):
+          Input("scn-runs", "data"), State("scn-current", "data"),
+          State("scn-compare-a", "value"), State("scn-compare-b", "value"),
+          prevent_initial_call=True)
+def _on_runs(runs: list | None, current: str | None, a: str | None, b: str | None):
+    """B: the run just made (else the one chosen, else the first); A: the one chosen, else
+    another."""
     runs = runs or []
-    b = runs[0]["value"] if runs else None
-    a = runs[1]["value"] if len(runs) > 1 else None
+    ids = [r["value"] for r in runs]
+    b = current if current in ids else b if b in ids else (ids[0] if ids else None)
+    a = a if a in ids and a != b else next((i for i in ids if i != b), None)
     return runs, runs, a, b
 
 
@@ -433,6 +467,29 @@ def _on_export(*args):
     fmt = ctx.triggered_id.removeprefix("scn-export-")
     name, content = sx.export_file(result_of(run_id), context().twin, fmt, run_id, lang)
     return dcc.send_bytes(content, name)
+
+
+@callback(Output("scn-runs", "data", allow_duplicate=True), Output("scn-save-note", "children"),
+          Input("scn-save", "n_clicks"), Input("scn-unsave", "n_clicks"),
+          State("scn-current", "data"), State("scn-save-name", "value"),
+          State("scn-lang", "data"), prevent_initial_call=True)
+def _on_save(_save, _unsave, run_id: str | None, name: str | None, lang: str):
+    """Save the current run under a name (kept past new runs), or take it off the saved list."""
+    if not run_id or ctx.triggered_id not in ("scn-save", "scn-unsave"):
+        return no_update, no_update
+    store, user = results.store(context().bus), current_user()
+    try:
+        if ctx.triggered_id == "scn-save":
+            info = store.save(run_id, name or "", by=user.name if user else "")
+            note = t("scn_saved", lang).format(sv.in_lang(info.saved_as, lang))
+        else:
+            store.unsave(run_id)
+            note = t("scn_unsaved", lang)
+    except results.RunsFull:
+        return no_update, t("scn_saved_full", lang).format(results.SAVED_MAX)
+    except KeyError:
+        return kept_runs(lang), t("scn_run_gone", lang)
+    return kept_runs(lang), note
 
 
 @callback(Output("scn-wall-note", "children"), Input("scn-to-wall", "n_clicks"),

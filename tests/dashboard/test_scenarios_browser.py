@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -104,6 +105,25 @@ def test_two_runs_of_one_hazard_compare_with_a_change_map_and_other_hazards_side
     _choose(page, "scn-compare-b", page.locator("#scn-compare-a").input_value())
     page.wait_for_selector("#scn-compare-table", timeout=60_000)  # the same run twice: no change
     assert "same class" in page.locator(".scn-diff .scn-legend").inner_text()
+    assert page.console_errors == []
+
+
+def test_a_saved_run_is_offered_after_a_reload_starred_under_its_name(page, demo_app_url):
+    _open(page, demo_app_url, "en")
+    _choose(page, "scn-example", "Port warehouse explosion (450 t TNT)")
+    page.wait_for_timeout(500)
+    page.click("#scn-run")
+    page.wait_for_function("document.querySelector('#scn-legend').innerText"
+                           ".includes('Blast overpressure')", timeout=90_000)
+    page.get_by_role("tab", name="Export").click()
+    page.fill("#scn-save-name", "Port blast baseline")
+    page.click("#scn-save")
+    page.get_by_text('Saved as "Port blast baseline"').wait_for(timeout=30_000)
+    _open(page, demo_app_url, "en")  # a new page load: the saved run comes from the server
+    page.get_by_role("tab", name="Compare").click()
+    page.click("#scn-compare-a")
+    page.get_by_role("option", name=re.compile(r"^★ Port blast baseline · ")).wait_for(
+        timeout=30_000)
     assert page.console_errors == []
 
 
