@@ -25,7 +25,7 @@ from sim.patrol import RoadNetwork, Route, coverage, plan_route, uninspected
 DEFAULT_DAYS = 7  # "this week"
 DAY_CHOICES = tuple(range(1, KEEP_DAYS + 1))  # coverage is kept KEEP_DAYS city days
 COVERAGE, ROUTE, VEHICLES = 1, 2, 3  # layer positions on the map (0: the basemap)
-SHARE_RAMP = np.array([[40, 70, 130], [40, 150, 165], [135, 225, 120]], dtype=float)  # 0..100 %
+SHARE_RAMP = np.array([[70, 110, 190], [40, 170, 170], [135, 225, 120]], dtype=float)  # 0..100 %
 NOT_INSPECTED_RGB = [235, 70, 60]
 NO_ROADS_RGB = [110, 116, 130]
 ROUTE_RGB = [245, 197, 66]

@@ -65,7 +65,8 @@ def layout(lang: str = "zh", **_query) -> html.Div:
                          className="map patrol-map", id="patrol-map-box")]),
             html.Section(className="card patrol-route-card", children=[
                 html.H3(t("patrol_route_title", lang)),
-                dmc.Badge(t("patrol_whatif", lang), color="orange", variant="light"),
+                dmc.Badge(t("patrol_whatif", lang), color="orange", variant="light", tt="none",
+                          id="patrol-whatif"),
                 html.P(t("patrol_route_intro", lang), className="muted"),
                 dmc.Button(t("patrol_plan", lang), id="patrol-plan", n_clicks=0),
                 html.Div(id="patrol-route", className="patrol-route")]),
