@@ -24,6 +24,7 @@ add_labels({
     "role_planner": {"zh": "规划人员", "en": "Planner"},
     "role_supervisor": {"zh": "执法监督员", "en": "Supervisor"},
     "nav_enforcement": {"zh": "执法监督", "en": "Enforcement"},
+    "nav_patrol": {"zh": "巡检", "en": "Inspection"},
 })
 
 
@@ -32,7 +33,8 @@ def header(lang: str, path: str) -> html.Header:
     lang = lang_of(lang)  # it goes into every link
     user = current_user()  # None outside a request: every link
     links = [("nav_command", "/"), ("nav_grid", "/grid"), ("nav_cases", "/cases"),
-             ("nav_scenarios", "/scenarios"), ("nav_enforcement", "/enforcement")]
+             ("nav_scenarios", "/scenarios"), ("nav_enforcement", "/enforcement"),
+             ("nav_patrol", "/patrol")]
     return html.Header(className="topbar", children=[
         html.H1(t("app_title", lang), id="app-title"),
         html.Nav([dcc.Link(t(key, lang), href=f"{href}?lang={lang}",

@@ -110,6 +110,16 @@ def _mapping(geom) -> dict:
                                                           BASEMAP_GRID_DEG))
 
 
+def polygons(geom) -> list[list[list[list[float]]]]:
+    """The polygons of a shape as deck.gl PolygonLayer rings (outer ring first, then holes;
+    [lng, lat] pairs), simplified and snapped like the basemap's."""
+    shape = shapely.set_precision(geom.simplify(BASEMAP_TOLERANCE_DEG), BASEMAP_GRID_DEG)
+    return [[np.asarray(ring.coords)[:, :2].round(5).tolist()
+             for ring in (part.exterior, *part.interiors)]
+            for part in shapely.get_parts(shape)
+            if part.geom_type == "Polygon" and not part.is_empty]
+
+
 @lru_cache(maxsize=4)
 def _basemap_cached(key: tuple, twin) -> str:
     land_use = twin.ds["land_use"].values

@@ -2,8 +2,9 @@
 
 Roles: `admin` (everything), `commander` (every page and case, read only), `grid_manager`
 (bound to grids: sees and acts on their own cells and cases only), `planner` (the command
-wall and scenarios) and `supervisor` (执法监督: every department's enforcement cases, their
-stage deadlines and statistics; may flag an enforcement case for review); API keys may also be
+wall, scenarios and the inspection page with its route what-if) and `supervisor` (执法监督:
+every department's enforcement cases, their stage deadlines and statistics; may flag an
+enforcement case for review); API keys may also be
 `producer` (post events, read nothing). The Flask side (`dashboard.auth`) enforces these
 decisions on every page, callback and data route; nothing here knows about requests.
 """
@@ -31,6 +32,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/cases": frozenset({"admin", "commander", "grid_manager"}),
     "/scenarios": frozenset({"admin", "commander", "planner"}),
     "/enforcement": frozenset({"admin", "commander", "supervisor"}),
+    "/patrol": frozenset({"admin", "commander", "planner"}),
 }
 DEFAULT_PAGE_ROLES = frozenset({"admin", "commander"})  # pages not listed above
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -108,7 +110,7 @@ def can_flag(user: User | None, case: EnforcementCase) -> bool:
 
 def home_page(user: User) -> str:
     """Where a user lands after logging in: the first page their role may open."""
-    return next(p for p in ("/", "/grid", "/cases", "/scenarios", "/enforcement")
+    return next(p for p in ("/", "/grid", "/cases", "/scenarios", "/enforcement", "/patrol")
                 if can_open(user, p))
 
 

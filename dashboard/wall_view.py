@@ -179,7 +179,7 @@ def initial(svc: Services, twin, config: walls.WallConfig | None, layer: str, wi
     upd = live.update(svc.bus, twin, layer, window, 0, None, frame, extruded)
     markers = wall_panels.case_layers(wall_panels.case_clusters(
         points, now, wall_panels.cluster_level(frame.level, twin.resolution)), _font(config))
-    vehicles = _vehicles(svc, twin, now)
+    vehicles = vehicle_layer(svc.bus, twin, now)
     deck = maps.deck(twin, [upd["full"], *markers, overlay.layer(active), vehicles], view=view)
     state = {"version": upd["version"], "scale": upd["scale"], "layer": layer,
              "window": window, "markers": _signature(markers), "scenario": _run(active),
@@ -241,7 +241,7 @@ def tick(svc: Services, twin, config: walls.WallConfig | None, state: dict, laye
     if _run(active) != state.get("scenario"):
         patch["layers"][SCENARIO] = overlay.layer(active)
         state["scenario"] = _run(active)
-    vehicles = _vehicles(svc, twin, now)
+    vehicles = vehicle_layer(svc.bus, twin, now)
     if _where(vehicles) != state.get("vehicles"):
         patch["layers"][VEHICLES] = vehicles
         state["vehicles"] = _where(vehicles)
@@ -257,11 +257,12 @@ def _signature(markers: list[dict]) -> int:
         & (2 ** 53 - 1)
 
 
-def _vehicles(svc: Services, twin, now: float) -> dict:
-    """The inspection vehicles at their last fixes (fresh ones only)."""
+def vehicle_layer(bus, twin, now: float) -> dict:
+    """The inspection vehicles at their last fixes (fresh ones only): the wall's and the
+    Inspection page's vehicle layer."""
     from layers.live.tracks import TrackGate
 
-    return live.vehicle_markers(TrackGate(svc.bus, twin).last_fixes(), now)
+    return live.vehicle_markers(TrackGate(bus, twin).last_fixes(), now)
 
 
 def _where(vehicles: dict) -> int:

@@ -91,6 +91,12 @@ class RoadNetwork:
             raise ValueError("the twin has no road cells (road_capacity > 0): nothing to drive")
         return int(cells[np.argmin(haversine_m(lat, lng, self.lat[cells], self.lng[cells]))])
 
+    def start(self, lat: float | None = None, lng: float | None = None) -> int:
+        """Where a route starts: the road cell nearest (lat, lng), by default nearest the twin's
+        centre (the mean of its cell centres)."""
+        return self.nearest_road(float(np.mean(self.lat)) if lat is None else float(lat),
+                                 float(np.mean(self.lng)) if lng is None else float(lng))
+
     def step_metres(self, a: int, b: int) -> float:
         return float(self._metres[a, b])
 
@@ -155,6 +161,12 @@ def _path(previous: np.ndarray, source: int, target: int) -> list[int]:
     while out[-1] != source:
         out.append(int(previous[out[-1]]))
     return out[::-1]
+
+
+def uninspected(table: pd.DataFrame) -> list[int]:
+    """The streets/towns (unit numbers) of a `coverage` table no vehicle inspected: what a
+    route is planned over."""
+    return [int(u) for u in table.loc[~table["inspected"].astype(bool), "unit"]]
 
 
 def coverage(twin, covered: np.ndarray) -> pd.DataFrame:

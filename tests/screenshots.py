@@ -24,6 +24,7 @@ PAGES = {  # name: (path, user, viewport)
     "grid-phone": ("/grid", "grid_a", (390, 844)),
     "cases": ("/cases", "commander", (1600, 1000)),
     "scenarios": ("/scenarios", "planner", (1600, 1000)),
+    "patrol": ("/patrol", "planner", (1600, 1000)),
     "login": ("/login", None, (1600, 1000)),
 }
 

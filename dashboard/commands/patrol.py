@@ -19,8 +19,6 @@ from dashboard.commands.common import (
     print_json,
 )
 
-DAY_S = 86400.0
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("patrol", help="inspection vehicles: coverage, route what-if")
@@ -43,22 +41,16 @@ def register(subparsers) -> None:
 
 
 def covered_positions(args, twin):
-    """Twin positions the vehicles covered in the last `--days` city days."""
+    """Twin positions the vehicles covered in the last `--days` city days (`TrackGate`)."""
     import time
 
-    import numpy as np
+    from layers.live.tracks import TrackGate, recent_days
 
-    from layers.live.tracks import KEEP_DAYS, TrackGate, city_days
-
-    if not 1 <= args.days <= KEEP_DAYS:
-        raise CliError(f"--days must be from 1 to {KEEP_DAYS} (coverage is kept {KEEP_DAYS} "
-                       f"days), got {args.days}")
-    now = time.time()
-    days = sorted(set(city_days(np.array([now - k * DAY_S for k in range(args.days)]),
-                                twin.timezone).tolist()))
-    cells = TrackGate(connect_bus(args), twin).covered(days)
-    pos = twin.positions(cells) if len(cells) else np.zeros(0, np.int64)
-    return pos[pos >= 0]
+    try:
+        days = recent_days(args.days, time.time(), twin.timezone)
+    except ValueError as exc:
+        raise CliError(f"--{exc}") from exc
+    return TrackGate(connect_bus(args), twin).covered_positions(days)
 
 
 def _coverage(args) -> int:
@@ -72,9 +64,7 @@ def _coverage(args) -> int:
 
 
 def _route(args) -> int:
-    import numpy as np
-
-    from sim.patrol import RoadNetwork, Speeds, coverage, plan_route
+    from sim.patrol import RoadNetwork, Speeds, coverage, plan_route, uninspected
 
     if (args.from_lat is None) != (args.from_lng is None):
         raise CliError("give both --from-lat and --from-lng, or neither (the twin's centre)")
@@ -83,15 +73,12 @@ def _route(args) -> int:
         network = RoadNetwork(twin, Speeds(args.main_kmh, args.local_kmh))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    lat, lng = twin.centers
     try:
-        start = network.nearest_road(
-            float(np.mean(lat)) if args.from_lat is None else args.from_lat,
-            float(np.mean(lng)) if args.from_lng is None else args.from_lng)
+        start = network.start(args.from_lat, args.from_lng)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     table = coverage(twin, covered_positions(args, twin))
-    todo = [int(u) for u in table.loc[~table["inspected"], "unit"]]
+    todo = uninspected(table)
     route = plan_route(network, start, todo, back_to_start=args.back)
     names = dict(zip(table["unit"].astype(int), table["name"], strict=True))
     print_json({"not_inspected": [names[u] for u in todo],

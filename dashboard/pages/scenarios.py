@@ -19,6 +19,7 @@ from dashboard import scenario_view as sv
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import add_labels, lang_of, t
+from dashboard.legend import legend_box
 from dashboard.session import current_user
 from dashboard.sim_messages import error_text
 from sim import Result, ScenarioError
@@ -244,21 +245,6 @@ def result_tabs(lang: str, runs: list[dict]) -> dmc.Tabs:
                            variant="subtle", color="gray"),
                 html.Span(id="scn-save-note", role="status")], className="scn-saving")]),
     ])
-
-
-def legend_box(legend: dict) -> list:
-    """A map legend (`dashboard.planner.legend`): title, colour ramp, classes with their values."""
-    out = [html.Div(legend["title"], className="legend-title")]
-    if legend.get("ramp"):
-        ramp = ", ".join(f"rgb({r},{g},{b})" for r, g, b in legend["ramp"])
-        out += [html.Div(className="legend-ramp",
-                         style={"background": f"linear-gradient(to right, {ramp})"}),
-                html.Div([html.Span(legend["low"]), html.Span(legend["high"])],
-                         className="legend-scale")]
-    out += [html.Div([html.Span(className="swatch", style={
-        "background": "rgb({},{},{})".format(*c["rgb"])}), f"{c['name']} {c['value']}".strip()],
-        className="legend-class") for c in legend.get("classes", [])]
-    return out
 
 
 def table(header_row: list, rows: list, table_id: str) -> dmc.Table:

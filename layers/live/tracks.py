@@ -84,6 +84,16 @@ def city_days(ts: np.ndarray, timezone: str) -> np.ndarray:
     return (when.year * 10_000 + when.month * 100 + when.day).to_numpy(np.int64)
 
 
+def recent_days(n: int, now: float, timezone: str) -> list[int]:
+    """The last `n` city days (YYYYMMDD), today included, oldest first; `n` from 1 to
+    `KEEP_DAYS` (coverage is kept no longer)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= KEEP_DAYS:
+        raise ValueError(f"days must be from 1 to {KEEP_DAYS} (coverage is kept {KEEP_DAYS} "
+                         f"days), got {n}")
+    stamps = np.array([now - k * 86_400.0 for k in range(int(n))])
+    return sorted(set(city_days(stamps, timezone).tolist()))
+
+
 @dataclass
 class Admitted:
     """What the gate did with a batch: the rows that go on to the stream, and the jumps."""
@@ -209,3 +219,12 @@ class TrackGate:
         keys = [self.keys.tracks(f"cells:{int(d)}") for d in days]
         members = self.redis.sunion(keys)
         return np.array(sorted(int(m) for m in members), dtype=np.uint64)
+
+    def covered_positions(self, days: list[int]) -> np.ndarray:
+        """Twin positions (int64) the vehicles covered on any of the given city days (e.g.
+        `recent_days(7, now, tz)`: "which streets were inspected this week")."""
+        cells = self.covered(days)
+        if not len(cells):
+            return np.zeros(0, np.int64)
+        pos = self.twin.positions(cells)
+        return pos[pos >= 0]

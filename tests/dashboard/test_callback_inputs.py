@@ -190,7 +190,7 @@ def test_no_junk_in_any_input_of_any_callback_makes_a_server_error(app):
 @pytest.mark.parametrize("user", ["admin", "grid_a", "planner"])
 def test_no_page_address_makes_a_server_error(app, user):
     client = client_as(app, user)
-    for path in ("/", "/grid", "/cases", "/scenarios", "/login", "/nope"):
+    for path in ("/", "/grid", "/cases", "/scenarios", "/patrol", "/login", "/nope"):
         for search in ("?lang=fr", "?lang=en%0D%0AX:1", "?grid=abc", "?grid=99999999999",
                        "?grid=-1", "?wall=1", "?error=locked&wait=abc", "?next=//evil.example",
                        "?lang=en&lang=zh", "?%ff=1", "?lang"):
