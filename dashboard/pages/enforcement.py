@@ -88,7 +88,7 @@ def _on_refresh(_version, _tick, lang):
     p, twin = proc.default(), context().twin
     names = department_names(twin, lang)
     rows = ev.case_rows(sorted(cases, key=lambda c: c.id), p, now, lang, twin.timezone, names)
-    figures = dmc.Group([dmc.Paper([dmc.Text(label, size="sm", c="dimmed"),
+    figures = dmc.Group([dmc.Paper([dmc.Text(label, size="sm", c="#b3bfd1"),
                                     dmc.Text(value, size="xl", fw=700)], p="sm")
                          for label, value in ev.figures(cases, now, lang)], id="enf-figure-row")
     on_time = _table(ev.on_time_rows(cases, p, now, lang, names),

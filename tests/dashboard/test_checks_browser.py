@@ -81,7 +81,8 @@ def test_the_grid_page_fits_a_phone(chromium, live_demo):
 AXE_PAGES = [("/?lang=zh", "commander"), ("/?wall=1&lang=en", "commander"),
              ("/grid?lang=zh", "grid_a"), ("/cases?lang=en", "commander"),
              ("/scenarios?lang=zh", "planner"), ("/patrol?lang=zh", "planner"),
-             ("/patrol?lang=en", "planner"), ("/login?lang=en", None)]
+             ("/patrol?lang=en", "planner"), ("/enforcement?lang=zh", "supervisor"),
+             ("/enforcement?lang=en", "supervisor"), ("/login?lang=en", None)]
 
 
 @pytest.mark.parametrize(("path", "user"), AXE_PAGES)
