@@ -103,6 +103,7 @@ class Procedure(_Strict):
     basis: Basis
     simplified: Simplified
     holidays: list[dt.date] = []
+    workdays: list[dt.date] = []
     stages: dict[str, StageSpec]
 
     @model_validator(mode="after")
@@ -130,11 +131,24 @@ class Procedure(_Strict):
         if limit.unit == "days":
             last = day + dt.timedelta(days=limit.days)
         else:
-            last = np.busday_offset(np.datetime64(day), limit.days, roll="backward",
-                                    holidays=[np.datetime64(h) for h in self.holidays])
-            last = dt.date.fromisoformat(str(last))
+            last = self.workday_after(day, limit.days)
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
         return end.timestamp()
+
+    def workday_after(self, day: dt.date, n: int) -> dt.date:
+        """The `n`-th working day after `day` (the day itself not counted): Monday to Friday
+        except `holidays`, plus the make-up `workdays` (调休上班) that fall on a weekend."""
+        off = np.array(self.holidays, dtype="datetime64[D]")
+        on = np.array(self.workdays, dtype="datetime64[D]")
+        span = 2 * n + 30  # room for n working days around the longest holiday (9 days)
+        while True:
+            days = np.datetime64(day, "D") + np.arange(1, span + 1)
+            weekday = (days.view("int64") + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+            working = ((weekday < 5) & ~np.isin(days, off)) | np.isin(days, on)
+            found = np.flatnonzero(working)
+            if len(found) >= n:
+                return dt.date.fromisoformat(str(days[found[n - 1]]))
+            span *= 2
 
 
 class ProcedureError(ValueError):

@@ -46,6 +46,26 @@ def test_working_day_limits_skip_weekends_and_listed_holidays():
     assert p.deadline("notice", _ts("2026-03-06"), None, TZ) == _end_of("2026-03-16")
 
 
+def test_working_days_follow_the_shipped_spring_festival_2026_calendar():
+    # notice served Thursday 2026-02-12: Fri 13th, the make-up Saturday 14th, then the holiday
+    # 15th-23rd, then Tue 24th, Wed 25th and Thu 26th make five (2026 notice, 4 Nov 2025)
+    assert proc.default().deadline("notice", _ts("2026-02-12"), None, TZ) == \
+        _end_of("2026-02-26")
+
+
+def test_working_days_count_the_make_up_weekend_days_of_national_day_2025():
+    # served Friday 2025-09-26: Sun 28th (make-up), Mon 29th, Tue 30th, holiday 1st-8th,
+    # Thu 9th, Fri 10th, Sat 11th (make-up), Mon 13th: seven (国办发明电〔2024〕12号)
+    assert proc.default().deadline("service", _ts("2025-09-26"), None, TZ) == \
+        _end_of("2025-10-13")
+
+
+def test_every_make_up_working_day_is_a_weekend_and_no_holiday_is_one():
+    p = proc.default()
+    assert all(d.weekday() >= 5 for d in p.workdays)
+    assert not set(p.workdays) & set(p.holidays)
+
+
 def test_a_procedure_file_missing_a_stage_is_refused_naming_the_file(tmp_path):
     raw = yaml.safe_load((proc.settings.data_dir() / "rules" / "enforcement.yaml").read_text())
     del raw["stages"]["hearing"]
