@@ -7,7 +7,10 @@
   the amount, and a button that pays, records the payment and calls back signed over HTTP.
 - `GET /api/v1/enforcement/cases[?department=&open=1&overdue=1&flagged=1]`,
   `GET /api/v1/enforcement/cases/{id}`, `GET /api/v1/enforcement/stats`: for whoever
-  `policy.can_see_enforcement` (supervisors, commanders, admins; a session or an API key);
+  `policy.can_see_enforcement` (supervisors, commanders, admins; a session or an API key), and
+  officers for their own department's cases only (`policy.can_see_enforcement_case`: another
+  department's case answers 404 like a missing one, a list filtered by another department 403,
+  the stats count their department's cases);
   `POST /api/v1/enforcement/cases/{id}/flag` `{"note"}`: `policy.can_flag`.
 """
 
@@ -19,7 +22,12 @@ import io
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from dashboard.http_errors import answer_json
-from dashboard.policy import can_flag, can_see_enforcement
+from dashboard.policy import (
+    can_flag,
+    can_see_enforcement,
+    can_see_enforcement_case,
+    enforcement_department,
+)
 from dashboard.session import current_principal
 from layers.clock import Clock, wall
 from layers.loop import enforcement_stats as stats
@@ -107,18 +115,24 @@ def register(server: Flask, bus, clock: Clock = wall, tz: str | None = None,
 
     @bp.get("/api/v1/enforcement/cases")
     def cases():
-        _who, refused = reader()
+        who, refused = reader()
         if refused:
             return refused
         args = request.args
+        department, only = args.get("department") or None, enforcement_department(who)
+        if only is not None:
+            if department not in (None, only):
+                return _error(403, f"an officer sees the enforcement cases of their own "
+                                   f"department ({only}) only")
+            department = only
         try:
-            found = store.list(department=args.get("department") or None,
+            found = store.list(department=department,
                                open_only=args.get("open") == "1",
                                overdue=args.get("overdue") == "1",
                                flagged=args.get("flagged") == "1")
         except EnforcementError as exc:
             return _error(400, str(exc))
-        return jsonify([c.view() for c in found])
+        return jsonify([c.view() for c in found if can_see_enforcement_case(who, c)])
 
     def read_case(cid: str):
         """(user, case, None) for a reader of a case that exists, else (.., .., the refusal)."""
@@ -126,7 +140,7 @@ def register(server: Flask, bus, clock: Clock = wall, tz: str | None = None,
         if refused:
             return who, None, refused
         found = store.get(cid)
-        if found is None:
+        if found is None or not can_see_enforcement_case(who, found):  # no hint which one
             return who, None, _error(404, f"no enforcement case {cid!r}")
         return who, found, None
 
@@ -154,10 +168,10 @@ def register(server: Flask, bus, clock: Clock = wall, tz: str | None = None,
 
     @bp.get("/api/v1/enforcement/stats")
     def figures():
-        _who, refused = reader()
+        who, refused = reader()
         if refused:
             return refused
-        cases = store.all()
+        cases = [c for c in store.all() if can_see_enforcement_case(who, c)]
         now = clock()
         return jsonify({**stats.summary(cases, now), "on_time": stats.on_time(cases, now)})
 

@@ -1,14 +1,21 @@
 """What the Enforcement page (执法监督) shows, as pure functions: case rows with their stage
 deadlines, the published figures, on-time rates per department and stage, and the flag action.
 
-Every function takes the user: a role that may not see enforcement cases gets nothing
-(`policy.can_see_enforcement`), and a flag is refused unless `policy.can_flag`.
+Every function takes the user: a role that may not see enforcement cases gets nothing, an officer
+their own department's cases only (`policy.can_see_enforcement_case`), and a flag is refused
+unless `policy.can_flag`. The officer's case desk is `dashboard.enforce_desk`.
 """
 
 from __future__ import annotations
 
 from dashboard.i18n import add_labels, t
-from dashboard.policy import User, can_flag, can_see_enforcement
+from dashboard.policy import (
+    User,
+    can_flag,
+    can_see_enforcement_case,
+    may_flag,
+    may_move_enforcement,
+)
 from layers.loop import enforcement_stats as stats
 from layers.loop.procedure import EnforcementCase, EnforcementError, Procedure
 from twin.settings import city_time
@@ -41,8 +48,15 @@ add_labels({
 
 
 def visible(cases: list[EnforcementCase], user: User | None) -> list[EnforcementCase]:
-    """Every department's cases for those who may see enforcement, none for anyone else."""
-    return cases if can_see_enforcement(user) else []
+    """Every department's cases for those who may see enforcement (an officer's own
+    department's), none for anyone else."""
+    return [c for c in cases if can_see_enforcement_case(user, c)]
+
+
+def shows_flag(user: User | None) -> bool:
+    """Whether the page shows the flag form: to all but officers, who work cases and may not
+    flag (commanders see it and are told they may not)."""
+    return may_flag(user) or not may_move_enforcement(user)
 
 
 def case_rows(cases: list[EnforcementCase], procedure: Procedure, now: float, lang: str,
@@ -83,7 +97,7 @@ def on_time_rows(cases: list[EnforcementCase], procedure: Procedure, now: float,
 def flag(store, user: User | None, case_id: str | None, note: str | None, lang: str) -> str:
     """Flag a case as `user`; the message to show (refusals are messages too)."""
     case = store.get(case_id) if case_id else None
-    if case is None or not can_see_enforcement(user):
+    if case is None or not can_see_enforcement_case(user, case):
         return t("enf_pick", lang)
     if not can_flag(user, case):
         return t("enf_no_flag", lang)

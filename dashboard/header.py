@@ -23,6 +23,7 @@ add_labels({
     "role_grid_manager": {"zh": "网格员", "en": "Grid manager"},
     "role_planner": {"zh": "规划人员", "en": "Planner"},
     "role_supervisor": {"zh": "执法监督员", "en": "Supervisor"},
+    "role_officer": {"zh": "执法人员", "en": "Law-enforcement officer"},
     "nav_enforcement": {"zh": "执法监督", "en": "Enforcement"},
     "nav_patrol": {"zh": "巡检", "en": "Inspection"},
 })

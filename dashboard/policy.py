@@ -4,8 +4,10 @@ Roles: `admin` (everything), `commander` (every page and case, read only), `grid
 (bound to grids: sees and acts on their own cells and cases only), `planner` (the command
 wall, scenarios and the inspection page with its route what-if) and `supervisor` (执法监督:
 every department's enforcement cases, their stage deadlines and statistics; may flag an
-enforcement case for review); API keys may also be
-`producer` (post events, read nothing). The Flask side (`dashboard.auth`) enforces these
+enforcement case for review) and `officer` (a department's law-enforcement officer, 执法人员:
+bound to one `department`; sees that department's enforcement cases only and moves its open
+cases through the procedure; may not flag). API keys may also be `producer` (post events, read
+nothing); a key is never an officer (a key has no department). The Flask side (`dashboard.auth`) enforces these
 decisions on every page, callback and data route; nothing here knows about requests.
 """
 
@@ -21,17 +23,18 @@ from layers.loop.lifecycle import allowed as lifecycle_allowed
 from layers.loop.procedure import EnforcementCase
 from layers.loop.records import Case
 
-ROLES = ("admin", "commander", "grid_manager", "planner", "supervisor")
+ROLES = ("admin", "commander", "grid_manager", "planner", "supervisor", "officer")
 EVERYONE = frozenset(ROLES)
-# API keys may also be `producer`: they post events (the HTTP event API) and read nothing
-KEY_ROLES = (*ROLES, "producer")
+# API keys may also be `producer`: they post events (the HTTP event API) and read nothing; an
+# officer works in the browser (or the CLI) as themselves: no key has a department
+KEY_ROLES = (*(r for r in ROLES if r != "officer"), "producer")
 SEE_ALL = frozenset({"admin", "commander"})  # every grid; grid managers their own; others none
 PAGE_ROLES: dict[str, frozenset[str]] = {
     "/": frozenset({"admin", "commander", "planner"}),
     "/grid": frozenset({"admin", "commander", "grid_manager"}),
     "/cases": frozenset({"admin", "commander", "grid_manager"}),
     "/scenarios": frozenset({"admin", "commander", "planner"}),
-    "/enforcement": frozenset({"admin", "commander", "supervisor"}),
+    "/enforcement": frozenset({"admin", "commander", "supervisor", "officer"}),
     "/patrol": frozenset({"admin", "commander", "planner"}),
 }
 DEFAULT_PAGE_ROLES = frozenset({"admin", "commander"})  # pages not listed above
@@ -44,13 +47,15 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class User:
-    """A dashboard user: login name, display name, role, grids (grid managers) and hash."""
+    """A dashboard user: login name, display name, role, grids (grid managers), hash and
+    department (officers: the twin department whose enforcement cases they work)."""
 
     username: str
     name: str
     role: str
     grids: frozenset[int] = frozenset()
     password_hash: str = field(default="", repr=False)
+    department: str = ""
 
     def check(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
@@ -96,16 +101,54 @@ def can_act(user: User | None, case: Case, action: str) -> bool:
 
 ENFORCEMENT_READERS = PAGE_ROLES["/enforcement"]
 ENFORCEMENT_FLAGGERS = frozenset({"admin", "supervisor"})
+# who moves enforcement cases through the procedure: admins (any department's, as on the command
+# line) and officers (their own department's); commanders read, supervisors flag
+ENFORCEMENT_MOVERS = frozenset({"admin", "officer"})
+NOT_BY_HAND = frozenset({"pay", "flag"})  # the gateway's signed callback pays; supervisors flag
 
 
 def can_see_enforcement(user: User | None) -> bool:
-    """Enforcement cases, their deadlines and statistics: every department's, or none."""
+    """Whether a user may open enforcement at all (the page, the routes): every department's
+    cases, or an officer's own department's (`enforcement_department`)."""
     return user is not None and user.role in ENFORCEMENT_READERS
+
+
+def enforcement_department(user: User | None) -> str | None:
+    """The one department whose enforcement cases a user sees (officers), None for every
+    department (supervisors, commanders, admins). Only meaningful with `can_see_enforcement`."""
+    return user.department if user is not None and user.role == "officer" else None
+
+
+def can_see_enforcement_case(user: User | None, case: EnforcementCase) -> bool:
+    """Supervisors, commanders and admins see every case; an officer their department's."""
+    if not can_see_enforcement(user):
+        return False
+    only = enforcement_department(user)
+    return only is None or (bool(only) and case.department == only)
+
+
+def may_move_enforcement(user: User | None) -> bool:
+    """Whether a user's role moves enforcement cases at all (the page shows them the desk)."""
+    return user is not None and user.role in ENFORCEMENT_MOVERS
+
+
+def can_act_enforcement(user: User | None, case: EnforcementCase, action: str) -> bool:
+    """Whether a user may do `action` on an enforcement case: an admin on any open case, an
+    officer on their department's open cases; never `pay` or `flag` (see NOT_BY_HAND). Whether
+    the case's stage allows the action is the procedure's to say (`procedure.check`, through the
+    store), so a refusal there carries its reason."""
+    return (may_move_enforcement(user) and action not in NOT_BY_HAND
+            and can_see_enforcement_case(user, case) and case.is_open)
+
+
+def may_flag(user: User | None) -> bool:
+    """Whether a user's role flags enforcement cases at all (supervisors, admins)."""
+    return user is not None and user.role in ENFORCEMENT_FLAGGERS
 
 
 def can_flag(user: User | None, case: EnforcementCase) -> bool:
     """Whether a user may flag an enforcement case for review (supervisors, admins; open cases)."""
-    return user is not None and user.role in ENFORCEMENT_FLAGGERS and case.is_open
+    return may_flag(user) and case.is_open
 
 
 def home_page(user: User) -> str:

@@ -1,11 +1,13 @@
 """The users file: dashboard users with werkzeug password hashes, validated on load.
 
-`users: {name: {role, password_hash, grids, name}}` (default `data/users.yaml`, or
-`$CITYOPS_USERS`); errors name the file, the user and the field.
+`users: {name: {role, password_hash, grids, department, name}}` (default `data/users.yaml`, or
+`$CITYOPS_USERS`); errors name the file, the user and the field. A grid manager needs `grids`, an
+officer (执法人员) the `department` whose enforcement cases they work (a twin department id).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +16,8 @@ import yaml
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.policy import ROLES, User
+
+DEPARTMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # as layers.loop.enforcement takes it
 
 
 class UsersFileError(ValueError):
@@ -45,11 +49,19 @@ def _user(path: Path, username: str, raw: dict) -> User:
         raise UsersFileError(f"{where}: grids must be a list of grid numbers ({exc})") from exc
     if role == "grid_manager" and not grids:
         raise UsersFileError(f"{where}: a grid_manager needs `grids: [numbers]` it is bound to")
-    return User(username, str(raw.get("name") or username), role, grids, pw)
+    department = raw.get("department")
+    if role == "officer" and not (isinstance(department, str) and DEPARTMENT.fullmatch(department)):
+        raise UsersFileError(f"{where}: an officer needs `department: ID`, the twin department "
+                             f"whose enforcement cases they work (e.g. market)")
+    if role != "officer" and department is not None:
+        raise UsersFileError(f"{where}: department is for officers only (role {role})")
+    return User(username, str(raw.get("name") or username), role, grids, pw,
+                department or "")
 
 
 def load_users(path: str | Path | None = None) -> dict[str, User]:
-    """Read and validate a users file: `users: {name: {role, password_hash, grids, name}}`."""
+    """Read and validate a users file: `users: {name: {role, password_hash, grids, department,
+    name}}`."""
     path = Path(path) if path else default_users_file()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -1,9 +1,9 @@
 """`cityops enforce`: enforcement cases (行政执法) and their supervision on the command line.
 
 open (from a draw or a complaint; refused otherwise, with the rule), act (a step of the
-procedure), flag (supervisors), list, show, stats, procedure (the stages, limits and sources),
-refusals, pay-sim (the simulator gateway pays a request and calls back). Bad input ends with one
-line on stderr and exit code 2.
+procedure: admins, officers on their department's cases, or the operator), flag (supervisors),
+list, show, stats, procedure (the stages, limits and sources), refusals, pay-sim (the simulator
+gateway pays a request and calls back). Bad input ends with one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from dashboard.commands.common import (
     print_json,
     resolve_actor,
 )
-
-MOVERS = ("admin",)  # users who may move a case through the procedure (or the operator)
 
 
 def register(subparsers) -> None:
@@ -129,11 +127,15 @@ def _draw(args) -> int:
 
 
 def _act(args) -> int:
+    from dashboard.policy import can_act_enforcement
+
     actor, context, user = resolve_actor(args.actor)
-    if user is not None and user.role not in MOVERS and args.action != "note":
-        raise CliError(f"--actor {actor} ({user.role}) may not move enforcement cases: "
-                       f"an admin or --actor operator may")
     store = _store(args)
+    case = _run(lambda: store.require(args.case))
+    if user is not None and args.action != "note" \
+            and not can_act_enforcement(user, case, args.action):
+        raise CliError(f"--actor {actor} ({user.role}) may not {args.action} {case.id}: an admin, "
+                       f"an officer of {case.department}, or --actor operator may")
     case = _run(lambda: store.act(args.case, args.action, actor, amount_yuan=args.amount,
                                   note=args.note, context=context))
     view = case.view()

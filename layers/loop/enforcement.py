@@ -56,7 +56,8 @@ class EnforcementStore:
     def require(self, case_id: str) -> EnforcementCase:
         case = self.get(case_id)
         if case is None:
-            raise EnforcementError(f"no enforcement case {case_id!r}: see `cityops enforce list`")
+            raise EnforcementError(f"no enforcement case {case_id!r}: see `cityops enforce list`",
+                                   "no_case", case=case_id)
         return case
 
     def all(self) -> list[EnforcementCase]:
@@ -206,7 +207,7 @@ class EnforcementStore:
             raise EnforcementError("an action needs an actor: pass --actor NAME")
         if action == "pay":
             raise EnforcementError("a payment is recorded by the gateway's signed callback, "
-                                   "not by hand")
+                                   "not by hand", "pay_by_gateway")
         ts = self.clock() if ts is None else ts
         case = self.require(case_id)
         proc.check(case, action)
@@ -221,7 +222,7 @@ class EnforcementStore:
              context: dict | None = None) -> EnforcementCase:
         """A supervisor flags a case for review (recorded; the case does not move)."""
         if not note.strip():
-            raise EnforcementError("a flag needs a note saying what to review")
+            raise EnforcementError("a flag needs a note saying what to review", "note_needed")
         return self.act(case_id, "flag", actor, note=note, ts=ts, context=context)
 
     def _move(self, case: EnforcementCase, action: str, ts: float,
@@ -234,12 +235,14 @@ class EnforcementStore:
             data["amount_fen"] = _fen(amount_yuan)
         if action == "decide":
             if "amount_fen" not in data:
-                raise EnforcementError("a penalty decision needs the fine: pass --amount YUAN")
+                raise EnforcementError("a penalty decision needs the fine: pass --amount YUAN",
+                                       "fine_needed")
             data["on_site"] = case.stage == "inspection"
             if data["on_site"] and data["amount_fen"] > self.procedure.simplified.max_fen(case.party):
                 limit = self.procedure.simplified.max_fen(case.party) / proc.FEN_PER_YUAN
                 raise EnforcementError(f"a fine decided on the spot is at most {limit:.0f} yuan "
-                                       f"for a {case.party} (简易程序); file the case instead")
+                                       f"for a {case.party} (简易程序); file the case instead",
+                                       "over_on_site_limit", limit=limit, party=case.party)
         return data
 
     def _payment_effect(self, case: EnforcementCase, action: str, data: dict, ts: float):
@@ -273,7 +276,8 @@ class EnforcementStore:
             if action == "open" and old is not None:
                 raise EnforcementError(f"enforcement case {case_id} exists already")
             if expect is not None and (old is None or old.history != expect):
-                raise EnforcementError(f"enforcement case {case_id} changed meanwhile: try again")
+                raise EnforcementError(f"enforcement case {case_id} changed meanwhile: try again",
+                                       "changed", case=case_id)
             out["old"] = old
             return {**data, "action": action}
 
@@ -362,5 +366,5 @@ def _fen(yuan: float) -> int:
         fen, exact = 0, 0.0
     if not fen > 0 or abs(fen - exact) > 1e-6:
         raise EnforcementError(f"amount {yuan!r} must be a positive number of yuan with at most "
-                               f"2 decimals")
+                               f"2 decimals", "bad_amount")
     return int(fen)

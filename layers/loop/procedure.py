@@ -56,7 +56,14 @@ FEN_PER_YUAN = 100
 
 
 class EnforcementError(ValueError):
-    """An enforcement action that cannot be done; the message says why and what is allowed."""
+    """An enforcement action that cannot be done; the message says why and what is allowed.
+
+    `reason` (a short code, None when there is none) and `params` say the same as data, so a
+    page can say it in its own language (`dashboard.enforce_desk.refusal_text`)."""
+
+    def __init__(self, message: str, reason: str | None = None, **params) -> None:
+        super().__init__(message)
+        self.reason, self.params = reason, params
 
 
 # -- the procedure file ------------------------------------------------------------------------------
@@ -277,10 +284,13 @@ def allowed_now(case: EnforcementCase) -> list[str]:
 def check(case: EnforcementCase, action: str) -> None:
     """Raise EnforcementError unless `action` is allowed now."""
     if action not in ACTIONS:
-        raise EnforcementError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
+        raise EnforcementError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}",
+                               "unknown_action", action=action)
     if not allowed(case, action):
         raise EnforcementError(f"enforcement case {case.id} is at {case.stage}: cannot {action} "
-                               f"(allowed now: {', '.join(allowed_now(case)) or 'nothing'})")
+                               f"(allowed now: {', '.join(allowed_now(case)) or 'nothing'})",
+                               "not_now", case=case.id, stage=case.stage, action=action,
+                               allowed=allowed_now(case))
 
 
 def next_stage(case: EnforcementCase, action: str) -> str:

@@ -30,7 +30,9 @@ def serve(app) -> tuple[str, object]:
 
 DEMO_PASSWORDS = {"admin": "admin-binhai", "commander": "commander-binhai",
                   "planner": "planner-binhai", "grid_a": "grid-a-binhai",
-                  "grid_b": "grid-b-binhai", "supervisor": "supervisor-binhai"}
+                  "grid_b": "grid-b-binhai", "supervisor": "supervisor-binhai",
+                  "officer_market": "officer-market-binhai",
+                  "officer_health": "officer-health-binhai"}
 
 
 def login(page, base_url: str, username: str, lang: str = "zh") -> None:
