@@ -130,7 +130,8 @@ def test_the_payment_request_has_a_qr_code_of_its_url(enf, bus, demo_twin, clien
 
 
 @pytest.mark.parametrize("user, status", [
-    ("supervisor", 200), ("commander", 200), ("admin", 200), ("grid_a", 403), ("planner", 403),
+    ("supervisor", 200), ("commander", 200), ("admin", 200), ("officer_market", 200),
+    ("grid_a", 403), ("planner", 403),
 ])
 def test_enforcement_cases_are_read_by_the_roles_of_the_enforcement_page(
         enf, bus, demo_twin, client, user, status):
@@ -209,3 +210,38 @@ def test_the_simulators_page_is_gone_when_a_gateway_is_configured(enf, bus, demo
     reply = client.post(f"/pay/sim/{case.payment}")
     assert reply.status_code == 404 and "simulator is off" in reply.get_json()["error"]
     assert enf.get(case.id).stage == "payment"
+
+
+def _opened(enf, bus, demo_twin, department):
+    drawn = inspections.draw(bus, demo_twin, department, 1, 1, actor="chief")
+    return enf.open(department, drawn["targets"][0], "draw", drawn["draw"], "chief")
+
+
+def test_an_officer_lists_and_counts_only_their_departments_cases(enf, bus, demo_twin, client):
+    mine, _other = _opened(enf, bus, demo_twin, "market"), _opened(enf, bus, demo_twin, "health")
+    _login(client, "officer_market")
+    assert [c["id"] for c in client.get("/api/v1/enforcement/cases").get_json()] == [mine.id]
+    reply = client.get("/api/v1/enforcement/cases?department=market&open=1")
+    assert [c["id"] for c in reply.get_json()] == [mine.id]
+    assert client.get("/api/v1/enforcement/stats").get_json()["by_department"] == {"market": 1}
+
+
+def test_an_officer_is_refused_another_departments_case_and_list(enf, bus, demo_twin, client):
+    other = _opened(enf, bus, demo_twin, "health")
+    _login(client, "officer_market")
+    reply = client.get(f"/api/v1/enforcement/cases/{other.id}")
+    assert reply.status_code == 404  # as for a case that does not exist: no hint it does
+    assert reply.get_json() == client.get("/api/v1/enforcement/cases/E999999").get_json() | {
+        "error": f"no enforcement case {other.id!r}"}
+    assert client.get("/api/v1/enforcement/cases?department=health").status_code == 403
+    assert client.post(f"/api/v1/enforcement/cases/{other.id}/flag",
+                       json={"note": "x"}).status_code == 404
+    assert not enf.get(other.id).flagged
+
+
+def test_an_officer_may_not_flag_even_their_own_departments_case(enf, bus, demo_twin, client):
+    mine = _opened(enf, bus, demo_twin, "market")
+    _login(client, "officer_market")
+    assert client.get(f"/api/v1/enforcement/cases/{mine.id}").status_code == 200
+    reply = client.post(f"/api/v1/enforcement/cases/{mine.id}/flag", json={"note": "x"})
+    assert reply.status_code == 403 and not enf.get(mine.id).flagged

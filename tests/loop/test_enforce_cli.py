@@ -78,3 +78,14 @@ def test_draw_with_more_targets_than_the_pool_exits_2(cli):  # noqa: F811
     code, _, err = cli("enforce", "draw", "--department", "market", "--targets", "100000",
                        "--inspectors", "1", "--actor", "operator", "--demo", "binhai")
     assert code == 2 and "--targets must be between 1" in err
+
+
+def test_an_officer_moves_their_departments_case_and_not_anothers(cli, drawn):  # noqa: F811
+    case = _open(cli, drawn)  # a market case
+    code, _, err = cli("enforce", "act", case["id"], "find", "--actor", "officer_health")
+    assert code == 2 and "officer of market" in err
+    code, out, err = cli("enforce", "act", case["id"], "find", "--actor", "officer_market")
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "filing"
+    code, _, err = cli("enforce", "act", case["id"], "file", "--actor", "commander")
+    assert code == 2 and "may not file" in err
