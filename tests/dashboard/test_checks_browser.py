@@ -82,7 +82,8 @@ AXE_PAGES = [("/?lang=zh", "commander"), ("/?wall=1&lang=en", "commander"),
              ("/grid?lang=zh", "grid_a"), ("/cases?lang=en", "commander"),
              ("/scenarios?lang=zh", "planner"), ("/patrol?lang=zh", "planner"),
              ("/patrol?lang=en", "planner"), ("/enforcement?lang=zh", "supervisor"),
-             ("/enforcement?lang=en", "supervisor"), ("/login?lang=en", None)]
+             ("/enforcement?lang=en", "supervisor"), ("/enforcement?lang=zh", "officer_market"),
+             ("/login?lang=en", None)]
 
 
 @pytest.mark.parametrize(("path", "user"), AXE_PAGES)

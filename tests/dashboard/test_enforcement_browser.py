@@ -1,5 +1,6 @@
 """The Enforcement page (执法监督) in a real headless Chromium: the supervisor's landing page with
-every department's cases, their stage deadlines and the published figures, and the flag."""
+every department's cases, their stage deadlines and the published figures, and the flag; the
+officer's case desk (办案), where a market officer moves their own case in their own name."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 
 @pytest.fixture(scope="module")
 def enforce_app(demo_twin, tmp_path_factory):
-    """(base URL, {name: case id}): one case paid on the spot, one at filing (health, market)."""
+    """(base URL, {name: case id}): one market case decided on the spot (payment due), one
+    health case at filing, one market case still at inspection (for the officer)."""
     from dashboard import context as app_context
     from dashboard.app import create_app
     from layers.live.bus import connect
@@ -28,7 +30,7 @@ def enforce_app(demo_twin, tmp_path_factory):
     bus = connect(home=tmp_path_factory.mktemp("enforce-redis"), fsync="no")
     store = EnforcementStore(bus)
     ids = {}
-    for name, dept in (("spot", "market"), ("filing", "health")):
+    for name, dept in (("spot", "market"), ("filing", "health"), ("inspection", "market")):
         drawn = inspections.draw(bus, demo_twin, dept, 1, 1, actor="chief")
         ids[name] = store.open(dept, drawn["targets"][0], "draw", drawn["draw"], "chief",
                                party="person").id
@@ -84,3 +86,37 @@ def test_a_grid_manager_is_sent_to_their_own_page_without_the_enforcement_link(p
     page.wait_for_selector(".topbar nav", timeout=30_000)
     assert "Enforcement" not in page.inner_text(".topbar nav")
     assert page.locator("#enf-case-table").count() == 0
+
+
+def test_an_officer_decides_their_case_on_the_spot_and_the_trail_names_them(page, enforce_app):
+    url, ids = enforce_app
+    login(page, url, "officer_market", lang="zh")
+    page.wait_for_url("**/enforcement*")  # the officer's home page
+    table = page.wait_for_selector("#enf-case-table", timeout=30_000)
+    assert ids["filing"] not in table.inner_text()  # the health department's case is not theirs
+    assert page.locator("#enf-flag-card").is_hidden()  # officers do not flag
+    page.click("#enf-desk-case")
+    assert page.get_by_role("option", name=ids["filing"], exact=False).count() == 0
+    page.get_by_role("option", name=ids["inspection"], exact=False).click()
+    page.wait_for_selector("#enf-desk-stage:has-text('检查')", timeout=30_000)
+    assert "剩余" in page.inner_text("#enf-desk-left")
+    page.fill(".desk-amount input", "500")  # over the on-the-spot limit for a person
+    page.click("button.act-decide")
+    page.wait_for_selector(".desk-refused:has-text('200')", timeout=30_000)
+    assert "立案" in page.inner_text(".desk-refused")
+    page.fill(".desk-amount input", "100")
+    page.click("button.act-decide")
+    page.wait_for_selector("#enf-desk-stage:has-text('缴纳罚款')", timeout=30_000)
+    last = page.locator("#enf-desk-trail tbody tr").last.inner_text()
+    assert "officer_market" in last and "作出处罚决定" in last and "100.00" in last
+    page.wait_for_function("() => { const q = document.querySelector('#enf-desk-qr'); "
+                           "return q && q.complete && q.naturalWidth > 0 }", timeout=30_000)
+    href = page.get_attribute("#enf-desk-pay-link", "href")
+    assert "/pay/sim/" in href
+    page.screenshot(path=str(SHOTS / "enforcement-officer-zh.png"), full_page=True)
+    from axe_playwright_python.sync_playwright import Axe
+
+    bad = [(v["id"], [n["target"] for n in v["nodes"][:3]])
+           for v in Axe().run(page).response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == []  # the open desk (inputs, buttons, code, trail) too

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 PAGES = [("/", "commander"), ("/?wall=1", "commander"), ("/grid", "grid_a"),
          ("/cases", "commander"), ("/scenarios", "planner"), ("/patrol", "planner"),
-         ("/enforcement", "supervisor"),
+         ("/enforcement", "supervisor"), ("/enforcement", "officer_market"),
          ("/login", None)]
 CJK = re.compile(r"[\u3400-\u9fff\uff08\uff09\u3001-\u3011\uff0c\uff1a\uff1b]")
 CODES = re.compile(r"\b([A-Z]{1,3}-?[A-Za-z_0-9-]*\d[\w-]*|[0-9a-f]{15}|[A-Z]\d+|PM2\.5|km²|"
