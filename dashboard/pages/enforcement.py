@@ -14,7 +14,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import enforce_desk as desk
 from dashboard import enforce_view as ev
 from dashboard import inputs
-from dashboard.case_view import department_names
+from dashboard.case_view import department_names, input_pending
 from dashboard.context import context
 from dashboard.header import header
 from dashboard.i18n import lang_of, t
@@ -129,9 +129,14 @@ def _on_flag(_clicks, case_id, note, version, lang):
 
 
 @callback(Output("enf-desk-panel", "children"), Input("enf-desk-case", "value"),
-          Input("enf-version", "data"), State("enf-lang", "data"))
-def _on_desk(case_id, _version, lang):
-    """The picked case's panel (redrawn after every move, not on the timer: it holds inputs)."""
+          Input("enf-version", "data"), Input("enf-tick", "n_intervals"),
+          State("enf-lang", "data"), State({"type": "enf-desk-amount", "case": ALL}, "value"),
+          State({"type": "enf-desk-note", "case": ALL}, "value"))
+def _on_desk(case_id, _version, _tick, lang, amounts=None, notes=None):
+    """The picked case's panel: redrawn after every move and on the timer (a move made
+    elsewhere shows up), except while the officer has typed a fine or a note in it."""
+    if input_pending(ctx.triggered_id == "enf-tick", notes, amounts):
+        return no_update
     store, twin = _store(), context().twin
     if store is None:
         return None

@@ -220,3 +220,38 @@ def test_an_amount_that_is_no_number_is_refused_by_the_input_contract(app, bus, 
     reply = _client(app, "officer_market").post(
         "/_dash-update-component", json=_act_request(app, cid, "decide", amount="1e9; drop"))
     assert reply.status_code == 400 and "enf-desk-amount.value" in reply.get_json()["error"]
+
+
+def _panel_request(app, case_id: str, by_timer: bool, note: str = "") -> dict:
+    output = "enf-desk-panel.children"
+    trigger = "enf-tick.n_intervals" if by_timer else "enf-desk-case.value"
+    return {"output": output, "outputs": {"id": "enf-desk-panel", "property": "children"},
+            "inputs": [{"id": "enf-desk-case", "property": "value", "value": case_id},
+                       {"id": "enf-version", "property": "data", "value": 1},
+                       {"id": "enf-tick", "property": "n_intervals", "value": 2}],
+            "state": [{"id": "enf-lang", "property": "data", "value": "zh"},
+                      [{"id": {"type": "enf-desk-amount", "case": case_id},
+                        "property": "value", "value": None}],
+                      [{"id": {"type": "enf-desk-note", "case": case_id},
+                        "property": "value", "value": note}]],
+            "changedPropIds": [trigger]}
+
+
+def test_the_timer_redraws_the_panel_so_a_move_made_elsewhere_shows(app, bus, demo_twin):
+    enf = EnforcementStore(bus)
+    cid = _open(enf, demo_twin, "market")
+    client = _client(app, "officer_market")
+    before = client.post("/_dash-update-component", json=_panel_request(app, cid, False))
+    enf.act(cid, "find", "someone_else", note="found")  # the demo or a colleague moves it
+    after = client.post("/_dash-update-component", json=_panel_request(app, cid, True))
+    assert after.status_code == 200, after.get_data(as_text=True)
+    assert after.get_data(as_text=True) != before.get_data(as_text=True)
+    assert "someone_else" in after.get_data(as_text=True)
+
+
+def test_the_timer_leaves_a_panel_with_a_typed_note_alone(app, bus, demo_twin):
+    cid = _open(EnforcementStore(bus), demo_twin, "market")
+    reply = _client(app, "officer_market").post(
+        "/_dash-update-component", json=_panel_request(app, cid, True, note="正在核实"))
+    assert reply.status_code in (200, 204)  # Dash answers "nothing to update" either way
+    assert reply.status_code == 204 or reply.get_json()["response"] == {}  # the words stay
