@@ -108,6 +108,8 @@ FAMILIES: tuple[Family, ...] = (
            "in"),
     Family("cases:done", "zset", "layers.loop.cases", "resolved case ids by resolution time "
            "(a reopened case leaves it)"),
+    Family("cases:timing", "hash", "layers.loop.cases", "case id -> the scorecards' columns of "
+           "the case (times, SLA limits, grid, departments) as a JSON list"),
     Family("cases:by_event", "hash", "layers.loop.cases", "event id -> case id"),
     Family("cases:by_alert", "hash", "layers.loop.cases", "alert id -> case id"),
     Family("audit:log", "list", "layers.loop.audit", "the audit records: hash-chained, "

@@ -33,6 +33,24 @@ def test_the_department_scorecard_counts_on_time_shares_median_and_reopens(store
                    "reopen_rate": round(1 / 3, 3)}
 
 
+def test_the_timing_index_follows_the_case_through_accept_resolve_and_reopen(store, demo_twin,
+                                                                           clock):
+    from layers.loop.cases import timing_row
+
+    cid = _case(store, demo_twin, clock, 10, 5 * 60, 60 * 60, reopen=True)
+    assert store.timings([cid]) == [json.loads(json.dumps(timing_row(store.get(cid))))]
+
+
+def test_a_case_written_before_the_timing_index_is_scored_from_its_view(store, demo_twin,
+                                                                      clock):
+    start = clock()
+    for grid, late in ((10, 5), (200, 20), (400, 5)):
+        _case(store, demo_twin, clock, grid, late * 60, 60 * 60)
+    before = to_records(scorecard(store, start, start + 3600))
+    store.bus.redis.hdel(store.bus.keys.cases("timing"), *store.ids())  # an older store
+    assert to_records(scorecard(store, start, start + 3600)) == before
+
+
 def test_the_scorecard_only_counts_cases_opened_in_the_period(store, demo_twin, clock):
     start = clock()
     _case(store, demo_twin, clock, 10, 60, 120)
