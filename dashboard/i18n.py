@@ -60,3 +60,12 @@ def lang_of(value) -> str:
 def other(lang: str) -> str:
     """The language the switch button turns to."""
     return "en" if lang == "zh" else "zh"
+
+
+def unit_names(twin, lang: str) -> dict[int, str]:
+    """The twin's streets/towns by number, named in `lang` (English where the twin has it)."""
+    units = twin.units
+    if "unit" not in units:
+        return {}
+    column = "name_en" if lang == "en" and "name_en" in units else "name"
+    return {int(u): str(n) for u, n in zip(units["unit"], units[column], strict=True)}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import maps
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, t, unit_names
 from dashboard.wall_view import vehicle_layer
 from layers.live.tracks import KEEP_DAYS, TrackGate, recent_days
 from sim.patrol import RoadNetwork, Route, coverage, plan_route, uninspected
@@ -123,12 +123,6 @@ def coverage_table(twin, bus, days: int, now: float) -> pd.DataFrame:
     """Per street/town: road cells, covered, share, inspected, over the last `days` city days."""
     covered = TrackGate(bus, twin).covered_positions(recent_days(days, now, twin.timezone))
     return coverage(twin, covered)
-
-
-def unit_names(twin, lang: str) -> dict[int, str]:
-    units = twin.units
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
-    return {int(u): str(n) for u, n in zip(units["unit"], units[column], strict=True)}
 
 
 def _has_roads(row) -> bool:

@@ -14,7 +14,7 @@ import shapely
 
 from dashboard import maps, zoomlevels
 from dashboard.case_view import category_label, duration_text
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, t, unit_names
 from layers.loop.records import Alert
 from twin import cells as h3cells
 from twin.settings import city_time
@@ -56,16 +56,15 @@ METRIC_UNITS = {"water_level_m": "m", "rain_mm_h": "mm/h", "pm25": "µg/m³", "c
 def _place_names(twin, lat: np.ndarray, lng: np.ndarray, lang: str) -> list[str]:
     """'street/town · grid' of points (empty where outside the twin)."""
     pos = twin.locate(np.asarray(lat, float), np.asarray(lng, float))
-    units, grids = twin.units, twin.grids
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
-    unit_names = dict(zip(units["unit"], units[column], strict=True)) if "unit" in units else {}
+    grids = twin.grids
+    names = unit_names(twin, lang)
     grid_ids = dict(zip(grids["grid"], grids["id"], strict=True)) if "grid" in grids else {}
     out = []
     for p in pos.tolist():
         if p < 0:
             out.append("")
             continue
-        parts = [unit_names.get(int(twin.ds["unit"].values[p])),
+        parts = [names.get(int(twin.ds["unit"].values[p])),
                  grid_ids.get(int(twin.ds["grid"].values[p]))]
         out.append(" · ".join(str(x) for x in parts if x))
     return out

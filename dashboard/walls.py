@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dashboard import zoomlevels
+from dashboard.i18n import unit_names
 from twin import settings
 
 PANELS = ("kpis", "map", "legend", "ticker", "board", "events", "day", "choropleth")
@@ -149,12 +150,7 @@ def view_title(kind: str, twin, points: dict, now: float, lang: str) -> str:
     if kind != "top_overdue_unit":
         return ""
     unit = top_unit(twin, points, now)
-    units = twin.units
-    if unit is None or "unit" not in units:
-        return ""
-    row = units[units["unit"] == unit]
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
-    return str(row[column].iloc[0]) if len(row) else ""
+    return "" if unit is None else unit_names(twin, lang).get(int(unit), "")
 
 
 def next_step(config: WallConfig, current: int, available) -> int:
