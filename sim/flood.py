@@ -132,21 +132,22 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     lb = series(level_boundary, "level_m", "level_boundary", n) if level_boundary else None
     inf = series(inflow, "q_m3_s", "inflow", n) if inflow else None
     z = mesh.z_m.astype(fp, copy=False)
-    area = mesh.area_m2
+    area = mesh.area_m2.astype(fp, copy=False)  # the kernels compute in the arrays' dtype
     astride = 1
     if n and (area == area[0]).all():
         area, astride = area[:1], 0
     fa, fb = mesh.face_cells
     fw, inv_fd, fstride = mesh.face_geometry
+    fw, inv_fd = fw.astype(fp, copy=False), inv_fd.astype(fp, copy=False)
     slot_face, slot_sign = mesh.face_slots
     q, qn = np.zeros(len(fa), fp), np.zeros(len(fa), fp)
     fac = np.ones(n, fp)
     none_i, none_s = np.full(1, -1, np.int32), np.zeros(1, np.int8)
     up, up_sign, down, down_sign = mesh.face_axes if theta < 1 else (none_i, none_s) * 2
-    normals = mesh.face_normals if friction_2d else np.zeros((1, 2))
+    normals = (mesh.face_normals if friction_2d else np.zeros((1, 2))).astype(fp, copy=False)
     dirs = mesh.directions if friction_2d else np.zeros((1, 1, 2))
-    dirs = dirs[None] if dirs.ndim == 2 else dirs
-    cvx, cvy = (np.zeros(n), np.zeros(n)) if friction_2d else (np.zeros(1), np.zeros(1))
+    dirs = (dirs[None] if dirs.ndim == 2 else dirs).astype(fp, copy=False)
+    cvx, cvy = np.zeros((2, n if friction_2d else 1), fp)
     bstart, fstart, nbr_ptr, nbr = _blocks(mesh, n)
     nb = len(bstart) - 1
     fixed = np.zeros(0, np.int64)
@@ -184,8 +185,9 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
         t, k_out, steps = 0.0, 1, 0
         hmax = float(h.max()) if n else 0.0
         while k_out < len(out_times):
-            r = rain.at(t)
+            rate = rain.at(t)
             if rain.changed:
+                r = rate.astype(fp, copy=False)
                 rain_rate_m3_s = float(np.dot(r, areas))
                 keep_blk = keep_base | _blocks_of(np.flatnonzero(r > 0), nb)
             t_stop = min(out_times[k_out], rain.next_change(t))

@@ -24,50 +24,14 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
-G = 9.81
-
-
-@intrinsic
-def _bits(typingctx, x):  # pragma: no cover - compiled
-    """The IEEE-754 bits of a float64 as an int64 (an LLVM bitcast, no memory)."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _float(typingctx, x):  # pragma: no cover - compiled
-    """The float64 whose IEEE-754 bits are the int64 given."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
-@numba.njit(inline="always", cache=True)
-def cbrt(x):  # pragma: no cover - compiled
-    """Cube root of x > 0 to 7e-15 relative, ~4x faster than libm's (the friction power's cost).
-
-    Start: divide the exponent by 3 through the bits (Kahan's trick, with the bias constant
-    0x2A9F7893782DA1CE: within ~3 %); then two Halley steps y <- y (y^3 + 2x) / (2 y^3 + x),
-    each cubing the relative error (3e-2 -> ~1e-5 -> ~1e-14; measured worst 6.5e-15 over
-    1e-9..1e4), far below the friction law's own uncertainty.
-    """
-    y = _float(_bits(x) // 3 + 0x2A9F7893782DA1CE)
-    for _ in range(2):
-        y3 = y * y * y
-        y = y * (y3 + 2.0 * x) / (2.0 * y3 + x)
-    return y
-
+from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle
 
 CHUNK_BLOCKS = 64  # a parallel work item: up to this many consecutive active blocks
 BATCH = 128  # faces whose friction powers are computed together (their cube roots overlap)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(nogil=True, parallel=True, **JIT)
 def cell_vectors(q, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy):  # pragma: no cover
     """Each active cell's discharge vector v = (2/k) sum_j q_j n_j from its faces (2-D friction).
 
@@ -75,10 +39,11 @@ def cell_vectors(q, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy):  # pr
     """
     k = slot_face.shape[1]
     stride = 0 if dirs.shape[0] == 1 else 1
+    zero, two, sides = like(cvx, 0.0), like(cvx, 2.0), like(cvx, k)
     for i in numba.prange(chunks.shape[0]):
         for c in range(bstart[chunks[i, 0]], bstart[chunks[i, 1]]):
-            vx = 0.0
-            vy = 0.0
+            vx = zero
+            vy = zero
             row = c * stride
             for j in range(k):
                 e = slot_face[c, j]
@@ -86,138 +51,128 @@ def cell_vectors(q, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy):  # pr
                     qo = slot_sign[c, j] * q[e]
                     vx += qo * dirs[row, j, 0]
                     vy += qo * dirs[row, j, 1]
-            cvx[c] = 2.0 * vx / k
-            cvy[c] = 2.0 * vy / k
+            cvx[c] = two * vx / sides
+            cvy[c] = two * vy / sides
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(nogil=True, parallel=True, **JIT)
 def momentum(h, z, q, qn, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign, theta, dt,
              n2, hmin, friction_2d, normals, cvx, cvy, chunks, fstart, spill_tol,
              spill_blk):  # pragma: no cover - compiled
-    """Pass 1 (faces): q -> qn by the theta-weighted semi-implicit momentum equation.
+    """Pass 1 (faces): q -> qn by the theta-weighted momentum equation (`face_flow`).
 
-    qn = [theta q + (1 - theta)/2 (q_up + q_down) - g h_f dt d(eta)/dx]
-         / (1 + g dt n^2 |q_vec| / h_f^(7/3))                          (de Almeida et al. 2012)
-    falling back to theta = 1 (Bates et al. 2010, eq. 11) where the weighted flow would run
-    against the water-surface slope, as LISFLOOD-FP does; |q_vec| is |q| (1-D friction) or the
-    magnitude of q and the tangential flow averaged from the two cells (2-D friction). Per chunk,
-    `spill_blk` (at its first block) gets the volume leaving a cell over a crest above its energy
-    head eta + u^2/2g by more than spill_tol: impossible for real water, an oscillation's mark.
+    |q_vec| is |q| (1-D friction) or the magnitude of q and the tangential flow averaged from
+    the two cells (2-D friction). Per chunk, `spill_blk` (at its first block) gets the volume
+    that leaves a cell over a crest above its energy head (`over_crest`), summed in float64.
     """
+    zero, one, half = like(h, 0.0), like(h, 1.0), like(h, 0.5)
+    g, step = like(h, G), like(h, dt)
+    friction = like(h, G * dt * n2)
+    shallow = like(h, hmin)
+    own, line = like(h, theta), like(h, 0.5 * (1.0 - theta))
+    two_g, tol = like(h, 2.0 * G), like(h, spill_tol)
+    weighted = theta < 1.0
     for i in numba.prange(chunks.shape[0]):
-        depth = np.empty(BATCH)
-        power = np.empty(BATCH)
+        depth = np.empty(BATCH, h.dtype)
+        power = np.empty(BATCH, h.dtype)
         spill = 0.0
         f_end = fstart[chunks[i, 1]]
         for f0 in range(fstart[chunks[i, 0]], f_end, BATCH):
             f1 = min(f0 + BATCH, f_end)
             for f in range(f0, f1):  # a tight loop: the cube roots of its faces overlap
-                za = float(z[fa[f]])  # arithmetic in float64 whatever the arrays hold
-                zb = float(z[fb[f]])
+                za = z[fa[f]]
+                zb = z[fb[f]]
                 d = max(h[fa[f]] + za, h[fb[f]] + zb) - max(za, zb)
                 depth[f - f0] = d
-                power[f - f0] = d * d * cbrt(d) if d > hmin else 1.0
+                power[f - f0] = friction_power(d if d > shallow else one)
             for f in range(f0, f1):
                 d = depth[f - f0]
-                if d <= hmin:
-                    qn[f] = 0.0
+                if d <= shallow:
+                    qn[f] = zero
                     continue
                 a = fa[f]
                 b = fb[f]
-                za = float(z[a])
-                zb = float(z[b])
+                za = z[a]
+                zb = z[b]
                 ea = h[a] + za
                 eb = h[b] + zb
-                crest = za if za > zb else zb
-                q0 = float(q[f])
-                push = G * d * dt * (eb - ea) * inv_fd[f * fstride]
+                q0 = q[f]
+                qu = q0
+                qd = q0
+                if weighted:
+                    if up[f] >= 0:
+                        qu = up_sign[f] * q[up[f]]
+                    if down[f] >= 0:
+                        qd = down_sign[f] * q[down[f]]
                 if friction_2d:
-                    qt = 0.5 * (-normals[f, 1] * (cvx[a] + cvx[b])
-                                + normals[f, 0] * (cvy[a] + cvy[b]))
+                    qt = half * (-normals[f, 1] * (cvx[a] + cvx[b])
+                                 + normals[f, 0] * (cvy[a] + cvy[b]))
                     qv = np.sqrt(q0 * q0 + qt * qt)
                 else:
                     qv = abs(q0)
-                p = power[f - f0]
-                damp = p / (p + G * dt * n2 * qv)
-                qf = (q0 - push) * damp
-                if theta < 1.0:
-                    u = up[f]
-                    w = down[f]
-                    qu = up_sign[f] * float(q[u]) if u >= 0 else q0
-                    qd = down_sign[f] * float(q[w]) if w >= 0 else q0
-                    qc = (theta * q0 + 0.5 * (1.0 - theta) * (qu + qd) - push) * damp
-                    if qc * (eb - ea) <= 0.0:  # with the surface slope (or none): keep it
-                        qf = qc
+                qf = face_flow(q0, qu, qd, qv, d, power[f - f0], (eb - ea) * inv_fd[f * fstride],
+                               g, step, friction, own, line)
                 qn[f] = qf
-                if qf != 0.0:
-                    src = a if qf > 0.0 else b
-                    if z[src] < crest:
-                        vel = q0 / d
-                        if h[src] + z[src] + vel * vel / (2.0 * G) < crest - spill_tol:
-                            spill += abs(qf) * fw[f * fstride]
+                if over_crest(qf, q0, d, ea, eb, za, zb, two_g, tol):
+                    spill += abs(qf) * fw[f * fstride]
         spill_blk[chunks[i, 0]] += spill * dt
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(nogil=True, parallel=True, **JIT)
 def limit(h, area, astride, qn, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, chunks,
           bstart, fstart):  # pragma: no cover - compiled
     """Pass 2: each cell's limiter (cells), then each flow scaled by its upwind cell's (faces)."""
     k = slot_face.shape[1]
+    zero, one, step = like(h, 0.0), like(h, 1.0), like(h, dt)
     for i in numba.prange(chunks.shape[0]):
         for c in range(bstart[chunks[i, 0]], bstart[chunks[i, 1]]):
-            out = 0.0
+            out = zero
             for j in range(k):
                 e = slot_face[c, j]
                 if e >= 0:
-                    v = slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
-                    out += v if v > 0.0 else 0.0
-            out *= dt
-            have = float(h[c]) * area[c * astride]
-            fac[c] = have / out if out > have else 1.0
+                    v = slot_sign[c, j] * qn[e] * fw[e * fstride]
+                    out += v if v > zero else zero
+            out *= step
+            have = h[c] * area[c * astride]
+            fac[c] = have / out if out > have else one
     for i in numba.prange(chunks.shape[0]):
         for f in range(fstart[chunks[i, 0]], fstart[chunks[i, 1]]):
-            v = float(qn[f])
-            if v != 0.0:
-                qn[f] = v * (fac[fa[f]] if v > 0.0 else fac[fb[f]])
+            v = qn[f]
+            if v != zero:
+                qn[f] = v * (fac[fa[f]] if v > zero else fac[fb[f]])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@numba.njit(nogil=True, parallel=True, **JIT)
 def continuity(h, area, astride, qn, fw, fstride, slot_face, slot_sign, rain, rstride, drain,
                dt, t_end, wet_m, maxd, arrival, chunks, bstart, wet_blk, hmax_blk,
                drained_blk):  # pragma: no cover - compiled
-    """Pass 3 (cells): depth from the faces' flows plus rain minus drainage; max, arrival."""
+    """Pass 3 (cells): depth from the faces' flows plus rain minus drainage; max, arrival.
+
+    In the arrays' precision; the drained volume is summed in float64.
+    """
     k = slot_face.shape[1]
+    zero, step, wet = like(h, 0.0), like(h, dt), like(h, wet_m)
+    sink = like(h, drain * dt)
     for i in numba.prange(chunks.shape[0]):
         drained = 0.0
         for blk in range(chunks[i, 0], chunks[i, 1]):
-            hmax = 0.0
+            hmax = zero
             for c in range(bstart[blk], bstart[blk + 1]):
-                dv = 0.0
+                dv = zero
                 for j in range(k):
                     e = slot_face[c, j]
                     if e >= 0:
-                        dv -= slot_sign[c, j] * float(qn[e]) * fw[e * fstride]
+                        dv -= slot_sign[c, j] * qn[e] * fw[e * fstride]
                 a = area[c * astride]
-                hc = float(h[c]) + dv * dt / a + rain[c * rstride] * dt
-                if hc < 0.0:
-                    hc = 0.0
-                if drain > 0.0:
-                    d = drain * dt if drain * dt < hc else hc
-                    hc -= d
-                    drained += d * a
-                h[c] = hc
-                if hc > maxd[c]:
-                    maxd[c] = hc
-                if hc > wet_m and arrival[c] < 0.0:
-                    arrival[c] = t_end
-                if hc > hmax:
-                    hmax = hc
-            wet_blk[blk] = hmax > 0.0
+                hc = h[c] + dv * step / a + rain[c * rstride] * step
+                drained += float(settle(h, maxd, arrival, c, hc, sink, wet, t_end)) * float(a)
+                hmax = h[c] if h[c] > hmax else hmax
+            wet_blk[blk] = hmax > zero
             hmax_blk[blk] = hmax
         drained_blk[chunks[i, 0]] += drained
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True, **JIT)
 def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, now, chunk_blocks,
              out):  # pragma: no cover - compiled
     """Chunks (runs of consecutive active blocks, at most `chunk_blocks` long); their count.
@@ -252,7 +207,7 @@ def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, now, chunk_blocks,
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True, **JIT)
 def zigzags(h, z, fa, fb, up, up_sign, deep_m, tol_m):  # pragma: no cover - compiled
     """(zig-zagging in-line face pairs, deep pairs, largest zig-zag m): see sim.flood_checks."""
     count = 0
@@ -282,7 +237,7 @@ def zigzags(h, z, fa, fb, up, up_sign, deep_m, tol_m):  # pragma: no cover - com
     return count, deep, size
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True, **JIT)
 def interp(times, values, t):  # pragma: no cover - compiled
     """Linear interpolation of a series at t, held flat outside (np.interp semantics)."""
     n = times.shape[0]
@@ -295,7 +250,7 @@ def interp(times, values, t):  # pragma: no cover - compiled
     return (1.0 - w) * values[k - 1] + w * values[k]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True, **JIT)
 def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, slot_sign,
             up, up_sign, down, down_sign, theta, n2, hmin, friction_2d, normals, dirs, cvx, cvy,
             rain, rstride, drain, wet_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr,
