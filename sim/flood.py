@@ -32,7 +32,9 @@ the tangential flow averaged from its two cells), as LISFLOOD-FP's default ACC d
 it holds) keeps depths non-negative without breaking conservation. Each run checks itself for
 oscillation (`sim.flood_checks`) and records the result in the Dataset's attrs.
 Boundaries are closed unless `level_boundary` holds a level (surge, river stage) on some cells.
-The passes are compiled with numba (`sim.flood_kernels`), parallel when `threads` > 1.
+The passes are compiled with numba (`sim.flood_kernels`), parallel when `threads` > 1; a
+raster (`mesh.raster`) with 1-D friction runs contiguous, vectorised passes (`sim.flood_raster`)
+with the same arithmetic (`sim.flood_numeric`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from sim import flood_checks
+from sim import flood_checks, flood_raster
 from sim import flood_kernels as kern
 from sim.flood_forcing import Rain, interp, series
 from sim.mesh import Mesh
@@ -140,15 +142,21 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     fw, inv_fd, fstride = mesh.face_geometry
     fw, inv_fd = fw.astype(fp, copy=False), inv_fd.astype(fp, copy=False)
     slot_face, slot_sign = mesh.face_slots
-    q, qn = np.zeros(len(fa), fp), np.zeros(len(fa), fp)
-    fac = np.ones(n, fp)
+    bstart, fstart, nbr_ptr, nbr = _blocks(mesh, n)
+    nr, nc = mesh.grid_shape if mesh.grid_shape and not friction_2d else (0, 0)
+    if nc:  # a raster: contiguous passes (sim.flood_raster), flows in their layout
+        q, qn = np.zeros((2, flood_raster.layout(n, nc)[0]), fp)
+        fac = np.ones(n + nc, fp)
+        fstart = nc + bstart
+    else:
+        q, qn = np.zeros((2, len(fa)), fp)
+        fac = np.ones(n, fp)
     none_i, none_s = np.full(1, -1, np.int32), np.zeros(1, np.int8)
     up, up_sign, down, down_sign = mesh.face_axes if theta < 1 else (none_i, none_s) * 2
     normals = (mesh.face_normals if friction_2d else np.zeros((1, 2))).astype(fp, copy=False)
     dirs = mesh.directions if friction_2d else np.zeros((1, 1, 2))
     dirs = (dirs[None] if dirs.ndim == 2 else dirs).astype(fp, copy=False)
     cvx, cvy = np.zeros((2, n if friction_2d else 1), fp)
-    bstart, fstart, nbr_ptr, nbr = _blocks(mesh, n)
     nb = len(bstart) - 1
     fixed = np.zeros(0, np.int64)
     in_cells, in_t, in_q = (inf[0], inf[1], inf[2]) if inf else (fixed, np.zeros(1), np.zeros(1))
@@ -198,7 +206,7 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
                 wet_threshold_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr, wet_blk,
                 keep_blk, was_blk, hmax_blk, drained_blk, spill_blk,
                 flood_checks.SPILL_TOL_M, in_cells, in_t, in_q, lb_cells, lb_t, lb_level,
-                float(alpha), mesh.min_distance_m, float(max_dt_s), t, t_stop, hmax)
+                float(alpha), mesh.min_distance_m, float(max_dt_s), t, t_stop, hmax, nr, nc)
             vol["rain"] += rain_rate_m3_s * (t_new - t)
             vol["inflow"] += v_in
             vol["boundary"] += v_lb

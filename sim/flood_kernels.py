@@ -18,6 +18,8 @@ blocks are the wet ones and their neighbours (water crosses at most one cell per
 consecutive active blocks are the parallel work items (chunks), so a wet domain costs no more
 than one without blocks.
 Arrays of per-face width and distance may have length 1 (a uniform raster): `stride` 0.
+These passes serve any mesh (H3 cells, 2-D friction); `advance` hands a raster's steps to
+`sim.flood_raster`, whose contiguous loops vectorise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim import flood_raster
 from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle
 
 CHUNK_BLOCKS = 64  # a parallel work item: up to this many consecutive active blocks
@@ -173,12 +176,13 @@ def continuity(h, area, astride, qn, fw, fstride, slot_face, slot_sign, rain, rs
 
 
 @numba.njit(nogil=True, **JIT)
-def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, now, chunk_blocks,
+def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, second, was, now, chunk_blocks,
              out):  # pragma: no cover - compiled
     """Chunks (runs of consecutive active blocks, at most `chunk_blocks` long); their count.
 
     Active: wet blocks, their neighbours, and those always kept. Faces of blocks that fall idle
-    get q = 0, so no stale flow survives until they wake up.
+    get q = 0, so no stale flow survives until they wake up: q[fstart[b]:fstart[b + 1]] and, if
+    `second` > 0 (a raster's south faces, `sim.flood_raster`), the same range shifted by it.
     """
     nb = wet_blk.shape[0]
     now[:] = False
@@ -203,6 +207,8 @@ def activate(wet_blk, keep_blk, nbr_ptr, nbr, q, fstart, was, now, chunk_blocks,
             if was[b]:
                 for f in range(fstart[b], fstart[b + 1]):
                     q[f] = 0.0
+                    if second > 0:
+                        q[f + second] = 0.0
         was[b] = now[b]
     return count
 
@@ -255,13 +261,16 @@ def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, 
             up, up_sign, down, down_sign, theta, n2, hmin, friction_2d, normals, dirs, cvx, cvy,
             rain, rstride, drain, wet_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr,
             wet_blk, keep_blk, was_blk, hmax_blk, drained_blk, spill_blk, spill_tol, in_cells,
-            in_t, in_q, lb_cells, lb_t, lb_level, alpha, dmin, max_dt, t, t_stop,
-            hmax):  # pragma: no cover - compiled
+            in_t, in_q, lb_cells, lb_t, lb_level, alpha, dmin, max_dt, t, t_stop, hmax, nr,
+            nc):  # pragma: no cover - compiled
     """Steps from t to t_stop; returns (t, hmax, steps, inflow m3, boundary m3) and q current.
 
     The caller's `q` holds the current flows on return (copied back if the last step wrote qn).
+    nc > 0: the mesh is an nr x nc raster run by `sim.flood_raster` (q in its layout, 1-D
+    friction); nc = 0: a general mesh.
     """
     nb = wet_blk.shape[0]
+    second = q.shape[0] // 2 if nc > 0 else 0
     runs = np.empty((nb, 2), dtype=np.int64)
     now = np.empty(nb, dtype=np.bool_)
     steps = 0
@@ -281,19 +290,26 @@ def advance(h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, 
             for c in in_cells:
                 h[c] += share / area[c * astride]
             vol_in += qin * dt
-        count = activate(wet_blk, keep_blk, nbr_ptr, nbr, cur, fstart, was_blk, now,
+        count = activate(wet_blk, keep_blk, nbr_ptr, nbr, cur, fstart, second, was_blk, now,
                          CHUNK_BLOCKS, runs)
         chunks = runs[:count]
-        if friction_2d:
-            cell_vectors(cur, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy)
-        momentum(h, z, cur, nxt, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign,
-                 theta, dt, n2, hmin, friction_2d, normals, cvx, cvy, chunks, fstart, spill_tol,
-                 spill_blk)
-        limit(h, area, astride, nxt, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac, chunks,
-              bstart, fstart)
-        continuity(h, area, astride, nxt, fw, fstride, slot_face, slot_sign, rain, rstride,
-                   drain, dt, t + dt, wet_m, maxd, arrival, chunks, bstart, wet_blk, hmax_blk,
-                   drained_blk)
+        if nc > 0:
+            flood_raster.momentum(h, z, cur, nxt, nr, nc, fw[0], inv_fd[0], theta, dt, n2, hmin,
+                                  spill_tol, chunks, bstart, spill_blk)
+            flood_raster.limit(h, area[0], nxt, nc, fw[0], dt, fac, chunks, bstart)
+            flood_raster.continuity(h, area[0], nxt, nc, fw[0], rain, drain, dt, t + dt, wet_m,
+                                    maxd, arrival, chunks, bstart, wet_blk, hmax_blk, drained_blk)
+        else:
+            if friction_2d:
+                cell_vectors(cur, slot_face, slot_sign, dirs, chunks, bstart, cvx, cvy)
+            momentum(h, z, cur, nxt, fa, fb, fw, inv_fd, fstride, up, up_sign, down, down_sign,
+                     theta, dt, n2, hmin, friction_2d, normals, cvx, cvy, chunks, fstart,
+                     spill_tol, spill_blk)
+            limit(h, area, astride, nxt, fa, fb, fw, fstride, slot_face, slot_sign, dt, fac,
+                  chunks, bstart, fstart)
+            continuity(h, area, astride, nxt, fw, fstride, slot_face, slot_sign, rain, rstride,
+                       drain, dt, t + dt, wet_m, maxd, arrival, chunks, bstart, wet_blk,
+                       hmax_blk, drained_blk)
         hmax = 0.0
         for i in range(count):
             for blk in range(chunks[i, 0], chunks[i, 1]):

@@ -30,6 +30,7 @@ class Mesh:
     face_width_m: np.ndarray
     distance_m: np.ndarray
     directions: np.ndarray | None = None  # (k, 2) the same for every cell, or (N, k, 2)
+    grid_shape: tuple[int, int] | None = None  # (rows, cols) of a raster, in row-major order
 
     def __post_init__(self) -> None:
         self.area_m2 = np.ascontiguousarray(self.area_m2, dtype=np.float64)
@@ -193,7 +194,7 @@ def raster(elevation_2d: np.ndarray, dx_m: float) -> Mesh:
     nb[1:, :, 3] = idx[:-1, :]   # north (previous row)
     n = nr * nc
     return Mesh(np.full(n, dx_m * dx_m), z.ravel(), nb.reshape(n, 4), float(dx_m), float(dx_m),
-                RASTER_DIRECTIONS)
+                RASTER_DIRECTIONS, (nr, nc))
 
 
 def haversine_m(lat1, lng1, lat2, lng2) -> np.ndarray:
