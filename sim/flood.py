@@ -40,6 +40,7 @@ with the same arithmetic (`sim.flood_numeric`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -60,7 +61,7 @@ BLOCK_CELLS = 16  # cells per activity block (consecutive positions)
 
 
 def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
-    """(cell starts, face starts, neighbour CSR pointer, neighbour blocks) of the activity blocks.
+    """(cell starts, neighbour CSR pointer, neighbour blocks) of the activity blocks.
 
     Kept on the mesh: a mesh simulated again (an ensemble, a bench) does not rebuild them.
     """
@@ -72,19 +73,63 @@ def _blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
 
 
 def _build_blocks(mesh: Mesh, n: int) -> tuple[np.ndarray, ...]:
-    fa, fb = mesh.face_cells
     bstart = np.minimum(np.arange(0, n + BLOCK_CELLS, BLOCK_CELLS), n)
     if bstart[-1] != n or len(bstart) < 2:
         bstart = np.r_[bstart, n]
     bstart = np.unique(bstart).astype(np.int64)
-    fstart = np.searchsorted(fa, bstart).astype(np.int64)
-    ba, bb = fa.astype(np.int64) // BLOCK_CELLS, fb.astype(np.int64) // BLOCK_CELLS
+    if mesh.grid_shape:  # a raster: c's neighbours are c +- 1 and c +- nc, no face tables
+        nc = mesh.grid_shape[1]
+        first, last = bstart[:-1], bstart[1:] - 1
+        ba = np.repeat(np.arange(len(first)), 6)
+        bb = np.stack([first - 1, last + 1, first - nc, last - nc, first + nc, last + nc], 1)
+        ok = (bb.ravel() >= 0) & (bb.ravel() < n)
+        ba, bb = ba[ok], bb.ravel()[ok] // BLOCK_CELLS  # a few extra (row ends): harmless
+    else:
+        fa, fb = mesh.face_cells
+        ba, bb = fa.astype(np.int64) // BLOCK_CELLS, fb.astype(np.int64) // BLOCK_CELLS
     cross = ba != bb
     pairs = np.unique(np.r_[ba[cross] * len(bstart) + bb[cross],
                             bb[cross] * len(bstart) + ba[cross]])
     src, dst = pairs // len(bstart), pairs % len(bstart)
     ptr = np.r_[0, np.cumsum(np.bincount(src, minlength=len(bstart) - 1))].astype(np.int64)
-    return bstart, fstart, ptr, dst.astype(np.int64)
+    return bstart, ptr, dst.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Faces:
+    """What the kernels read of the mesh's faces, in the run's dtype (see sim.flood_kernels)."""
+
+    fa: np.ndarray
+    fb: np.ndarray
+    width: np.ndarray
+    inv_distance: np.ndarray
+    stride: int
+    slot_face: np.ndarray
+    slot_sign: np.ndarray
+    up: np.ndarray
+    up_sign: np.ndarray
+    down: np.ndarray
+    down_sign: np.ndarray
+    normals: np.ndarray
+    dirs: np.ndarray
+
+
+def _faces(mesh: Mesh, fp: np.dtype, theta: float, friction_2d: bool) -> _Faces:
+    """The face tables of a general mesh; a raster with 1-D friction needs none (placeholders)."""
+    fw, inv_fd, stride = mesh.face_geometry
+    fw, inv_fd = fw.astype(fp), inv_fd.astype(fp)
+    none_i, none_s = np.full(1, -1, np.int32), np.zeros(1, np.int8)
+    if mesh.grid_shape and not friction_2d:  # the raster passes find neighbours by arithmetic
+        slots = np.full((1, 4), -1, np.int32), np.zeros((1, 4), np.int8)
+        return _Faces(none_i, none_i, fw, inv_fd, stride, *slots, none_i, none_s, none_i, none_s,
+                      np.zeros((1, 2), fp), np.zeros((1, 1, 2), fp))
+    fa, fb = mesh.face_cells
+    axes = mesh.face_axes if theta < 1 else (none_i, none_s) * 2
+    normals = mesh.face_normals if friction_2d else np.zeros((1, 2))
+    dirs = mesh.directions if friction_2d else np.zeros((1, 1, 2))
+    dirs = dirs[None] if dirs.ndim == 2 else dirs
+    return _Faces(fa, fb, fw, inv_fd, stride, *mesh.face_slots, *axes, normals.astype(fp),
+                  dirs.astype(fp))
 
 
 def _blocks_of(cells: np.ndarray, nb: int) -> np.ndarray:
@@ -134,28 +179,21 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     lb = series(level_boundary, "level_m", "level_boundary", n) if level_boundary else None
     inf = series(inflow, "q_m3_s", "inflow", n) if inflow else None
     z = mesh.z_m.astype(fp, copy=False)
-    area = mesh.area_m2.astype(fp, copy=False)  # the kernels compute in the arrays' dtype
-    astride = 1
+    area, astride = mesh.area_m2, 1
     if n and (area == area[0]).all():
         area, astride = area[:1], 0
-    fa, fb = mesh.face_cells
-    fw, inv_fd, fstride = mesh.face_geometry
-    fw, inv_fd = fw.astype(fp, copy=False), inv_fd.astype(fp, copy=False)
-    slot_face, slot_sign = mesh.face_slots
-    bstart, fstart, nbr_ptr, nbr = _blocks(mesh, n)
+    area = area.astype(fp)  # the kernels compute in the arrays' dtype
+    bstart, nbr_ptr, nbr = _blocks(mesh, n)
+    faces = _faces(mesh, fp, theta, friction_2d)
     nr, nc = mesh.grid_shape if mesh.grid_shape and not friction_2d else (0, 0)
     if nc:  # a raster: contiguous passes (sim.flood_raster), flows in their layout
         q, qn = np.zeros((2, flood_raster.layout(n, nc)[0]), fp)
         fac = np.ones(n + nc, fp)
-        fstart = nc + bstart
+        fstart = nc + bstart  # block b's flows: q[fstart[b]:fstart[b + 1]] and its south ones
     else:
-        q, qn = np.zeros((2, len(fa)), fp)
+        fstart = np.searchsorted(faces.fa, bstart).astype(np.int64)  # faces are sorted by a
+        q, qn = np.zeros((2, len(faces.fa)), fp)
         fac = np.ones(n, fp)
-    none_i, none_s = np.full(1, -1, np.int32), np.zeros(1, np.int8)
-    up, up_sign, down, down_sign = mesh.face_axes if theta < 1 else (none_i, none_s) * 2
-    normals = (mesh.face_normals if friction_2d else np.zeros((1, 2))).astype(fp, copy=False)
-    dirs = mesh.directions if friction_2d else np.zeros((1, 1, 2))
-    dirs = (dirs[None] if dirs.ndim == 2 else dirs).astype(fp, copy=False)
     cvx, cvy = np.zeros((2, n if friction_2d else 1), fp)
     nb = len(bstart) - 1
     fixed = np.zeros(0, np.int64)
@@ -175,7 +213,7 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     maxd = h.copy()
     arrival = np.where(h > wet_threshold_m, 0.0, -1.0)  # -1: not yet (NaN on output)
     areas = np.broadcast_to(mesh.area_m2, (n,))
-    v0 = float(np.dot(h.astype(float), areas))
+    v0 = flood_checks.volume_m3(h, areas)
     vol = {"boundary": 0.0, "rain": 0.0, "inflow": 0.0}
     if lb:
         level = interp(lb_t, lb_level, 0.0)
@@ -196,13 +234,15 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
             rate = rain.at(t)
             if rain.changed:
                 r = rate.astype(fp, copy=False)
-                rain_rate_m3_s = float(np.dot(r, areas))
+                rain_rate_m3_s = flood_checks.volume_m3(r, areas)
                 keep_blk = keep_base | _blocks_of(np.flatnonzero(r > 0), nb)
             t_stop = min(out_times[k_out], rain.next_change(t))
             t_new, hmax, done, v_in, v_lb = kern.advance(
-                h, z, area, astride, q, qn, fa, fb, fw, inv_fd, fstride, slot_face, slot_sign,
-                up, up_sign, down, down_sign, float(theta), n2, DEPTH_THRESHOLD_M,
-                bool(friction_2d), normals, dirs, cvx, cvy, r, 1, drainage_mm_h / 3.6e6,
+                h, z, area, astride, q, qn, faces.fa, faces.fb, faces.width, faces.inv_distance,
+                faces.stride, faces.slot_face, faces.slot_sign, faces.up, faces.up_sign,
+                faces.down, faces.down_sign, float(theta), n2, DEPTH_THRESHOLD_M,
+                bool(friction_2d), faces.normals, faces.dirs, cvx, cvy, r, 1,
+                drainage_mm_h / 3.6e6,
                 wet_threshold_m, maxd, arrival, fac, bstart, fstart, nbr_ptr, nbr, wet_blk,
                 keep_blk, was_blk, hmax_blk, drained_blk, spill_blk,
                 flood_checks.SPILL_TOL_M, in_cells, in_t, in_q, lb_cells, lb_t, lb_level,
@@ -223,7 +263,7 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     monitor.spill_m3 = float(spill_blk.sum())
     vol["drained"] = float(drained_blk.sum())
     arrival[arrival < 0] = np.nan
-    v1 = float(np.dot(h.astype(float), areas))
+    v1 = flood_checks.volume_m3(h, areas)
     expected = v0 + vol["rain"] + vol["inflow"] + vol["boundary"] - vol["drained"]
     err = v1 - expected
     scale = max(v0, v1, vol["rain"] + vol["inflow"] + abs(vol["boundary"]), 1e-300)

@@ -30,11 +30,19 @@ SPILL_SHARE = 1e-4  # warn when spills exceed this share of the largest water vo
 
 def zigzags(mesh: Mesh, h: np.ndarray) -> tuple[int, int, float]:
     """(zig-zagging face pairs, deep face pairs, largest zig-zag in m) of a depth field."""
-    from sim.flood_kernels import zigzags as count
+    from sim import flood_kernels, flood_raster
 
+    if mesh.grid_shape:  # a raster: rows and columns, no face tables built
+        return flood_raster.zigzags(h, mesh.z_m, *mesh.grid_shape, DEEP_M, ZIGZAG_M)
     fa, fb = mesh.face_cells
     up, up_sign = mesh.face_axes[:2]
-    return count(np.asarray(h, float), mesh.z_m, fa, fb, up, up_sign, DEEP_M, ZIGZAG_M)
+    return flood_kernels.zigzags(np.asarray(h, float), mesh.z_m, fa, fb, up, up_sign, DEEP_M,
+                                 ZIGZAG_M)
+
+
+def volume_m3(h: np.ndarray, area_m2: np.ndarray) -> float:
+    """The water volume sum(h * area) in float64, without a float64 copy of a float32 `h`."""
+    return float(np.einsum("i,i->", h, area_m2, dtype=np.float64, casting="safe"))
 
 
 @dataclass
@@ -49,7 +57,7 @@ class Monitor:
 
     def look(self, mesh: Mesh, h: np.ndarray) -> None:
         """Check one output time's depths (zig-zags only on meshes with `directions`)."""
-        self.volume_max_m3 = max(self.volume_max_m3, float(np.dot(h, mesh.area_m2)))
+        self.volume_max_m3 = max(self.volume_max_m3, volume_m3(h, mesh.area_m2))
         if mesh.directions is None:
             return
         zig, deep, size = zigzags(mesh, h)

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from sim import flood_raster
-from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle
+from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle, zigzag
 
 CHUNK_BLOCKS = 64  # a parallel work item: up to this many consecutive active blocks
 BATCH = 128  # faces whose friction powers are computed together (their cube roots overlap)
@@ -223,23 +223,13 @@ def zigzags(h, z, fa, fb, up, up_sign, deep_m, tol_m):  # pragma: no cover - com
         u = up[f]
         if u < 0:
             continue
-        a, b, ua, ub = fa[f], fb[f], fa[u], fb[u]
-        if min(h[a], h[b], h[ua], h[ub]) < deep_m:
-            continue
-        deep += 1
-        s_f = (h[b] + z[b]) - (h[a] + z[a])
-        s_u = up_sign[f] * ((h[ub] + z[ub]) - (h[ua] + z[ua]))
-        if s_f * s_u >= 0.0:
-            continue
-        bed_f = z[b] - z[a]
-        bed_u = up_sign[f] * (z[ub] - z[ua])
-        if bed_f * s_f > 0.0 and bed_u * s_u > 0.0:  # the surface traces a bumpy bed
-            continue
-        m = min(abs(s_f), abs(s_u))
-        if m > tol_m:
+        a = fa[f]
+        o = fa[u] if up_sign[f] > 0 else fb[u]  # the face behind a joins o to a
+        d, m = zigzag(h[o], h[a], h[fb[f]], z[o], z[a], z[fb[f]], deep_m, tol_m)
+        deep += d
+        if m > 0.0:
             count += 1
-            if m > size:
-                size = m
+            size = max(size, m)
     return count, deep, size
 
 

@@ -160,3 +160,22 @@ def settle(h, maxd, arrival, c, hc, sink, wet, t_end):  # pragma: no cover - com
     return d
 
 
+
+
+@numba.njit(inline="always", **JIT)
+def zigzag(h_o, h_a, h_b, z_o, z_a, z_b, deep_m, tol_m):  # pragma: no cover - compiled
+    """(1 if the in-line cells o, a, b are all deep else 0, the surface's zig-zag in m or 0).
+
+    A zig-zag: the slopes o -> a and a -> b change sign by more than tol_m where the bed
+    does not trace the same bumps (sim.flood_checks).
+    """
+    if min(h_o, h_a, h_b) < deep_m:
+        return 0, 0.0
+    s_f = (h_b + z_b) - (h_a + z_a)
+    s_u = (h_a + z_a) - (h_o + z_o)
+    if s_f * s_u >= 0.0:
+        return 1, 0.0
+    if (z_b - z_a) * s_f > 0.0 and (z_a - z_o) * s_u > 0.0:  # the surface traces a bumpy bed
+        return 1, 0.0
+    m = min(abs(s_f), abs(s_u))
+    return 1, (m if m > tol_m else 0.0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numba
 
-from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle
+from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_crest, settle, zigzag
 
 VECTOR = {**JIT, "fastmath": {"reassoc"}}  # reassoc: sums over a loop vectorise too
 
@@ -184,3 +184,22 @@ def continuity(h, area, qn, nc, width, rain, drain, dt, t_end, wet_m, maxd, arri
                 hmax = max(hmax, float(h[c]))
             wet_blk[blk] = hmax > 0.0
             hmax_blk[blk] = hmax
+
+
+@numba.njit(nogil=True, **JIT)
+def zigzags(h, z, nr, nc, deep_m, tol_m):  # pragma: no cover - compiled
+    """(zig-zagging in-line face pairs, deep pairs, largest zig-zag m) along rows and columns."""
+    count = 0
+    deep = 0
+    size = 0.0
+    for step, rows, cols in ((1, (0, nr), (1, nc - 1)), (nc, (1, nr - 1), (0, nc))):
+        for r in range(rows[0], rows[1]):
+            for col in range(cols[0], cols[1]):
+                c = r * nc + col
+                d, m = zigzag(h[c - step], h[c], h[c + step], z[c - step], z[c], z[c + step],
+                              deep_m, tol_m)
+                deep += d
+                if m > 0.0:
+                    count += 1
+                    size = max(size, m)
+    return count, deep, size

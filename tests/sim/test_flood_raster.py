@@ -63,3 +63,13 @@ def test_the_2d_friction_term_runs_on_the_general_passes():
     kw = {"duration_s": 600, "output_every_s": 600, "depth0_m": 0.3, "friction_2d": True}
     fast, general = both(z, **kw)
     np.testing.assert_array_equal(fast["depth_m"].values, general["depth_m"].values)
+
+
+def test_the_zigzag_check_counts_the_same_pairs_on_a_raster_and_a_general_mesh():
+    from sim import flood_checks
+
+    m = mesh.raster(np.zeros((9, 12)), 10.0)
+    h = 1.0 + 0.05 * (np.indices((9, 12)).sum(0) % 2).ravel()  # a checkerboard surface
+    fast = flood_checks.zigzags(m, h)
+    assert fast == flood_checks.zigzags(dataclasses.replace(m, grid_shape=None), h)
+    assert fast[0] == fast[1] == 9 * 10 + 7 * 12 and fast[2] == pytest.approx(0.05)
