@@ -73,3 +73,12 @@ def test_the_zigzag_check_counts_the_same_pairs_on_a_raster_and_a_general_mesh()
     fast = flood_checks.zigzags(m, h)
     assert fast == flood_checks.zigzags(dataclasses.replace(m, grid_shape=None), h)
     assert fast[0] == fast[1] == 9 * 10 + 7 * 12 and fast[2] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-9), ("float32", 1e-5)])
+def test_a_lake_at_rest_on_a_raster_stays_at_rest(dtype, tol):
+    z = terrain(40, 40)
+    depth0 = np.maximum(0.4 - z, 0.0).ravel()
+    ds = flood.simulate(mesh.raster(z, 10.0), duration_s=3600, output_every_s=3600,
+                        depth0_m=depth0, dtype=dtype)
+    np.testing.assert_allclose(ds["depth_m"].values[-1], depth0, atol=tol)
