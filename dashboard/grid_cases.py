@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dashboard.case_view import category_label, clock_text, countdown
+from dashboard.i18n import name_column
 from dashboard.policy import User, visible_grids
 from layers.loop.records import Case
 from twin.settings import city_time
@@ -44,7 +45,7 @@ def nearest_facility(twin, lat: float, lng: float, lang: str) -> dict | None:
     dx = (flng - lng) * np.cos(np.radians(lat))
     metres = M_PER_DEG * np.hypot(dx, flat - lat)
     i = int(np.argmin(metres))
-    column = "name_en" if lang == "en" and "name_en" in table else "name"
+    column = name_column(table, lang)
     name = table[column].iloc[i] if column in table else table["id"].iloc[i]
     return {"name": str(name), "m": float(metres[i])}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, name_column, t
 from dashboard.policy import User, can_see_grid
 from dashboard.session import require
 from layers.live import schema as S
@@ -282,7 +282,7 @@ def cell_card(twin, bus, user: User | None, position: int, lang: str = "zh") -> 
     require(can_see_grid(user, grid), f"cell {position}")
     unit = int(ds["unit"].values[position])
     units = twin.units[twin.units["unit"] == unit] if "unit" in twin.units else twin.units[:0]
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
+    column = name_column(units, lang)
     grids = twin.grids[twin.grids["grid"] == grid]
     here = np.array([position])
 

@@ -62,10 +62,16 @@ def other(lang: str) -> str:
     return "en" if lang == "zh" else "zh"
 
 
+def name_column(table, lang: str) -> str:
+    """The column of a twin table (units, facilities) naming its rows in `lang`: "name_en" in
+    English where the table has it, else "name" (Chinese)."""
+    return "name_en" if lang == "en" and "name_en" in table else "name"
+
+
 def unit_names(twin, lang: str) -> dict[int, str]:
     """The twin's streets/towns by number, named in `lang` (English where the twin has it)."""
     units = twin.units
     if "unit" not in units:
         return {}
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
+    column = name_column(units, lang)
     return {int(u): str(n) for u, n in zip(units["unit"], units[column], strict=True)}

@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 
 from dashboard import scenario_view as sv
-from dashboard.i18n import add_labels, t
+from dashboard.i18n import add_labels, name_column, t
 from twin import cells as h3cells
 
 CLASS_COLOURS = ["#f5c542", "#f08a28", "#e0412c", "#a01830", "#701020", "#400818"]
@@ -103,7 +103,7 @@ def map_svg(result, twin, lang: str) -> str:
     out = [f'<svg viewBox="0 0 {WIDTH:.0f} {HEIGHT:.0f}" role="img" '
            f'aria-label="{_e(t("rep_classes", lang))}">']
     units = twin.units
-    name_col = "name_en" if lang == "en" and "name_en" in units else "name"
+    name_col = name_column(units, lang)
     for geometry in units.geometry:
         clipped = geometry.intersection(box)
         if clipped.is_empty:
@@ -167,7 +167,7 @@ def inputs_rows(result, twin, lang: str) -> list[tuple[str, str]]:
     where = ""
     if loc is not None and loc.facility:
         facilities = twin.facilities.set_index(twin.facilities["id"].astype(str))
-        column = "name_en" if lang == "en" and "name_en" in facilities else "name"
+        column = name_column(facilities, lang)
         where = str(facilities[column].get(loc.facility, loc.facility))
     elif loc is not None and loc.lat is not None:
         where = f"{loc.lat:.5f}, {loc.lng:.5f}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dashboard import maps
-from dashboard.i18n import LABELS, add_labels, t
+from dashboard.i18n import LABELS, add_labels, name_column, t
 from dashboard.sim_messages import error_text
 from sim import Result, Scenario, ScenarioError, hazards
 from sim.hazards.base import Field
@@ -173,7 +173,7 @@ def facility_options(twin, kind: str, lang: str) -> list[dict]:
     kinds = hazards.forms()[kind][1].facility_kinds if kind in FORMS else ()
     kinds = kinds or tuple(KIND_NAMES)
     fac = fac[fac["kind"].isin(kinds)]
-    column = "name_en" if lang == "en" and "name_en" in fac else "name"
+    column = name_column(fac, lang)
     return [{"value": str(r["id"]), "label": f"{r[column]} · {_pick(KIND_NAMES[r['kind']], lang)}"}
             for _, r in fac.iterrows()]
 
@@ -351,7 +351,7 @@ def unit_table(impact: dict, lang: str) -> tuple[list[str], list[list]]:
 def facility_table(impact: dict, twin, lang: str) -> tuple[list[str], list[list]]:
     """(header, rows) of the facilities in an affected cell, worst first."""
     names = twin.facilities.set_index(twin.facilities["id"].astype(str))
-    column = "name_en" if lang == "en" and "name_en" in names else "name"
+    column = name_column(names, lang)
     rows = [[str(names[column].get(f["id"], f["name"])),
              _pick(KIND_NAMES.get(f["kind"], (f["kind"], f["kind"])), lang),
              severity_name(f["severity"], lang)] for f in impact["facilities"]]

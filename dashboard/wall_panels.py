@@ -14,7 +14,7 @@ import shapely
 
 from dashboard import maps, zoomlevels
 from dashboard.case_view import category_label, duration_text
-from dashboard.i18n import add_labels, t, unit_names
+from dashboard.i18n import add_labels, name_column, t, unit_names
 from layers.loop.records import Alert
 from twin import cells as h3cells
 from twin.settings import city_time
@@ -153,7 +153,7 @@ def choropleth_figure(twin, open_n: np.ndarray, late_n: np.ndarray, lang: str,
     """Streets/towns filled by their open cases, the count (and overdue ones) on each; drawn as
     plain polygons so it needs no map tiles."""
     units = twin.units
-    column = "name_en" if lang == "en" and "name_en" in units else "name"
+    column = name_column(units, lang)
     top = float(max(open_n.max() if len(open_n) else 0, 1))
     fig = go.Figure()
     for _, row in units.iterrows():

@@ -285,11 +285,14 @@ def our_peak_rss_mb(size: int, dtype: str) -> tuple[float, float]:
 
     Each in a fresh interpreter; the difference is what the raster costs, the number to set
     against LISFLOOD-FP's peak; the small run's peak is the interpreter with its libraries.
+    The peak is the process's own (VmHWM): ru_maxrss would carry this bench's size into the
+    child through fork and exec.
     """
     def peak(n: int) -> float:
-        code = ("import resource, sys; sys.path.insert(0, '.'); from tests.bench.lisflood import "
+        code = ("import re, sys; sys.path.insert(0, '.'); from tests.bench.lisflood import "
                 f"wet_case, run_ours; run_ours(wet_case({n}, 20.0), dtype='{dtype}'); "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)")
+                "status = open('/proc/self/status').read(); "
+                "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) / 1024.0)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).resolve().parents[2])
         return float(out.stdout.strip().splitlines()[-1])
