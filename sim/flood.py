@@ -187,7 +187,7 @@ def simulate(mesh: Mesh, *, duration_s: float, output_every_s: float,
     faces = _faces(mesh, fp, theta, friction_2d)
     nr, nc = mesh.grid_shape if mesh.grid_shape and not friction_2d else (0, 0)
     if nc:  # a raster: contiguous passes (sim.flood_raster), flows in their layout
-        q, qn = np.zeros((2, flood_raster.layout(n, nc)[0]), fp)
+        q, qn = np.zeros((2, flood_raster.flows_length(n, nc)), fp)
         fac = np.ones(n + nc, fp)
         fstart = nc + bstart  # block b's flows: q[fstart[b]:fstart[b + 1]] and its south ones
     else:

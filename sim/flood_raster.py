@@ -25,10 +25,18 @@ from sim.flood_numeric import JIT, G, face_flow, friction_power, like, over_cres
 VECTOR = {**JIT, "fastmath": {"reassoc"}}  # reassoc: sums over a loop vectorise too
 
 
-def layout(n: int, nc: int) -> tuple[int, int]:
-    """(length of the flow array, offset of the south faces' half) for n cells, nc columns."""
-    m = n + 2 * nc
-    return 2 * m, m
+def flows_length(n: int, nc: int) -> int:
+    """The length of the flow array of n cells in nc columns: two halves of n + 2 nc."""
+    return 2 * (n + 2 * nc)
+
+
+@numba.njit(inline="always", **JIT)
+def _span(chunks, bstart, nc, i):  # pragma: no cover - compiled
+    """(first cell, end cell, first east flow, end east flow) of work item i; the south flows
+    are at the same positions plus half the flow array."""
+    c0 = bstart[chunks[i, 0]]
+    c1 = bstart[chunks[i, 1]]
+    return c0, c1, nc + c0, nc + c1
 
 
 @numba.njit(nogil=True, **VECTOR)
@@ -73,8 +81,7 @@ def momentum(h, z, q, qn, nr, nc, width, inv_d, theta, dt, n2, hmin, spill_tol, 
     m = q.shape[0] // 2
     south_end = (nr - 1) * nc
     for i in numba.prange(chunks.shape[0]):
-        c0 = bstart[chunks[i, 0]]
-        c1 = bstart[chunks[i, 1]]
+        c0, c1, _, _ = _span(chunks, bstart, nc, i)
         spill = 0.0
         for r in range(c0 // nc, (c1 - 1) // nc + 1):
             s = max(c0, r * nc)
@@ -129,17 +136,11 @@ def limit(h, area, qn, nc, width, dt, fac, chunks, bstart):  # pragma: no cover 
     """
     m = qn.shape[0] // 2
     for i in numba.prange(chunks.shape[0]):
-        c0 = bstart[chunks[i, 0]]
-        c1 = bstart[chunks[i, 1]]
-        x = nc + c0
-        y = nc + c1
+        c0, c1, x, y = _span(chunks, bstart, nc, i)
         _supply(h[c0:c1], qn[x:y], qn[x - 1:y - 1], qn[m + x:m + y], qn[m + x - nc:m + y - nc],
                 fac[c0:c1], area, width, dt)
     for i in numba.prange(chunks.shape[0]):
-        c0 = bstart[chunks[i, 0]]
-        c1 = bstart[chunks[i, 1]]
-        x = nc + c0
-        y = nc + c1
+        c0, c1, x, y = _span(chunks, bstart, nc, i)
         _scale(qn[x:y], fac[c0:c1], fac[c0 + 1:c1 + 1])
         _scale(qn[m + x:m + y], fac[c0:c1], fac[c0 + nc:c1 + nc])
 
@@ -171,10 +172,7 @@ def continuity(h, area, qn, nc, width, rain, drain, dt, t_end, wet_m, maxd, arri
     """
     m = qn.shape[0] // 2
     for i in numba.prange(chunks.shape[0]):
-        c0 = bstart[chunks[i, 0]]
-        c1 = bstart[chunks[i, 1]]
-        x = nc + c0
-        y = nc + c1
+        c0, c1, x, y = _span(chunks, bstart, nc, i)
         drained_blk[chunks[i, 0]] += _settle_run(
             h[c0:c1], c0, qn[x:y], qn[x - 1:y - 1], qn[m + x:m + y], qn[m + x - nc:m + y - nc],
             rain, maxd[c0:c1], arrival[c0:c1], area, width, dt, drain, wet_m, t_end)
