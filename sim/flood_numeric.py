@@ -4,8 +4,9 @@ A face's theta-weighted momentum update (`face_flow`), the friction power's fast
 (`cbrt`), the crest-spill mark (`over_crest`) and a cell's depth bookkeeping (`settle`) are
 written once here and inlined into the general mesh passes (`sim.flood_kernels`) and the
 raster passes (`sim.flood_raster`). `like` turns a constant into the arrays' element type, so a
-float32 run computes in float32 as LISFLOOD-FP's float build does. Every function is
-branch-free (selects, no early exits) so that loops over contiguous memory vectorise.
+float32 run computes in float32 as LISFLOOD-FP's float build does. The functions a step calls
+are branch-free (selects, no early exits) so that loops over contiguous memory vectorise;
+`zigzag` (run at output times only) is not.
 """
 
 from __future__ import annotations
@@ -20,36 +21,19 @@ G = 9.81
 JIT = {"cache": True, "error_model": "numpy"}  # numpy's division: no zero check per division
 
 
-@intrinsic
-def _bits(typingctx, x):  # pragma: no cover - compiled
-    """The IEEE-754 bits of a float64 as an int64 (an LLVM bitcast, no memory)."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
+def _bitcast(source, target, target_ir):
+    """An intrinsic reading the IEEE-754 bits of a `source` value as a `target` (no memory)."""
+    def typer(typingctx, x):  # pragma: no cover - compiled
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], target_ir)
+        return target(source), codegen
+    return intrinsic(typer)
 
 
-@intrinsic
-def _float(typingctx, x):  # pragma: no cover - compiled
-    """The float64 whose IEEE-754 bits are the int64 given."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _bits32(typingctx, x):  # pragma: no cover - compiled
-    """The IEEE-754 bits of a float32 as an int32."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _float32(typingctx, x):  # pragma: no cover - compiled
-    """The float32 whose IEEE-754 bits are the int32 given."""
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
+_bits = _bitcast(types.float64, types.int64, ir.IntType(64))
+_float = _bitcast(types.int64, types.float64, ir.DoubleType())
+_bits32 = _bitcast(types.float32, types.int32, ir.IntType(32))
+_float32 = _bitcast(types.int32, types.float32, ir.FloatType())
 
 
 @numba.njit(inline="always", **JIT)
@@ -101,10 +85,6 @@ def _like_typed(array, x):  # pragma: no cover - compiled
     return lambda array, x: to(x)
 
 
-CHUNK_BLOCKS = 64  # a parallel work item: up to this many consecutive active blocks
-BATCH = 128  # faces whose friction powers are computed together (their cube roots overlap)
-
-
 @numba.njit(inline="always", **JIT)
 def friction_power(d):  # pragma: no cover - compiled
     """h_f^(7/3) as h_f^2 cbrt(h_f), the friction term's depth power."""
@@ -118,8 +98,7 @@ def face_flow(q0, qu, qd, qv, d, p, slope, g, step, friction, own, line):  # pra
     qn = [theta q + (1 - theta)/2 (q_up + q_down) - g h_f dt d(eta)/dx]
          / (1 + g dt n^2 |q_vec| / h_f^(7/3))                          (de Almeida et al. 2012)
     written as (...) * p / (p + g dt n^2 |q_vec|) with p = h_f^(7/3) (`friction_power`);
-    `slope` = d(eta)/dx,
-    `own` = theta, `line` = (1 - theta)/2, `friction` = g dt n^2. Where the weighted flow would
+    `slope` = d(eta)/dx, `own` = theta, `line` = (1 - theta)/2, `friction` = g dt n^2. Where the weighted flow would
     run against the water-surface slope it falls back to theta = 1 (Bates et al. 2010, eq. 11),
     as LISFLOOD-FP does; at theta = 1 both are the same.
     """
